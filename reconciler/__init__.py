@@ -1,0 +1,3 @@
+"""Declarative reconciler for the Gcore Streaming Platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,138 @@
+"""The plan and the report as values: what would change, and what happened when applied.
+
+Pure data (frozen dataclasses); `plan` builds them, `guards` marks some held, `apply` executes
+them, `render` prints them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import IntEnum, StrEnum
+from typing import Any
+
+
+class Resource(StrEnum):
+    STREAM = "stream"
+    BROADCAST = "broadcast"
+    VIDEO = "video"
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"  # PATCH of declared fields (also used to write/repair our marker)
+    ADOPT = "adopt"  # PATCH that writes our marker onto an existing object (plus field diffs)
+    DELETE = "delete"  # prune of an owned object that left the manifests
+    ORPHAN = "orphan"  # release: PATCH that removes our marker, object stays
+    ACTIVATE = "activate"  # stream active -> true
+    DEACTIVATE = "deactivate"  # stream active -> false
+    SET_STATUS = "set_status"  # broadcast status change
+    START_RECORDING = "start_recording"
+    STOP_RECORDING = "stop_recording"
+    CLEANUP = "cleanup"  # delete of a stale stream selected by a Cleanup policy
+    DELETE_RECORDING = "delete_recording"  # delete of a video of a cleaned-up stream
+
+
+class Stage(IntEnum):
+    """The platform's lifecycle order (invariant 6); apply runs stages in this order."""
+
+    CREATE_STREAMS = 10
+    UPDATE_STREAMS = 20
+    CREATE_BROADCASTS = 30
+    UPDATE_BROADCASTS = 40
+    ACTIVATE_STREAMS = 50
+    BROADCASTS_UP = 60  # pending/live/paused
+    START_RECORDING = 70
+    STOP_RECORDING = 80
+    BROADCASTS_FINISHED = 90
+    DEACTIVATE_STREAMS = 100
+    DELETE_BROADCASTS = 110
+    DELETE_STREAMS = 120
+    CLEANUP = 130
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # a change it depends on failed or was held
+    HELD = "held"  # held back by a safety rule
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    """One JSON-patch operation over a declared field, with the value it replaces."""
+
+    op: str  # "add" | "replace" | "remove"
+    path: str  # JSON pointer, e.g. "/dvr_duration"
+    before: Any = None
+    after: Any = None
+
+
+@dataclass(frozen=True)
+class Change:
+    resource: Resource
+    key: str  # manifest key; "#<id>" for objects not in the manifests (cleanup)
+    action: Action
+    stage: Stage
+    target_id: int | None = None  # id of the live object; None for creates
+    title: str = ""  # platform name, for output
+    diffs: tuple[FieldDiff, ...] = ()
+    body: Mapping[str, Any] = field(default_factory=dict)  # API payload, unwrapped
+    stream_refs: tuple[str, ...] = ()  # broadcast stream keys, resolved to ids at apply time
+    reason: str = ""  # why (drift, prune, cleanup selection, interruption, ...)
+    held: str | None = None  # set by a safety rule: why this change is held back
+    depends_on: tuple[str, ...] = ()  # ids of changes that must be done first
+
+    @property
+    def id(self) -> str:
+        return f"{self.resource}/{self.key}/{self.action}"
+
+    def hold(self, reason: str) -> Change:
+        return replace(self, held=reason)
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...] = ()
+    warnings: tuple[str, ...] = ()  # reported, not failures (e.g. a stream dropped while live)
+    notes: tuple[str, ...] = ()  # guard decisions worth showing (caps reached, prune refused)
+
+    @property
+    def pending(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.held is None)
+
+    @property
+    def held(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.held is not None)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    change: Change
+    outcome: Outcome
+    detail: str = ""  # failure reason, skip cause or hold reason
+    object_id: int | None = None  # id of the created/affected object
+
+
+@dataclass(frozen=True)
+class Report:
+    results: tuple[ChangeResult, ...]
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+    @property
+    def exit_code(self) -> int:
+        """0 converged, 1 some change failed, 3 some change held back (and none failed).
+
+        A skipped change always has a failed or held change upstream, which decides the code.
+        """
+        if self.count(Outcome.FAILED):
+            return 1
+        if self.count(Outcome.HELD) or self.count(Outcome.SKIPPED):
+            return 3
+        return 0

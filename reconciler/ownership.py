@@ -1,0 +1,112 @@
+"""Ownership markers: encode/decode the reserved key inside a stream's `client_entity_data`.
+
+The marker is the only record of what this manifest set owns (invariant 2). Pure functions;
+knows nothing of the API client or the planner.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.errors import ReconcilerError
+
+RESERVED_KEY = "reconciler"
+LOCK_KEY = "reconciler-lock"  # marker of the lock stream (see reconciler.lock); never a resource
+MAX_ENTITY_DATA = 4096  # API limit of client_entity_data, in characters
+
+
+class MarkerTooLarge(ReconcilerError):
+    """The marker plus the user's own data would exceed the API's 4096 characters."""
+
+
+@dataclass(frozen=True)
+class Marker:
+    set_name: str
+    key: str  # manifest key of the stream
+    broadcasts: Mapping[str, int] = field(default_factory=dict)  # managed broadcast key -> id
+    protect: bool = False  # survives removal from the manifests
+    orphan: bool = False  # deletion policy orphan: release instead of delete
+    protected_broadcasts: frozenset[str] = frozenset()
+    orphan_broadcasts: frozenset[str] = frozenset()
+
+    def to_json_value(self) -> dict[str, Any]:
+        value: dict[str, Any] = {"set": self.set_name, "key": self.key}
+        if self.broadcasts:
+            value["broadcasts"] = dict(sorted(self.broadcasts.items()))
+        if self.protect:
+            value["protect"] = True
+        if self.orphan:
+            value["orphan"] = True
+        if self.protected_broadcasts:
+            value["protected_broadcasts"] = sorted(self.protected_broadcasts)
+        if self.orphan_broadcasts:
+            value["orphan_broadcasts"] = sorted(self.orphan_broadcasts)
+        return value
+
+
+@dataclass(frozen=True)
+class EntityData:
+    """A decoded `client_entity_data`: our marker (if any) and everything else beside it."""
+
+    marker: Marker | None
+    user_data: Mapping[str, Any] | None  # the other keys when the field is a JSON object
+    raw: str | None  # the field as stored (for values that are not a JSON object)
+
+
+def decode_entity_data(raw: str | None) -> EntityData:
+    """Never raises: text that is not our JSON object simply carries no marker."""
+    if not raw:
+        return EntityData(marker=None, user_data=None, raw=raw)
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return EntityData(marker=None, user_data=None, raw=raw)
+    if not isinstance(value, dict):
+        return EntityData(marker=None, user_data=None, raw=raw)
+    user = {k: v for k, v in value.items() if k != RESERVED_KEY}
+    return EntityData(marker=_marker_from(value.get(RESERVED_KEY)), user_data=user or None, raw=raw)
+
+
+def _marker_from(value: Any) -> Marker | None:
+    if not isinstance(value, dict):
+        return None
+    set_name, key = value.get("set"), value.get("key")
+    if not isinstance(set_name, str) or not isinstance(key, str):
+        return None
+    broadcasts = value.get("broadcasts") or {}
+    if not isinstance(broadcasts, dict):
+        broadcasts = {}
+    return Marker(
+        set_name=set_name,
+        key=key,
+        broadcasts={str(k): int(v) for k, v in broadcasts.items() if isinstance(v, int)},
+        protect=value.get("protect") is True,
+        orphan=value.get("orphan") is True,
+        protected_broadcasts=frozenset(_strings(value.get("protected_broadcasts"))),
+        orphan_broadcasts=frozenset(_strings(value.get("orphan_broadcasts"))),
+    )
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def encode_entity_data(marker: Marker | None, user_data: Mapping[str, Any] | None) -> str | None:
+    """Compact, key-sorted JSON so that equal content always gives equal text (no false diffs)."""
+    value: dict[str, Any] = dict(user_data or {})
+    if marker is not None:
+        value[RESERVED_KEY] = marker.to_json_value()
+    if not value:
+        return None
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if len(text) > MAX_ENTITY_DATA:
+        what = f"stream '{marker.key}'" if marker else "stream"
+        raise MarkerTooLarge(
+            f"{what}: client_entity_data would be {len(text)} characters, the API allows "
+            f"{MAX_ENTITY_DATA}; shorten the client_entity_data mapping or use fewer broadcasts "
+            "per stream"
+        )
+    return text
