@@ -1,0 +1,157 @@
+"""What apply knows about our streams while it runs: key -> id, current names and the current
+`client_entity_data`, and the serialised edits of the broadcasts recorded in the markers.
+
+Knows the API only through `StreamingAPI`; knows nothing of stages or scheduling.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from reconciler.api.protocol import StreamingAPI
+from reconciler.changes import Action, Plan, Resource
+from reconciler.live import LiveState
+from reconciler.ownership import Marker, decode_entity_data, encode_entity_data
+
+Json = dict[str, Any]
+
+
+def infer_set_name(plan: Plan) -> str | None:
+    """The set name written in the markers of the plan's stream bodies (creates, adoptions)."""
+    for change in plan.changes:
+        if change.resource is Resource.STREAM and "client_entity_data" in change.body:
+            marker = decode_entity_data(change.body.get("client_entity_data")).marker
+            if marker is not None:
+                return marker.set_name
+    return None
+
+
+class StreamBook:
+    """Thread-safe record of our streams; every marker edit of one stream runs under its lock."""
+
+    def __init__(self, api: StreamingAPI, live: LiveState, set_name: str | None) -> None:
+        self.api = api
+        self.set_name = set_name
+        self._lock = threading.Lock()
+        self._stream_locks: dict[int, threading.Lock] = {}
+        self.ids: dict[str, int] = {}  # our stream key -> id
+        self.names: dict[int, str] = {}
+        self.entity: dict[int, str | None] = {}
+        for stream in live.streams:
+            sid = int(stream["id"])
+            self.names[sid] = str(stream.get("name") or "")
+            self.entity[sid] = stream.get("client_entity_data")
+            marker = decode_entity_data(stream.get("client_entity_data")).marker
+            if marker is not None and set_name is not None and marker.set_name == set_name:
+                self.ids[marker.key] = sid
+
+    # --- bookkeeping -------------------------------------------------------------------------
+
+    def note_plan(self, plan: Plan) -> None:
+        """Streams the plan adopts or updates by id are ours under their manifest key."""
+        for change in plan.changes:
+            if change.resource is not Resource.STREAM or change.target_id is None:
+                continue
+            if change.action in (Action.ADOPT, Action.UPDATE) and not change.key.startswith("#"):
+                self.ids.setdefault(change.key, change.target_id)
+
+    def note_stream(
+        self, key: str | None, stream_id: int, sent: Mapping[str, Any], got: Any
+    ) -> None:
+        """Remember what a create or PATCH left on the stream (the answer wins over the body)."""
+        answer: Mapping[str, Any] = got if isinstance(got, Mapping) else {}
+        with self._lock:
+            if key is not None:
+                self.ids[key] = stream_id
+            if "name" in answer or "name" in sent:
+                self.names[stream_id] = str(answer.get("name", sent.get("name")) or "")
+            if "client_entity_data" in answer:
+                self.entity[stream_id] = answer["client_entity_data"]
+            elif "client_entity_data" in sent:
+                self.entity[stream_id] = sent["client_entity_data"]
+
+    def stream_id(self, key: str) -> int | None:
+        with self._lock:
+            return self.ids.get(key)
+
+    def our_ids(self) -> set[int]:
+        with self._lock:
+            return set(self.ids.values())
+
+    def with_name(self, stream_id: int, body: Mapping[str, Any]) -> Json:
+        """Stream PATCH bodies always carry `name` (the SDK types it as required)."""
+        out = dict(body)
+        if "name" not in out:
+            with self._lock:
+                name = self.names.get(stream_id)
+            if name:
+                out["name"] = name
+        return out
+
+    def marker(self, stream_id: int) -> Marker | None:
+        with self._lock:
+            return decode_entity_data(self.entity.get(stream_id)).marker
+
+    # --- marker edits ------------------------------------------------------------------------
+
+    def _stream_lock(self, stream_id: int) -> threading.Lock:
+        with self._lock:
+            return self._stream_locks.setdefault(stream_id, threading.Lock())
+
+    def edit_marker(self, stream_id: int, edit: Callable[[Marker], Marker | None]) -> bool:
+        """Apply `edit` to the stream's current marker and PATCH it; False when nothing changed.
+
+        `edit` returning None removes our marker (orphan); the user's own data stays beside it.
+        """
+        with self._stream_lock(stream_id):
+            with self._lock:
+                raw = self.entity.get(stream_id)
+                key = next((k for k, v in self.ids.items() if v == stream_id), None)
+            data = decode_entity_data(raw)
+            current = data.marker
+            if current is None and key is not None and self.set_name is not None:
+                current = Marker(set_name=self.set_name, key=key)
+            if current is None:
+                return False
+            new = edit(current)
+            if new == data.marker:
+                return False
+            encoded = encode_entity_data(new, data.user_data) or ""
+            body = self.with_name(stream_id, {"client_entity_data": encoded})
+            answer = self.api.update_stream(stream_id, body)
+            self.note_stream(None, stream_id, body, answer)
+            return True
+
+    def record_broadcast(self, stream_ids: Iterable[int], key: str, broadcast_id: int) -> None:
+        def add(marker: Marker) -> Marker:
+            if marker.broadcasts.get(key) == broadcast_id:
+                return marker
+            return replace(marker, broadcasts={**marker.broadcasts, key: broadcast_id})
+
+        ours = self.our_ids()
+        for sid in sorted(set(stream_ids) & ours):
+            self.edit_marker(sid, add)
+
+    def forget_broadcast(self, key: str, broadcast_id: int, *, skip: set[int]) -> None:
+        """Remove the broadcast id from every one of our markers that lists it."""
+
+        def remove(marker: Marker) -> Marker:
+            kept = {k: v for k, v in marker.broadcasts.items() if v != broadcast_id}
+            if len(kept) == len(marker.broadcasts):
+                return marker
+            return replace(
+                marker,
+                broadcasts=kept,
+                protected_broadcasts=marker.protected_broadcasts - {key},
+                orphan_broadcasts=marker.orphan_broadcasts - {key},
+            )
+
+        for sid in sorted(self.our_ids() - skip):
+            marker = self.marker(sid)
+            if marker is None:
+                continue
+            if broadcast_id in marker.broadcasts.values():
+                self.edit_marker(sid, remove)

@@ -1,0 +1,122 @@
+"""Removes secrets from any text or JSON value before it is printed or logged (invariant 10).
+
+Secrets: the configured API key and any value registered with `register_secret` (stream tokens
+read from the account), `token`/`srt_passphrase`-like fields, the key part of push URLs
+(`rtmp://.../in/<id>?<token>`, `srt://...#<token>`) and secret-looking URL parameters.
+Knows nothing of the API client, the planner or the CLI.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+MASK = "***"
+MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words; tokens and keys are longer
+
+# Field names whose values are secret wherever they appear (JSON keys, `name: value`, `name=v`).
+SECRET_FIELDS = frozenset(
+    {
+        "token",
+        "srt_passphrase",
+        "passphrase",
+        "api_key",
+        "apikey",
+        "password",
+        "secret",
+        "stream_key",
+        "authorization",
+    }
+)
+# In free text "Authorization: APIKey <key>" is handled by the scheme pattern, keeping the scheme.
+_TEXT_FIELDS = SECRET_FIELDS - {"authorization"}
+_FIELD_ALTERNATION = "|".join(sorted((re.escape(f) for f in _TEXT_FIELDS), key=len, reverse=True))
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Authorization header values: "APIKey <key>", "Bearer <jwt>".
+    (re.compile(r"(?i)\b(apikey|bearer)(\s+)[^\s\"',;]+"), rf"\1\2{MASK}"),
+    # RTMP push URL: the whole query is the stream key (rtmp://host/in/123?08cd54f0).
+    (re.compile(r"(?i)(\brtmps?://[^\s\"'?#]+)\?[^\s\"'<>)\]]+"), rf"\1?{MASK}"),
+    # SRT push URL: the fragment is the stream key (srt://host:5001?streamid=123#08cd54f0).
+    (re.compile(r"(?i)(\bsrt://[^\s\"'#]+)#[^\s\"'<>)\]]+"), rf"\1#{MASK}"),
+    # Secret-looking query or fragment parameters in any URL (?token=..., &passphrase=...).
+    (
+        re.compile(rf"(?i)([?&#;](?:{_FIELD_ALTERNATION}|key|sig|signature)=)[^&#\s\"'<>]+"),
+        rf"\1{MASK}",
+    ),
+    # JSON or YAML-ish text: "token": "abc", token: abc, srt_passphrase=abc.
+    (
+        re.compile(
+            rf"(?i)(\b(?:{_FIELD_ALTERNATION})[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,&}}\]]+)"
+        ),
+        "",  # replaced by _mask_field_value: keeps the quotes so JSON stays JSON
+    ),
+)
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_secret_pattern: re.Pattern[str] | None = None
+
+
+def register_secret(value: str | None) -> None:
+    """Mask this literal value wherever it appears from now on (the API key, stream tokens)."""
+    register_secrets([value])
+
+
+def register_secrets(values: Iterable[str | None]) -> None:
+    global _secret_pattern
+    fresh = {v for v in values if isinstance(v, str) and len(v.strip()) >= MIN_SECRET_LENGTH}
+    with _lock:
+        if fresh <= _secrets:
+            return
+        _secrets.update(fresh)
+        # Longest first so that a secret containing another is masked whole.
+        alternation = "|".join(re.escape(s) for s in sorted(_secrets, key=len, reverse=True))
+        _secret_pattern = re.compile(alternation)
+
+
+def forget_secrets() -> None:
+    """Drop registered literal secrets (tests; a long-lived process switching accounts)."""
+    global _secret_pattern
+    with _lock:
+        _secrets.clear()
+        _secret_pattern = None
+
+
+def redact_text(text: str) -> str:
+    """Mask every secret in free text (messages, logs, rendered output)."""
+    if not text:
+        return text
+    pattern = _secret_pattern
+    if pattern is not None:
+        text = pattern.sub(MASK, text)
+    for regex, replacement in _PATTERNS:
+        text = regex.sub(replacement or _mask_field_value, text)
+    return text
+
+
+def _mask_field_value(match: re.Match[str]) -> str:
+    value = match.group(2)
+    if value in ("null", "None", '""', "''", "~"):
+        return match.group(0)
+    quote = value[0] if value[0] in "\"'" else ""
+    return f"{match.group(1)}{quote}{MASK}{quote}"
+
+
+def redact_value(value: Any) -> Any:
+    """A copy of a JSON-like value with secret fields masked and every string redacted."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, str) and key.lower() in SECRET_FIELDS and item not in (None, ""):
+                out[key] = MASK
+            else:
+                out[key] = redact_value(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [redact_value(item) for item in value]
+    return value
