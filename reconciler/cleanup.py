@@ -1,0 +1,384 @@
+"""Stale stream cleanup (`Cleanup` policies, invariant 9): which unmanaged streams to delete, why,
+and which of their recordings go with them.
+
+Selection is pure (desired + live + users + videos -> changes); the two reads it needs (active
+users, videos of the candidates) are separate functions. Knows the API only as `StreamingAPI`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from reconciler.api.protocol import StreamingAPI
+from reconciler.changes import Action, Change, Plan, Resource, Stage
+from reconciler.desired import CleanupPolicy, DesiredState
+from reconciler.errors import ReconcilerError
+from reconciler.live import LiveState
+from reconciler.ownership import LOCK_KEY, decode_entity_data
+from reconciler.users import HttpGet, read_active_users, read_policy_users
+
+__all__ = [
+    "CleanupSelection",
+    "VideoReads",
+    "collect_cleanup",
+    "needs_videos",
+    "plan_cleanup",
+    "read_active_users",
+    "read_videos",
+    "select_cleanup",
+    "with_cleanup",
+]
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CleanupSelection:
+    changes: tuple[Change, ...] = ()  # CLEANUP (streams) and DELETE_RECORDING (videos)
+    notes: tuple[str, ...] = ()  # caps reached, streams that can never be selected, ...
+
+
+@dataclass(frozen=True)
+class VideoReads:
+    videos: Mapping[int, list[Json]]  # stream id -> its recordings (only streams read fine)
+    errors: Mapping[int, str]  # stream id -> why its videos could not be listed
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    stream: Json
+    last_activity: datetime
+    reasons: tuple[str, ...]
+
+    @property
+    def id(self) -> int:
+        return int(self.stream["id"])
+
+
+def plan_cleanup(
+    desired: DesiredState,
+    live: LiveState,
+    *,
+    now: datetime,
+    active_users: Mapping[str, frozenset[int]],
+    videos: Mapping[int, list[Json]] | None = None,
+) -> tuple[Change, ...]:
+    """The cleanup changes of every policy (see `select_cleanup`, which also returns notes)."""
+    return select_cleanup(desired, live, now=now, active_users=active_users, videos=videos).changes
+
+
+def select_cleanup(
+    desired: DesiredState,
+    live: LiveState,
+    *,
+    now: datetime,
+    active_users: Mapping[str, frozenset[int]],
+    videos: Mapping[int, list[Json]] | None = None,
+    video_errors: Mapping[int, str] | None = None,
+) -> CleanupSelection:
+    """Select stale streams for every Cleanup policy, in declaration order.
+
+    A stream is selected when it is not live, not on backup, not recording, not in a broadcast
+    that is not finished, carries no reconciler marker (of any set) and is not a lock stream, is
+    not adopted by the manifests, its last activity is older than `idle_for`, and (if the policy
+    says so) its `client_user_id` is not in `active_users[policy.key]` — a stream without
+    `client_user_id` is never selected then — and its name matches `name_pattern`. Oldest first, at
+    most `max_deletions` per policy. With `delete_recordings`, each selected stream's videos (from
+    `videos`) are deleted first and the stream's CLEANUP depends on them; a stream whose videos
+    were not read (missing from `videos`) is held, never deleted without its recordings.
+    """
+    videos = videos or {}
+    video_errors = video_errors or {}
+    chosen, notes = _choose(desired, live, now, active_users)
+    changes: list[Change] = []
+    for policy, candidate in chosen:
+        changes += _changes_for(policy, candidate, videos, video_errors)
+    return CleanupSelection(changes=tuple(changes), notes=tuple(notes))
+
+
+def with_cleanup(plan: Plan, selection: CleanupSelection) -> Plan:
+    """`plan` with the cleanup changes appended and the cleanup notes added."""
+    return replace(
+        plan,
+        changes=plan.changes + selection.changes,
+        notes=plan.notes + selection.notes,
+    )
+
+
+def needs_videos(desired: DesiredState) -> bool:
+    """Whether any policy deletes recordings (so the videos of its candidates must be read)."""
+    return any(p.delete_recordings for p in desired.cleanups)
+
+
+def candidates_needing_videos(
+    desired: DesiredState,
+    live: LiveState,
+    *,
+    now: datetime,
+    active_users: Mapping[str, frozenset[int]],
+) -> tuple[int, ...]:
+    """Ids of the streams that will be selected by a policy with `delete_recordings`."""
+    chosen, _ = _choose(desired, live, now, active_users)
+    return tuple(candidate.id for policy, candidate in chosen if policy.delete_recordings)
+
+
+def read_videos(api: StreamingAPI, stream_ids: Iterable[int]) -> VideoReads:
+    """The recordings of each stream (`list_videos(stream_id=...)`); a failed read is recorded in
+    `errors` so that stream is held, never deleted without its recordings."""
+    videos: dict[int, list[Json]] = {}
+    errors: dict[int, str] = {}
+    for stream_id in stream_ids:
+        try:
+            found = api.list_videos(stream_id=stream_id)
+        except ReconcilerError as exc:
+            errors[stream_id] = str(exc)
+            continue
+        # Keep only videos of this stream: a server that ignored the filter must not make us
+        # delete somebody else's recordings.
+        videos[stream_id] = [v for v in found if _int(v.get("stream_id")) == stream_id]
+    return VideoReads(videos=videos, errors=errors)
+
+
+def collect_cleanup(
+    desired: DesiredState,
+    live: LiveState,
+    api: StreamingAPI,
+    *,
+    now: datetime,
+    http_get: HttpGet | None = None,
+) -> CleanupSelection:
+    """Everything a run needs: read the active users (a failed read raises `ConfigError`, so
+    nothing is deleted), select, read the videos of candidates that need them, select again."""
+    if not desired.cleanups:
+        return CleanupSelection()
+    users = read_policy_users(desired, http_get=http_get)
+    reads = VideoReads(videos={}, errors={})
+    if needs_videos(desired):
+        ids = candidates_needing_videos(desired, live, now=now, active_users=users)
+        reads = read_videos(api, ids)
+    return select_cleanup(
+        desired, live, now=now, active_users=users, videos=reads.videos, video_errors=reads.errors
+    )
+
+
+# --- selection ----------------------------------------------------------------------------------
+
+
+def _choose(
+    desired: DesiredState,
+    live: LiveState,
+    now: datetime,
+    active_users: Mapping[str, frozenset[int]],
+) -> tuple[list[tuple[CleanupPolicy, _Candidate]], list[str]]:
+    """Candidates of every policy in declaration order, oldest first, capped; a stream selected
+    by an earlier policy is not selected again."""
+    chosen: list[tuple[CleanupPolicy, _Candidate]] = []
+    notes: list[str] = []
+    taken: set[int] = set()
+    for policy in desired.cleanups:
+        candidates, policy_notes = _candidates(policy, desired, live, now, active_users)
+        notes += policy_notes
+        candidates = [c for c in candidates if c.id not in taken]
+        candidates.sort(key=lambda c: (c.last_activity, c.id))
+        kept = candidates[: policy.max_deletions]
+        if len(candidates) > len(kept):
+            rest = candidates[len(kept) :]
+            notes.append(
+                f"Cleanup '{policy.key}': {len(rest)} more stale stream(s) match but "
+                f"max_deletions is {policy.max_deletions}; the oldest go first, the rest on later "
+                f"runs ({_ids(c.id for c in rest)})"
+            )
+        taken.update(c.id for c in kept)
+        chosen += [(policy, c) for c in kept]
+    return chosen, notes
+
+
+def _candidates(
+    policy: CleanupPolicy,
+    desired: DesiredState,
+    live: LiveState,
+    now: datetime,
+    active_users: Mapping[str, frozenset[int]],
+) -> tuple[list[_Candidate], list[str]]:
+    notes: list[str] = []
+    users: frozenset[int] | None = None
+    if policy.active_users is not None:
+        if policy.key not in active_users:
+            note = f"Cleanup '{policy.key}': its active users were not read; it selects nothing"
+            return [], [note]
+        users = active_users[policy.key]
+    now = _aware(now)
+    adopted = {s.adopt_id for s in desired.streams.values() if s.adopt_id is not None}
+    in_use = _streams_in_unfinished_broadcasts(live)
+    without_user: list[int] = []
+    undated: list[int] = []
+    found = []
+    for stream in live.streams:
+        stream_id = _int(stream.get("id"))
+        if stream_id is None or stream_id in adopted or stream_id in in_use:
+            continue
+        if _is_managed_or_lock(stream) or _is_busy(stream):
+            continue
+        name = str(stream.get("name") or "")
+        if policy.name_pattern is not None and not fnmatch.fnmatchcase(name, policy.name_pattern):
+            continue
+        activity = last_activity(stream)
+        if activity is None:
+            undated.append(stream_id)
+            continue
+        moment, what = activity
+        idle = now - moment
+        if idle <= policy.idle_for:
+            continue
+        reasons = [f"idle {_span(idle)} ({what} {moment.date().isoformat()})"]
+        if users is not None:
+            user = _int(stream.get("client_user_id"))
+            if user is None:
+                without_user.append(stream_id)
+                continue
+            if user in users:
+                continue
+            reasons.append(f"client_user_id {user} not among {len(users)} active users")
+        if policy.name_pattern is not None:
+            reasons.append(f"name matches '{policy.name_pattern}'")
+        found.append(_Candidate(stream=stream, last_activity=moment, reasons=tuple(reasons)))
+    if without_user:
+        notes.append(
+            f"Cleanup '{policy.key}': {len(without_user)} idle stream(s) have no client_user_id "
+            f"and are never selected by an active-users rule ({_ids(without_user)})"
+        )
+    if undated:
+        notes.append(
+            f"Cleanup '{policy.key}': {len(undated)} stream(s) have no readable created_at or "
+            f"session time and are never selected ({_ids(undated)})"
+        )
+    return found, notes
+
+
+def last_activity(stream: Mapping[str, Any]) -> tuple[datetime, str] | None:
+    """When the stream was last used: the latest session start or end, else its creation time."""
+    sessions = []
+    for field, what in (
+        ("finished_at_primary", "last session ended"),
+        ("started_at_primary", "last session started"),
+        ("started_at_backup", "last backup session started"),
+    ):
+        moment = _parse_time(stream.get(field))
+        if moment is not None:
+            sessions.append((moment, what))
+    if sessions:
+        return max(sessions, key=lambda s: s[0])
+    created = _parse_time(stream.get("created_at"))
+    return (created, "never used, created") if created is not None else None
+
+
+def _changes_for(
+    policy: CleanupPolicy,
+    candidate: _Candidate,
+    videos: Mapping[int, list[Json]],
+    video_errors: Mapping[int, str],
+) -> list[Change]:
+    stream = candidate.stream
+    name = str(stream.get("name") or "")
+    reason = f"Cleanup '{policy.key}': " + ", ".join(candidate.reasons)
+    cleanup = Change(
+        resource=Resource.STREAM,
+        key=f"#{candidate.id}",
+        action=Action.CLEANUP,
+        stage=Stage.CLEANUP,
+        target_id=candidate.id,
+        title=name,
+        reason=reason,
+    )
+    if not policy.delete_recordings:
+        return [cleanup]
+    if candidate.id not in videos:
+        why = video_errors.get(candidate.id, "not read")
+        held = (
+            f"its recordings could not be listed ({why}); the stream is kept until they can be "
+            "deleted with it"
+        )
+        return [cleanup.hold(held)]
+    recordings = []
+    for video in sorted(videos[candidate.id], key=lambda v: _int(v.get("id")) or 0):
+        video_id = _int(video.get("id"))
+        if video_id is None:
+            continue
+        recordings.append(
+            Change(
+                resource=Resource.VIDEO,
+                key=f"#{video_id}",
+                action=Action.DELETE_RECORDING,
+                stage=Stage.CLEANUP,
+                target_id=video_id,
+                title=str(video.get("name") or ""),
+                reason=f"Cleanup '{policy.key}': recording of stream '{name}' (#{candidate.id})",
+            )
+        )
+    # Recordings first: if one fails the stream stays, and the next run finds them through it.
+    cleanup = replace(cleanup, depends_on=tuple(c.id for c in recordings))
+    return [*recordings, cleanup]
+
+
+def _streams_in_unfinished_broadcasts(live: LiveState) -> set[int]:
+    """Streams shown by a broadcast that is not finished: an upcoming or running show uses them."""
+    unfinished = {int(b["id"]) for b in live.broadcasts if b.get("status") != "finished"}
+    used: set[int] = set()
+    for broadcast in live.broadcasts:
+        if int(broadcast["id"]) in unfinished:
+            used.update(i for i in map(_int, broadcast.get("stream_ids") or ()) if i is not None)
+    for stream in live.streams:
+        if unfinished & {_int(b) for b in stream.get("broadcast_ids") or ()}:
+            used.add(int(stream["id"]))
+    return used
+
+
+def _is_managed_or_lock(stream: Mapping[str, Any]) -> bool:
+    data = decode_entity_data(stream.get("client_entity_data"))
+    if data.marker is not None:
+        return True  # managed by a manifest set (ours or another): never cleaned up
+    return LOCK_KEY in (data.user_data or {}) or str(stream.get("name", "")).startswith(LOCK_KEY)
+
+
+def _is_busy(stream: Mapping[str, Any]) -> bool:
+    return bool(stream.get("live") or stream.get("backup_live") or stream.get("recording"))
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return _aware(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _span(delta: timedelta) -> str:
+    if delta >= timedelta(days=1):
+        return f"{delta.days}d"
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours}h" if hours else f"{int(delta.total_seconds() // 60)}m"
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _ids(ids: Iterable[int]) -> str:
+    values = sorted(ids)
+    shown = ", ".join(f"#{i}" for i in values[:10])
+    return shown + (f", ... {len(values) - 10} more" if len(values) > 10 else "")

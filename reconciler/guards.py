@@ -1,0 +1,306 @@
+"""Safety rules over a computed plan: live-safety holds, empty-kind prune refusal, deletion caps.
+
+Pure: plan + desired + live -> plan (invariants 5 and 7). Knows nothing of the API client, the
+manifest files or how the plan is printed or applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from reconciler.changes import Action, Change, Plan, Resource
+from reconciler.desired import DesiredState
+from reconciler.live import LiveState
+from reconciler.ownership import decode_entity_data
+
+LIVE_OPT_IN = "allow with policy.allow_live_changes or --allow-live-changes"
+INGEST_FIELDS = ("transcoding_region", "pull", "uri")  # changing them cuts the encoder off
+DELETIONS = (Action.DELETE, Action.ORPHAN)  # what removal from the manifests does to an object
+
+
+@dataclass(frozen=True)
+class GuardOptions:
+    """Overrides from the command line; None means "take the value from the Settings document"."""
+
+    allow_live_changes: bool = False  # --allow-live-changes
+    allow_empty_prune: bool | None = None  # --allow-empty-prune
+    max_deletions: int | None = None  # --max-deletions (per kind, per run)
+    max_deletion_percent: float | None = None  # --max-deletion-percent (of owned, per kind)
+
+
+def apply_guards(
+    plan: Plan, desired: DesiredState, live: LiveState, options: GuardOptions = GuardOptions()
+) -> Plan:
+    """Return `plan` with the safety rules applied, in this order:
+
+    1. live-safety: changes that would disturb a live stream are held (`Change.held` set to the
+       reason); changes that depend on a held change are held too ("waits for ...").
+    2. empty kind: when the manifests declare no stream (resp. broadcast) at all, every prune of
+       that kind (DELETE and ORPHAN) is removed from the plan, with a note.
+    3. caps: pending DELETEs per kind beyond `max_deletions` or `max_deletion_percent` of the owned
+       objects of that kind are removed (the first by key are kept), with a note.
+
+    A removed prune takes the other changes on the same object (its teardown: stop recording,
+    finish, deactivate) and every change that depends on it along. Held changes stay in the plan:
+    apply reports them HELD and exits 3. Cleanup changes are capped by their policy, not here.
+    """
+    changes = _hold_live_changes(plan.changes, desired, live, options)
+    notes = list(plan.notes)
+    notes += _live_overrides(plan.changes, desired, live, options)
+    changes = _hold_dependents(changes)
+    changes, refused = _refuse_empty_kinds(changes, desired, options)
+    notes += refused
+    changes, capped = _cap_deletions(changes, desired, live, options)
+    notes += capped
+    return replace(plan, changes=changes, notes=tuple(notes))
+
+
+# --- live-safety (invariant 5) ------------------------------------------------------------------
+
+
+def live_disturbance(change: Change, live: LiveState) -> str | None:
+    """Why `change` would disturb a live stream (without the opt-in hint), or None."""
+    if change.target_id is None:
+        return None
+    if change.resource is Resource.STREAM:
+        stream = live.stream_by_id().get(change.target_id)
+        return _stream_disturbance(change, stream) if stream and _is_live(stream) else None
+    if change.resource is Resource.BROADCAST:
+        broadcast = live.broadcast_by_id().get(change.target_id)
+        if broadcast is None or not _ends_broadcast(change):
+            return None
+        streams = live.stream_by_id()
+        for stream_id in broadcast.get("stream_ids") or ():
+            stream = streams.get(int(stream_id))
+            if stream and _is_live(stream):
+                verb = "deleting" if change.action is Action.DELETE else "finishing"
+                return (
+                    f"broadcast '{change.key}' (id {change.target_id}) shows "
+                    f"{_describe_stream(stream)}, which {_live_word(stream)}; {verb} it waits "
+                    "until the stream is idle"
+                )
+    return None
+
+
+def _stream_disturbance(change: Change, stream: Mapping[str, Any]) -> str | None:
+    who = f"{_describe_stream(stream, change.key)} {_live_word(stream)}"
+    if change.action in (Action.DELETE, Action.CLEANUP):
+        return f"{who}; deleting it waits until it is idle"
+    if change.action is Action.DEACTIVATE:
+        return f"{who}; deactivating it waits until it is idle"
+    if change.action is Action.STOP_RECORDING:
+        return f"{who} and recording; stopping the recording waits until it is idle"
+    if change.action in (Action.UPDATE, Action.ADOPT):
+        cuts = [
+            cut
+            for d in change.diffs
+            if (cut := _describe_diff(d.path.lstrip("/"), d.before, d.after))
+        ]
+        if cuts:
+            return f"{who}; {', '.join(cuts)} waits until it is idle"
+    return None
+
+
+def _describe_diff(field: str, before: Any, after: Any) -> str | None:
+    if field == "transcoding_region":
+        return f"region change {before or '(none)'} -> {after or '(none)'}"
+    if field in ("pull", "uri"):
+        return f"ingest change ({field})"
+    if field == "active" and after is False:
+        return "deactivation"
+    return None
+
+
+def _ends_broadcast(change: Change) -> bool:
+    if change.action is Action.DELETE:
+        return True
+    if change.action is not Action.SET_STATUS:
+        return False
+    status = change.body.get("status")
+    if status is None:
+        status = next((d.after for d in change.diffs if d.path == "/status"), None)
+    return status == "finished"
+
+
+def _hold_live_changes(
+    changes: Iterable[Change], desired: DesiredState, live: LiveState, options: GuardOptions
+) -> tuple[Change, ...]:
+    out = []
+    for change in changes:
+        why = None if change.held else live_disturbance(change, live)
+        if why and not _live_allowed(change, desired, options):
+            change = change.hold(f"{why}; {LIVE_OPT_IN}")
+        out.append(change)
+    return tuple(out)
+
+
+def _live_overrides(
+    changes: Iterable[Change], desired: DesiredState, live: LiveState, options: GuardOptions
+) -> list[str]:
+    """A note for every change that disturbs a live stream and goes through by opt-in."""
+    notes = []
+    for change in changes:
+        why = None if change.held else live_disturbance(change, live)
+        if why and _live_allowed(change, desired, options):
+            by = "--allow-live-changes" if options.allow_live_changes else "its policy"
+            notes.append(f"{change.id} goes through although {why} (allowed by {by})")
+    return notes
+
+
+def _live_allowed(change: Change, desired: DesiredState, options: GuardOptions) -> bool:
+    if options.allow_live_changes:
+        return True
+    if change.resource is Resource.STREAM and change.key in desired.streams:
+        return desired.streams[change.key].policy.allow_live_changes
+    if change.resource is Resource.BROADCAST and change.key in desired.broadcasts:
+        return desired.broadcasts[change.key].policy.allow_live_changes
+    return False  # a pruned object has no policy left: only the flag lets it through
+
+
+def _hold_dependents(changes: tuple[Change, ...]) -> tuple[Change, ...]:
+    """Hold every change that (transitively) depends on a held change: apply would skip it."""
+    root: dict[str, tuple[str, str]] = {}  # held change id -> (first held change id, its reason)
+    for change in changes:
+        if change.held is not None:
+            root[change.id] = (change.id, change.held)
+    out = list(changes)
+    grew = True
+    while grew:
+        grew = False
+        for i, change in enumerate(out):
+            if change.held is not None:
+                continue
+            blocker = next((d for d in change.depends_on if d in root), None)
+            if blocker is not None:
+                first, reason = root[blocker]
+                out[i] = change.hold(f"waits for {first}, which is held: {reason}")
+                root[change.id] = (first, reason)
+                grew = True
+    return tuple(out)
+
+
+# --- prune guards (invariant 7) -----------------------------------------------------------------
+
+
+def _refuse_empty_kinds(
+    changes: tuple[Change, ...], desired: DesiredState, options: GuardOptions
+) -> tuple[tuple[Change, ...], list[str]]:
+    allowed = options.allow_empty_prune
+    if allowed is None:
+        allowed = desired.settings.allow_empty_prune
+    if allowed:
+        return changes, []
+    notes = []
+    declared = {Resource.STREAM: desired.streams, Resource.BROADCAST: desired.broadcasts}
+    for kind, declared_of_kind in declared.items():
+        if declared_of_kind:
+            continue
+        prunes = [c for c in changes if c.resource is kind and c.action in DELETIONS]
+        if not prunes:
+            continue
+        changes, _ = _remove_prunes(changes, prunes)
+        nothing = (
+            "no resources at all"
+            if not desired.streams and not desired.broadcasts
+            else (f"no {kind}s")
+        )
+        notes.append(
+            f"prune refused: the manifests declare {nothing} while {len(prunes)} owned "
+            f"{kind}(s) would be deleted or released ({_keys(prunes)}); if that is intended, "
+            "set allow_empty_prune: true in the Settings document or pass --allow-empty-prune"
+        )
+    return changes, notes
+
+
+def _cap_deletions(
+    changes: tuple[Change, ...], desired: DesiredState, live: LiveState, options: GuardOptions
+) -> tuple[tuple[Change, ...], list[str]]:
+    settings = desired.settings
+    max_count = settings.max_deletions if options.max_deletions is None else options.max_deletions
+    percent = options.max_deletion_percent
+    if percent is None:
+        percent = settings.max_deletion_percent
+    owned = owned_counts(live, settings.set_name)
+    notes = []
+    for kind in (Resource.STREAM, Resource.BROADCAST):
+        deletes = sorted(
+            (c for c in changes if c.resource is kind and c.action is Action.DELETE and not c.held),
+            key=lambda c: c.key,
+        )
+        by_percent = allowed_by_percent(owned[kind], percent)
+        allowed = min(max_count, by_percent)
+        if len(deletes) <= allowed:
+            continue
+        excess = deletes[allowed:]
+        changes, _ = _remove_prunes(changes, excess)
+        notes.append(
+            f"{len(excess)} {kind} deletion(s) held by the cap ({_keys(excess)}): at most "
+            f"{max_count} per run and {percent:g}% of the {owned[kind]} owned {kind}s "
+            f"(= {by_percent}); they are deleted on later runs; raise with --max-deletions / "
+            "--max-deletion-percent (or max_deletions / max_deletion_percent in Settings)"
+        )
+    return changes, notes
+
+
+def allowed_by_percent(owned: int, percent: float) -> int:
+    """Deletions the percentage cap allows; at least one unless the percentage is 0, so that a
+    small set can still remove a resource (the count cap and the empty-kind rule still apply)."""
+    if percent <= 0:
+        return 0
+    return max(1, int(owned * percent / 100))
+
+
+def owned_counts(live: LiveState, set_name: str) -> dict[Resource, int]:
+    """Owned streams and broadcasts of the set, counted from the markers in the live state."""
+    streams = 0
+    broadcast_ids: set[int] = set()
+    for stream in live.streams:
+        marker = decode_entity_data(stream.get("client_entity_data")).marker
+        if marker is None or marker.set_name != set_name:
+            continue
+        streams += 1
+        broadcast_ids.update(marker.broadcasts.values())
+    existing = live.broadcast_by_id().keys() & broadcast_ids
+    return {Resource.STREAM: streams, Resource.BROADCAST: len(existing)}
+
+
+def _remove_prunes(
+    changes: tuple[Change, ...], prunes: Iterable[Change]
+) -> tuple[tuple[Change, ...], set[str]]:
+    """Drop the prunes, the other changes on the same objects, and their dependents."""
+    objects = {(c.resource, c.key) for c in prunes}
+    removed = {c.id for c in changes if (c.resource, c.key) in objects}
+    grew = True
+    while grew:
+        grew = False
+        for change in changes:
+            if change.id not in removed and any(d in removed for d in change.depends_on):
+                removed.add(change.id)
+                grew = True
+    return tuple(c for c in changes if c.id not in removed), removed
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _is_live(stream: Mapping[str, Any]) -> bool:
+    return bool(stream.get("live")) or bool(stream.get("backup_live"))
+
+
+def _live_word(stream: Mapping[str, Any]) -> str:
+    if stream.get("live"):
+        return "is live"
+    return "is live on its backup ingest"
+
+
+def _describe_stream(stream: Mapping[str, Any], key: str | None = None) -> str:
+    label = key if key and not key.startswith("#") else stream.get("name", "")
+    return f"stream '{label}' (id {stream.get('id')})"
+
+
+def _keys(changes: Iterable[Change]) -> str:
+    keys = sorted({c.key for c in changes})
+    shown = ", ".join(keys[:10])
+    return shown + (f", ... {len(keys) - 10} more" if len(keys) > 10 else "")
