@@ -116,7 +116,7 @@ class _Run:
             outcome = results[dep].outcome
             if outcome is not Outcome.DONE:
                 cause = self.plan.changes[dep].id
-                return self.skipped(index, f"{cause} was {_past(outcome)}")
+                return self.skipped(index, f"{cause} {_past(outcome)}")
         return None
 
     def skipped(self, index: int, cause: str) -> ChangeResult:
@@ -320,6 +320,5 @@ def _dependencies(plan: Plan) -> list[tuple[int, ...]]:
 
 
 def _past(outcome: Outcome) -> str:
-    return {Outcome.FAILED: "failed", Outcome.SKIPPED: "skipped", Outcome.HELD: "held"}.get(
-        outcome, str(outcome)
-    )
+    words = {Outcome.FAILED: "failed", Outcome.SKIPPED: "was skipped", Outcome.HELD: "is held"}
+    return words.get(outcome, str(outcome))

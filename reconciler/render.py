@@ -1,0 +1,162 @@
+"""Prints a `Plan` or a `Report` as text (like a good Terraform plan), JSON (a documented, stable
+shape: docs/cli.md) or markdown (a pull-request comment). Everything passes through `redact`.
+
+Knows nothing of the API, the manifests or the command line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import Any
+
+from reconciler.changes import Change, ChangeResult, Outcome, Plan, Report
+from reconciler.redact import redact_text, redact_value
+from reconciler.render_lines import (
+    COLOR,
+    detail_lines,
+    headline,
+    plan_summary,
+    plan_summary_line,
+    report_summary,
+    report_summary_line,
+    result_line,
+)
+from reconciler.render_markdown import plan_markdown, report_markdown
+
+JSON_VERSION = 1
+
+Style = Callable[..., str]
+
+
+class Format(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+def _plain(text: str, **_style: Any) -> str:
+    return text
+
+
+def _click_style() -> Style:
+    import click
+
+    return click.style
+
+
+# --- plan ---------------------------------------------------------------------------------------
+
+
+def render_plan(plan: Plan, fmt: str = Format.TEXT, *, color: bool = False) -> str:
+    fmt = Format(fmt)
+    if fmt is Format.JSON:
+        return json.dumps(plan_json(plan), indent=2, ensure_ascii=False) + "\n"
+    if fmt is Format.MARKDOWN:
+        return redact_text(plan_markdown(plan))
+    return redact_text(_plan_text(plan, _click_style() if color else _plain))
+
+
+def _plan_text(plan: Plan, style: Style) -> str:
+    out: list[str] = []
+    for change in plan.changes:
+        if change.held is not None:
+            continue
+        head = headline(change)
+        out.append(style(head, fg=COLOR.get(head[0])))
+        out += [f"      {line}" for line in detail_lines(change)]
+    held = plan.held
+    if held:
+        if out:
+            out.append("")
+        for change in held:
+            line = f"! held: {headline(change, verb=True)} ({change.held})"
+            out.append(style(line, fg=COLOR["!"]))
+    if plan.warnings or plan.notes:
+        out.append("")
+    out += [style(f"Warning: {w}", fg="yellow", bold=True) for w in plan.warnings]
+    out += [f"Note: {n}" for n in plan.notes]
+    if out:
+        out.append("")
+    out.append(style(plan_summary_line(plan), bold=True))
+    return "\n".join(out) + "\n"
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    return {
+        "resource": change.resource.value,
+        "key": change.key,
+        "action": change.action.value,
+        "id": change.target_id,
+        "title": change.title,
+        "stage": change.stage.name.lower(),
+        "diffs": [
+            {"op": d.op, "path": d.path, "before": d.before, "after": d.after} for d in change.diffs
+        ],
+        "body": dict(change.body),
+        "streams": list(change.stream_refs),
+        "depends_on": list(change.depends_on),
+        "reason": change.reason,
+        "held": change.held,
+    }
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    value = {
+        "version": JSON_VERSION,
+        "changes": [change_json(c) for c in plan.changes],
+        "warnings": list(plan.warnings),
+        "notes": list(plan.notes),
+        "summary": {**plan_summary(plan), "pending": len(plan.pending)},
+    }
+    result: dict[str, Any] = redact_value(value)
+    return result
+
+
+# --- report -------------------------------------------------------------------------------------
+
+OUTCOME_COLOR = {
+    Outcome.DONE: "green",
+    Outcome.FAILED: "red",
+    Outcome.SKIPPED: "yellow",
+    Outcome.HELD: "magenta",
+}
+
+
+def render_report(report: Report, fmt: str = Format.TEXT, *, color: bool = False) -> str:
+    fmt = Format(fmt)
+    if fmt is Format.JSON:
+        return json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
+    if fmt is Format.MARKDOWN:
+        return redact_text(report_markdown(report))
+    style = _click_style() if color else _plain
+    lines = [style(result_line(r), fg=OUTCOME_COLOR[r.outcome]) for r in report.results]
+    if lines:
+        lines.append("")
+    lines.append(style(report_summary_line(report), bold=True))
+    return redact_text("\n".join(lines) + "\n")
+
+
+def result_json(result: ChangeResult) -> dict[str, Any]:
+    change = result.change
+    return {
+        "resource": change.resource.value,
+        "key": change.key,
+        "action": change.action.value,
+        "id": result.object_id if result.object_id is not None else change.target_id,
+        "title": change.title,
+        "outcome": result.outcome.value,
+        "detail": result.detail,
+    }
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    value: Mapping[str, Any] = {
+        "version": JSON_VERSION,
+        "results": [result_json(r) for r in report.results],
+        "summary": report_summary(report),
+        "exit_code": report.exit_code,
+    }
+    result: dict[str, Any] = redact_value(value)
+    return result

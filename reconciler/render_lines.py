@@ -1,0 +1,142 @@
+"""The plan vocabulary shared by the text and markdown renderers: summaries, one line per
+change (`+ stream studio-a`), detail lines (`field: before -> after`), one line per result.
+
+Knows nothing of output formats beyond plain text; all values pass through `redact`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.changes import Action, Change, ChangeResult, Outcome, Plan, Report
+from reconciler.redact import redact_text, redact_value
+
+CREATES = (Action.CREATE,)
+UPDATES = (Action.UPDATE, Action.ADOPT, Action.ORPHAN)
+DELETES = (Action.DELETE, Action.CLEANUP, Action.DELETE_RECORDING)
+ACTIONS = (
+    Action.ACTIVATE,
+    Action.DEACTIVATE,
+    Action.SET_STATUS,
+    Action.START_RECORDING,
+    Action.STOP_RECORDING,
+)
+SYMBOL = {**dict.fromkeys(CREATES, "+"), **dict.fromkeys(UPDATES, "~")}
+SYMBOL |= {**dict.fromkeys(DELETES, "-"), **dict.fromkeys(ACTIONS, ">")}
+COLOR = {"+": "green", "~": "yellow", "-": "red", ">": "cyan", "!": "magenta"}
+HIDDEN_CREATE_FIELDS = ("client_entity_data",)  # our marker: noise in a plan, shown in JSON
+
+
+# --- summaries ----------------------------------------------------------------------------------
+
+
+def plan_summary(plan: Plan) -> dict[str, int]:
+    pending = plan.pending
+    return {
+        "create": sum(1 for c in pending if c.action in CREATES),
+        "update": sum(1 for c in pending if c.action in UPDATES),
+        "delete": sum(1 for c in pending if c.action in DELETES),
+        "actions": sum(1 for c in pending if c.action in ACTIONS),
+        "held": len(plan.held),
+        "total": len(plan.changes),
+    }
+
+
+def plan_summary_line(plan: Plan) -> str:
+    if plan.is_empty:
+        return "No changes. The account matches the manifests."
+    s = plan_summary(plan)
+    return (
+        f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete, "
+        f"{s['actions']} {'action' if s['actions'] == 1 else 'actions'}, {s['held']} held."
+    )
+
+
+def report_summary(report: Report) -> dict[str, int]:
+    return {outcome.value: report.count(outcome) for outcome in Outcome}
+
+
+def report_summary_line(report: Report) -> str:
+    s = report_summary(report)
+    line = (
+        f"Apply: {s['done']} done, {s['failed']} failed, {s['skipped']} skipped, {s['held']} held."
+    )
+    if report.exit_code == 0:
+        return f"{line} The account matches the manifests."
+    if report.exit_code == 3:
+        return f"{line} Held changes wait for a later run."
+    return f"{line} The next run retries what failed."
+
+
+# --- one change ---------------------------------------------------------------------------------
+
+
+def describe(change: Change) -> str:
+    """`stream studio-a (id 320423)` / `broadcast weekly-show`."""
+    where = f" (id {change.target_id})" if change.target_id is not None else ""
+    title = f' "{change.title}"' if change.title and change.title != change.key else ""
+    return f"{change.resource} {change.key}{title}{where}"
+
+
+def headline(change: Change, *, verb: bool = False) -> str:
+    """`+ stream a`, `~ stream a (id 1)`, `> stream a (id 1): activate`; `verb` names every action."""
+    symbol = SYMBOL.get(change.action, "~")
+    tail = ""
+    if change.action in ACTIONS:
+        tail = f": {_action_words(change)}"
+    elif verb or change.action in (
+        Action.ADOPT,
+        Action.ORPHAN,
+        Action.CLEANUP,
+        Action.DELETE_RECORDING,
+    ):
+        tail = f": {change.action.value.replace('_', ' ')}"
+    return f"{symbol} {describe(change)}{tail}"
+
+
+def _action_words(change: Change) -> str:
+    if change.action is Action.SET_STATUS:
+        status = change.body.get("status")
+        before = next((d.before for d in change.diffs if d.path == "/status"), None)
+        if before is not None:
+            return f"status {before} -> {status}"
+        return f"status -> {status}"
+    return change.action.value.replace("_", " ")
+
+
+def _value(value: Any) -> str:
+    return json.dumps(redact_value(value), ensure_ascii=False, sort_keys=True)
+
+
+def detail_lines(change: Change) -> list[str]:
+    """Indented lines under the headline: fields of a create, `field: before -> after` diffs."""
+    lines: list[str] = []
+    if change.action is Action.CREATE:
+        for name, value in change.body.items():
+            if name not in HIDDEN_CREATE_FIELDS:
+                lines.append(f"{name}: {_value(value)}")
+    elif change.action not in ACTIONS or len(change.diffs) > 1:
+        for diff in change.diffs:
+            name = diff.path.lstrip("/").replace("/", ".")
+            if diff.op == "add":
+                lines.append(f"{name}: (unset) -> {_value(diff.after)}")
+            elif diff.op == "remove":
+                lines.append(f"{name}: {_value(diff.before)} -> (removed)")
+            else:
+                lines.append(f"{name}: {_value(diff.before)} -> {_value(diff.after)}")
+    if change.stream_refs:
+        lines.append(f"streams: {', '.join(change.stream_refs)}")
+    if change.reason:
+        lines.append(f"# {change.reason}")
+    return lines
+
+
+def result_line(result: ChangeResult) -> str:
+    change = result.change
+    head = headline(change, verb=result.outcome is not Outcome.DONE)
+    if change.action is Action.CREATE and result.object_id is not None:
+        head += f" -> id {result.object_id}"
+    label = result.outcome.value if result.outcome is not Outcome.FAILED else "FAILED"
+    detail = f": {result.detail}" if result.detail else ""
+    return redact_text(f"{label:<8} {head}{detail}")
