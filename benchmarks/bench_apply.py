@@ -1,0 +1,133 @@
+"""Benchmark (issue 3): plan and apply N streams + N broadcasts against the simulator, printing
+requests per kind and per method, wall time, CPU time and peak memory for each phase.
+
+    python benchmarks/bench_apply.py            # 2,000 + 2,000, in-process simulator
+    python benchmarks/bench_apply.py --quick    # 200 + 200
+
+Prints figures and a PASS/FAIL line; asserts nothing (it is not a timed test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import flow
+from harness import (
+    PhaseResult,
+    SimHandle,
+    emit_json,
+    lower_bound,
+    measure,
+    print_phase,
+    write_manifests,
+)
+
+MUTATING = ("POST", "PATCH", "PUT", "DELETE")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=2000, help="streams, and as many broadcasts")
+    parser.add_argument("--latency", type=float, default=0.0, help="simulated ms per request")
+    parser.add_argument("--concurrency", type=int, default=8, help="client workers")
+    parser.add_argument("--quick", action="store_true", help="200 + 200")
+    parser.add_argument(
+        "--sim",
+        choices=("inprocess", "process"),
+        default="inprocess",
+        help="simulator in this process (CPU figures include it) or in a child on a real port",
+    )
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="trace Python allocations (slower)"
+    )
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    n = 200 if args.quick else args.n
+    if args.tracemalloc:
+        tracemalloc.start()
+
+    print(
+        f"bench_apply: {n} streams + {n} broadcasts, latency {args.latency} ms, "
+        f"concurrency {args.concurrency}, simulator {args.sim}, python {sys.version.split()[0]}"
+    )
+    results: list[PhaseResult] = []
+    with tempfile.TemporaryDirectory(prefix="bench-apply-") as tmp:
+        start = time.perf_counter()
+        root = write_manifests(Path(tmp) / "manifests", n, "bench")
+        files = sum(1 for _ in root.rglob("*.yaml"))
+        took = time.perf_counter() - start
+        print(f"generated {2 * n + 1} documents in {files} files in {took:.2f} s")
+        sim = SimHandle(child=args.sim == "process", active_limit=n + 100)
+        sim.set_faults(latency_ms=args.latency)
+        api = flow.make_client(sim, concurrency=args.concurrency)
+        try:
+            with measure("load manifests", sim, traced=args.tracemalloc) as r:
+                desired = flow.load(root)
+            results.append(r)
+            print_phase(r)
+
+            with measure("plan (empty account)", sim, traced=args.tracemalloc) as r:
+                first = flow.plan(desired, api)
+            r.note = f"{len(first.plan.changes)} changes planned"
+            results.append(r)
+            print_phase(r, bounds={"streams": lower_bound(0), "broadcasts": lower_bound(0)})
+
+            with measure("apply (creates everything)", sim, traced=args.tracemalloc) as r:
+                report = flow.apply(desired, api, workers=args.concurrency)
+            r.note = flow.report_note(report)
+            results.append(r)
+            print_phase(r)
+
+            with measure("plan (no-op)", sim, traced=args.tracemalloc) as r:
+                noop = flow.plan(desired, api)
+            bounds = {
+                "streams": lower_bound(len(noop.live.streams)),
+                "broadcasts": lower_bound(len(noop.live.broadcasts)),
+            }
+            r.note = (
+                f"{len(noop.plan.changes)} changes; account holds {len(noop.live.streams)} "
+                f"streams, {len(noop.live.broadcasts)} broadcasts"
+            )
+            results.append(r)
+            print_phase(r, bounds=bounds)
+            plan_ok = not noop.plan.changes and all(r.reads_of(k) <= b for k, b in bounds.items())
+            plan_ok = plan_ok and r.total == sum(r.reads_of(k) for k in bounds)
+
+            with measure("apply (no-op)", sim, traced=args.tracemalloc) as r:
+                report2 = flow.apply(desired, api, workers=args.concurrency)
+            r.note = flow.report_note(report2)
+            results.append(r)
+            print_phase(r, bounds=bounds)
+            writes = sum(n for call, n in r.requests.items() if call.startswith(MUTATING))
+        finally:
+            api.close()
+            sim.close()
+
+    verdict = "PASS" if plan_ok else "FAIL"
+    print(
+        f"{verdict}: no-op plan used {results[3].total} requests, lower bound "
+        f"{sum(bounds.values())} ({' + '.join(f'{k} {b}' for k, b in bounds.items())}), "
+        f"{len(noop.plan.changes)} changes"
+    )
+    print(f"{'PASS' if writes == 0 else 'FAIL'}: no-op apply sent {writes} mutating requests")
+    emit_json(
+        args.json,
+        results,
+        {
+            "n": n,
+            "latency_ms": args.latency,
+            "concurrency": args.concurrency,
+            "sim": args.sim,
+            "bounds": bounds,
+        },
+    )
+    return 0 if plan_ok and writes == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Benchmark (issue 5): an account already holding N streams + N broadcasts (default 10,000 each)
+and matching manifests, with simulated latency per request (default 20 ms). Prints, for a no-op
+plan and for an apply of 1% changes, requests per method, wall, CPU and peak memory next to the
+request lower bound and next to a naive baseline that reads every object by id.
+
+    python benchmarks/bench_scale.py             # 10,000 + 10,000, 20 ms, simulator in a child
+    python benchmarks/bench_scale.py --quick     # 1,000 + 1,000
+
+Targets printed as PASS/FAIL: no-op plan within 10% of the lower bound, CPU under 3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import flow
+from harness import (
+    PhaseResult,
+    SimHandle,
+    emit_json,
+    lower_bound,
+    measure,
+    print_phase,
+    write_manifests,
+)
+
+UNOWNED = 50  # streams of someone else in the same account: read by the sweep, never touched
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=10_000, help="streams, and as many broadcasts")
+    parser.add_argument("--latency", type=float, default=20.0, help="simulated ms per request")
+    parser.add_argument("--concurrency", type=int, default=8, help="client workers")
+    parser.add_argument(
+        "--change-percent", type=float, default=1.0, help="share of changed objects"
+    )
+    parser.add_argument(
+        "--naive-sample",
+        type=int,
+        default=500,
+        help="objects per kind read by id in the naive baseline (0 = all)",
+    )
+    parser.add_argument("--quick", action="store_true", help="1,000 + 1,000")
+    parser.add_argument(
+        "--sim",
+        choices=("process", "inprocess"),
+        default="process",
+        help="simulator in a child process on a real port (CPU figures are the reconciler's "
+        "alone) or in this process (CPU figures include the simulator)",
+    )
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="trace Python allocations (slower)"
+    )
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    n = 1000 if args.quick else args.n
+    sample = None if args.naive_sample == 0 else args.naive_sample
+    if args.tracemalloc:
+        tracemalloc.start()
+    print(
+        f"bench_scale: {n} streams + {n} broadcasts owned, {UNOWNED} unowned streams, latency "
+        f"{args.latency} ms, concurrency {args.concurrency}, simulator {args.sim}, "
+        f"python {sys.version.split()[0]}"
+    )
+
+    start = time.perf_counter()
+    sim = SimHandle(
+        child=args.sim == "process",
+        active_limit=n + UNOWNED + 100,
+        seed_n=n,
+        set_name="bench",
+        unowned=UNOWNED,
+    )
+    print(f"seeded the account in {time.perf_counter() - start:.1f} s (straight to the simulator)")
+    api = flow.make_client(sim, concurrency=args.concurrency)
+    results: list[PhaseResult] = []
+    ok = True
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+            root = write_manifests(Path(tmp) / "same", n, "bench")
+            step = max(1, round(100 / args.change_percent))
+            changed = frozenset(range(0, n, step))
+            changed_root = write_manifests(Path(tmp) / "changed", n, "bench", changed=changed)
+
+            with measure("load manifests", sim, traced=args.tracemalloc) as r:
+                desired = flow.load(root)
+            results.append(r)
+            print_phase(r)
+            changed_desired = flow.load(changed_root)
+
+            sim.set_faults(latency_ms=args.latency)
+            with measure("no-op plan", sim, traced=args.tracemalloc) as r:
+                noop = flow.plan(desired, api)
+            streams, broadcasts = len(noop.live.streams), len(noop.live.broadcasts)
+            bounds = {"streams": lower_bound(streams), "broadcasts": lower_bound(broadcasts)}
+            bound = sum(bounds.values())
+            r.note = (
+                f"{len(noop.plan.changes)} changes; account holds {streams} streams, "
+                f"{broadcasts} broadcasts"
+            )
+            results.append(r)
+            print_phase(r, bounds=bounds)
+            noop_result = r
+
+            with measure("naive baseline (GET each object by id)", sim, traced=False) as r:
+                naive, sweep_wall, sweep_cpu = flow.naive_read(
+                    api, workers=args.concurrency, sample=sample
+                )
+            sweep_requests = bound
+            est_requests, est_wall, est_cpu = naive.extrapolated(
+                sweep_requests, sweep_wall, sweep_cpu
+            )
+            r.note = f"read {naive.sampled} of {naive.ids} objects by id" + (
+                ""
+                if naive.sampled == naive.ids
+                else f"; extrapolated to all {naive.ids}: {est_requests} requests, "
+                f"wall {est_wall:.1f} s, CPU {est_cpu:.1f} s"
+            )
+            results.append(r)
+            print_phase(r)
+
+            with measure(
+                f"apply ({len(changed)} streams + {len(changed)} broadcasts changed)",
+                sim,
+                traced=args.tracemalloc,
+            ) as r:
+                report = flow.apply(changed_desired, api, workers=args.concurrency)
+            r.note = (
+                flow.report_note(report) + f"; lower bound: one sweep per kind + one PATCH per "
+                f"change = {bound + 2 * len(changed)}"
+            )
+            results.append(r)
+            print_phase(r, bounds=bounds)
+            apply_failed = report is None or report.exit_code != 0
+
+            with measure("no-op plan after the apply", sim, traced=args.tracemalloc) as r:
+                after = flow.plan(changed_desired, api)
+            r.note = f"{len(after.plan.changes)} changes"
+            results.append(r)
+            print_phase(r, bounds=bounds)
+    finally:
+        api.close()
+        sim.close()
+
+    within = noop_result.total <= bound * 1.10
+    cpu_ok = noop_result.cpu < 3.0
+    empty = not noop.plan.changes and not after.plan.changes
+    ok = within and cpu_ok and empty and not apply_failed
+    print(
+        f"{'PASS' if within else 'FAIL'}: no-op plan sent {noop_result.total} requests, "
+        f"lower bound {bound} (+{(noop_result.total / bound - 1) * 100:.1f}%; target within 10%); "
+        f"naive baseline {est_requests} requests ({est_requests / max(1, noop_result.total):.0f}x)"
+    )
+    print(
+        f"{'PASS' if cpu_ok else 'FAIL'}: no-op plan CPU {noop_result.cpu:.2f} s (target < 3 s), "
+        f"wall {noop_result.wall:.2f} s; naive baseline wall {est_wall:.1f} s"
+    )
+    print(f"{'PASS' if empty else 'FAIL'}: no-op plans were empty before and after the apply")
+    print(f"{'PASS' if not apply_failed else 'FAIL'}: the 1% apply converged")
+    emit_json(
+        args.json,
+        results,
+        {
+            "n": n,
+            "latency_ms": args.latency,
+            "concurrency": args.concurrency,
+            "sim": args.sim,
+            "bounds": bounds,
+            "naive_extrapolated": {"requests": est_requests, "wall_s": est_wall, "cpu_s": est_cpu},
+        },
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
