@@ -1,0 +1,369 @@
+"""Validated documents -> `DesiredState`, with the rules that span documents.
+
+Duplicate keys, dangling stream references, shared adopt ids, the set name, the Cleanup users
+source and the size of each stream's `client_entity_data`. Knows nothing of YAML or files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from reconciler.desired import (
+    CleanupPolicy,
+    DeletionPolicy,
+    DesiredBroadcast,
+    DesiredState,
+    DesiredStream,
+    ResourcePolicy,
+    Settings,
+    Source,
+    UsersSource,
+)
+from reconciler.errors import Problem
+from reconciler.manifest.messages import KEY_RULE, did_you_mean
+from reconciler.manifest.models import (
+    KEY_RE,
+    BroadcastDoc,
+    CleanupDoc,
+    DocumentModel,
+    ResourceModel,
+    SettingsDoc,
+    StreamDoc,
+    StreamPolicy,
+)
+from reconciler.manifest.yamlload import Document, format_loc, line_of
+from reconciler.ownership import MAX_ENTITY_DATA, RESERVED_KEY, Marker
+
+WORST_CASE_ID = 10**12 - 1  # broadcast ids are not known at load time: assume long ones
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_STREAM_NOT_API = frozenset({"recording", "client_entity_data"})
+
+
+@dataclass(frozen=True)
+class Validated:
+    """A document of a known kind; `model` is None when it failed validation (already reported).
+
+    Invalid documents still take part in duplicate and reference checks through their key, so
+    a typo inside a stream does not also produce "no such stream" on every broadcast using it.
+    """
+
+    doc: Document
+    kind: str
+    key: str | None
+    model: DocumentModel | None = None
+
+
+class _Builder:
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+
+    def report(self, doc: Document, loc: tuple[str | int, ...], message: str) -> None:
+        self.problems.append(Problem(doc.path, line_of(doc, loc), format_loc(loc), message))
+
+
+def build_state(
+    validated: list[Validated], *, set_name: str | None, first_path: str, problems: list[Problem]
+) -> DesiredState | None:
+    """The desired state, or None when a problem was appended (all of them are appended)."""
+    before = len(problems)
+    b = _Builder(problems)
+    by_kind: dict[str, list[Validated]] = {}
+    for item in validated:
+        by_kind.setdefault(item.kind, []).append(item)
+    settings = _settings(b, by_kind.get("Settings", []), set_name, first_path)
+    all_streams = _unique(b, by_kind.get("Stream", []), "Stream")
+    all_broadcasts = _unique(b, by_kind.get("Broadcast", []), "Broadcast")
+    cleanups = _valid(_unique(b, by_kind.get("Cleanup", []), "Cleanup"))
+    streams, broadcasts = _valid(all_streams), _valid(all_broadcasts)
+    _check_adopt(b, streams, "stream")
+    _check_adopt(b, broadcasts, "broadcast")
+    _check_references(b, all_broadcasts, all_streams)
+    if settings is not None:
+        _check_entity_data(b, streams, broadcasts, settings.set_name)
+    cleanup_policies = tuple(_cleanup(b, item) for item in cleanups.values())
+    if settings is None or len(problems) > before:
+        return None
+    return DesiredState(
+        settings=settings,
+        streams={key: _stream(item) for key, item in streams.items()},
+        broadcasts={key: _broadcast(item) for key, item in broadcasts.items()},
+        cleanups=tuple(c for c in cleanup_policies if c is not None),
+    )
+
+
+def _valid(items: dict[str, Validated]) -> dict[str, Validated]:
+    return {key: item for key, item in items.items() if item.model is not None}
+
+
+def _source(item: Validated) -> Source:
+    return Source(item.doc.path, item.doc.line)
+
+
+def _unique(b: _Builder, items: list[Validated], kind: str) -> dict[str, Validated]:
+    """Key -> first declaration; later duplicates are problems naming the first one."""
+    found: dict[str, Validated] = {}
+    for item in items:
+        key = item.key
+        if key is None:
+            continue
+        if key in found:
+            first = _source(found[key])
+            b.report(
+                item.doc,
+                ("name",),
+                f"duplicate {kind} '{key}' (first declared at {first}); keys are unique per kind",
+            )
+        else:
+            found[key] = item
+    return found
+
+
+def _settings(
+    b: _Builder, items: list[Validated], set_name: str | None, first_path: str
+) -> Settings | None:
+    for extra in items[1:]:
+        b.report(
+            extra.doc,
+            ("kind",),
+            f"only one Settings document per set (the first is at {_source(items[0])}); merge them",
+        )
+    if set_name is not None and not KEY_RE.match(set_name):
+        b.problems.append(
+            Problem("--set-name", 0, "", f"'{set_name}' is not a valid set name: {KEY_RULE}")
+        )
+        return None
+    if not items:
+        if set_name is None:
+            b.problems.append(
+                Problem(
+                    first_path,
+                    0,
+                    "",
+                    "no set name: add a `kind: Settings` document with the set name, "
+                    "or pass --set-name",
+                )
+            )
+            return None
+        return Settings(set_name=set_name)
+    item = items[0]
+    doc = item.model
+    if not isinstance(doc, SettingsDoc):
+        return None  # invalid: its problems are already reported
+    if set_name is not None and set_name != doc.name:
+        b.report(
+            item.doc,
+            ("name",),
+            f"the set name '{doc.name}' differs from --set-name '{set_name}'; "
+            "use one of them (they name the ownership scope)",
+        )
+        return None
+    spec = doc.spec
+    return Settings(
+        set_name=doc.name,
+        prune=spec.prune,
+        allow_empty_prune=spec.allow_empty_prune,
+        max_deletions=spec.max_deletions,
+        max_deletion_percent=float(spec.max_deletion_percent),
+        source=_source(item),
+    )
+
+
+def _check_adopt(b: _Builder, items: dict[str, Validated], kind: str) -> None:
+    adopted: dict[int, Validated] = {}
+    for item in items.values():
+        adopt = item.model.adopt if isinstance(item.model, ResourceModel) else None
+        if adopt is None:
+            continue
+        if adopt in adopted:
+            other = adopted[adopt]
+            b.report(
+                item.doc,
+                ("adopt",),
+                f"{kind} {adopt} is already adopted by '{other.key}' "
+                f"at {_source(other)}; one object can have only one manifest",
+            )
+        else:
+            adopted[adopt] = item
+
+
+def _check_references(
+    b: _Builder, broadcasts: dict[str, Validated], streams: dict[str, Validated]
+) -> None:
+    for item in broadcasts.values():
+        seen: set[str] = set()
+        for i, key in enumerate(_stream_refs(item)):
+            if not isinstance(key, str) or not KEY_RE.match(key):
+                continue  # a wrong type or an invalid key is already reported
+            loc = ("spec", "streams", i)
+            if key in seen:
+                b.report(item.doc, loc, f"stream '{key}' is listed twice; remove one")
+            elif key not in streams:
+                hint = did_you_mean(key, streams)
+                b.report(
+                    item.doc,
+                    loc,
+                    f"no Stream '{key}' in this set"
+                    + (f"; {hint}" if hint else "; declare it with `kind: Stream`"),
+                )
+            seen.add(key)
+
+
+def _stream_refs(item: Validated) -> list[Any]:
+    """The `streams` list, also from a broadcast that failed validation (raw value)."""
+    if isinstance(item.model, BroadcastDoc):
+        return list(item.model.spec.streams)
+    spec = item.doc.value.get("spec") if isinstance(item.doc.value, dict) else None
+    refs = spec.get("streams") if isinstance(spec, dict) else None
+    return refs if isinstance(refs, list) else []
+
+
+def _check_entity_data(
+    b: _Builder, streams: dict[str, Validated], broadcasts: dict[str, Validated], set_name: str
+) -> None:
+    """Fail at load time, not mid-apply, if marker + user data could exceed 4096 characters."""
+    users: dict[str, list[BroadcastDoc]] = {}
+    for item in broadcasts.values():
+        assert isinstance(item.model, BroadcastDoc)
+        for key in dict.fromkeys(item.model.spec.streams):
+            users.setdefault(key, []).append(item.model)
+    for key, item in streams.items():
+        doc = item.model
+        assert isinstance(doc, StreamDoc)
+        used_by = users.get(key, [])
+        marker = Marker(
+            set_name=set_name,
+            key=key,
+            broadcasts={bc.name: WORST_CASE_ID for bc in used_by},
+            protect=doc.policy.protect,
+            orphan=doc.policy.deletion == "orphan",
+            protected_broadcasts=frozenset(bc.name for bc in used_by if bc.policy.protect),
+            orphan_broadcasts=frozenset(
+                bc.name for bc in used_by if bc.policy.deletion == "orphan"
+            ),
+        )
+        value: dict[str, Any] = dict(doc.spec.client_entity_data or {})
+        value[RESERVED_KEY] = marker.to_json_value()
+        size = len(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+        if size > MAX_ENTITY_DATA:
+            declared = "client_entity_data" in doc.spec.model_fields_set
+            b.report(
+                item.doc,
+                ("spec", "client_entity_data") if declared else ("name",),
+                f"client_entity_data could reach {size} characters with the ownership marker "
+                f"(used by {len(used_by)} broadcasts); the API allows {MAX_ENTITY_DATA}: "
+                "shorten your mapping or use fewer broadcasts per stream",
+            )
+
+
+def _policy(policy: StreamPolicy) -> ResourcePolicy:
+    return ResourcePolicy(
+        protect=policy.protect,
+        deletion=DeletionPolicy(policy.deletion),
+        allow_live_changes=policy.allow_live_changes,
+    )
+
+
+def _declared(spec: BaseModel, key: str, skip: frozenset[str]) -> dict[str, Any]:
+    """`name` first (spec.name or the key), then the declared fields in model order."""
+    fields: dict[str, Any] = {"name": getattr(spec, "name") or key}  # noqa: B009
+    declared = spec.model_fields_set
+    for name in type(spec).model_fields:
+        if name in declared and name not in skip and name != "name":
+            fields[name] = getattr(spec, name)
+    return fields
+
+
+def _stream(item: Validated) -> DesiredStream:
+    doc = item.model
+    assert isinstance(doc, StreamDoc)
+    spec = doc.spec
+    user_data = None
+    if "client_entity_data" in spec.model_fields_set:
+        # Declared null or {} = "none of my own keys"; left out = leave the user's keys alone.
+        user_data = dict(spec.client_entity_data or {})
+    return DesiredStream(
+        key=doc.name,
+        fields=_declared(spec, doc.name, _STREAM_NOT_API),
+        user_entity_data=user_data,
+        recording=spec.recording,
+        adopt_id=doc.adopt,
+        policy=_policy(doc.policy),
+        source=_source(item),
+    )
+
+
+def _broadcast(item: Validated) -> DesiredBroadcast:
+    doc = item.model
+    assert isinstance(doc, BroadcastDoc)
+    return DesiredBroadcast(
+        key=doc.name,
+        fields=_declared(doc.spec, doc.name, frozenset({"streams"})),
+        stream_keys=tuple(dict.fromkeys(doc.spec.streams)),
+        adopt_id=doc.adopt,
+        policy=_policy(doc.policy),
+        pause_on_interruption=doc.policy.pause_on_interruption,
+        source=_source(item),
+    )
+
+
+def parse_duration(text: str) -> timedelta:
+    """'1d12h' -> timedelta(days=1, hours=12); the model already checked the syntax."""
+    seconds = sum(int(n) * _UNITS[u] for n, u in re.findall(r"(\d+)([smhdw])", text))
+    return timedelta(seconds=seconds)
+
+
+def _cleanup(b: _Builder, item: Validated) -> CleanupPolicy | None:
+    doc = item.model
+    assert isinstance(doc, CleanupDoc)
+    spec = doc.spec
+    idle_for = parse_duration(spec.idle_for)
+    if idle_for <= timedelta(0):
+        b.report(item.doc, ("spec", "idle_for"), "must be longer than zero, e.g. 30d")
+    users = None
+    if spec.active_users is not None:
+        users = _users(b, item, spec.active_users.file, spec.active_users.url)
+        if users is None:
+            return None
+    return CleanupPolicy(
+        key=doc.name,
+        idle_for=idle_for,
+        active_users=users,
+        name_pattern=spec.name_pattern,
+        max_deletions=spec.max_deletions,
+        delete_recordings=spec.delete_recordings,
+        source=_source(item),
+    )
+
+
+def _users(b: _Builder, item: Validated, file: str | None, url: str | None) -> UsersSource | None:
+    loc: tuple[str | int, ...] = ("spec", "active_users")
+    if (file is None) == (url is None):
+        b.report(
+            item.doc,
+            loc,
+            "set exactly one of `file` (one user id per line) or `url`, "
+            "e.g. `active_users: {file: users.txt}`",
+        )
+        return None
+    if url is not None:
+        if not url.startswith(("https://", "http://")):
+            b.report(item.doc, (*loc, "url"), "must be an http:// or https:// URL")
+            return None
+        return UsersSource(url=url)
+    assert file is not None
+    resolved = (Path(item.doc.path).parent / file).resolve()
+    if not resolved.is_file():
+        b.report(
+            item.doc,
+            (*loc, "file"),
+            f"file not found: {resolved} (a relative path is read from the manifest's directory)",
+        )
+        return None
+    return UsersSource(file=str(resolved))

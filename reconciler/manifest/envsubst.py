@@ -1,0 +1,65 @@
+"""`${VAR}` in string values from the environment; `$${X}` writes a literal `${X}`.
+
+Runs on parsed values (never on YAML text), so a substituted value can never change the
+document's structure. Knows nothing of the manifest format. Never reports a variable's value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+# `$${...}` (escape), `${NAME}` (reference), or any other `${...}` (an error we explain).
+_TOKEN = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{([^}]*)\}?")
+
+Loc = tuple[str | int, ...]
+
+
+def substitute(
+    value: Any, environ: Mapping[str, str], errors: list[tuple[Loc, str]], loc: Loc = ()
+) -> Any:
+    """A copy of `value` with every `${VAR}` replaced; problems are appended to `errors`."""
+    if isinstance(value, str):
+        return substitute_text(value, environ, errors, loc) if "${" in value else value
+    if isinstance(value, dict):
+        return {k: substitute(v, environ, errors, (*loc, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, environ, errors, (*loc, i)) for i, v in enumerate(value)]
+    return value
+
+
+def substitute_text(
+    text: str, environ: Mapping[str, str], errors: list[tuple[Loc, str]], loc: Loc = ()
+) -> str:
+    def replace(match: re.Match[str]) -> str:
+        whole = match.group(0)
+        if whole == "$${":
+            return "${"
+        name = match.group(1)
+        if name is not None:
+            if name in environ:
+                return environ[name]
+            errors.append(
+                (
+                    loc,
+                    f"environment variable {name} is not set; export it "
+                    f"(or write $${{{name}}} for a literal '${{{name}}}')",
+                )
+            )
+            return whole
+        inner = match.group(2) or ""
+        if ":-" in inner or ":=" in inner or ":?" in inner:
+            why = "defaults like ${VAR:-x} are not supported"
+        elif not whole.endswith("}"):
+            why = "'${' is not closed with '}'"
+        elif len(inner) <= 40:
+            why = (
+                f"'{inner}' is not a variable name (letters, digits, _; not starting with a digit)"
+            )
+        else:
+            why = "not a variable name (letters, digits, _; not starting with a digit)"
+        errors.append((loc, f"invalid reference: {why}; write $${{ for a literal '${{'"))
+        return whole
+
+    return _TOKEN.sub(replace, text)

@@ -1,0 +1,126 @@
+"""Manifest files and directories -> `DesiredState`, or one `ManifestError` listing every problem.
+
+Reads files, parses YAML, substitutes `${VAR}`, validates each document against its kind's
+model; cross-document rules and the mapping to `DesiredState` are in `build.py`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from reconciler.desired import DesiredState
+from reconciler.errors import ManifestError, Problem
+from reconciler.manifest.build import Validated, build_state
+from reconciler.manifest.envsubst import substitute
+from reconciler.manifest.messages import describe, did_you_mean
+from reconciler.manifest.models import DOCUMENT_MODELS, KEY_RE
+from reconciler.manifest.yamlload import Document, format_loc, line_of, parse_documents
+
+SUFFIXES = (".yaml", ".yml")
+
+
+def load_manifests(
+    paths: Sequence[str | Path],
+    *,
+    set_name: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> DesiredState:
+    """Load every manifest under `paths`; raise `ManifestError` with every problem found."""
+    env = os.environ if environ is None else environ
+    problems: list[Problem] = []
+    validated: list[Validated] = []
+    for file in manifest_files(paths, problems):
+        try:
+            text = file.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(str(file), 0, "", f"not UTF-8 text ({exc.reason}); re-save it"))
+            continue
+        except OSError as exc:
+            problems.append(Problem(str(file), 0, "", f"cannot read: {exc.strerror}"))
+            continue
+        docs, found = parse_documents(text, str(file))
+        problems.extend(found)
+        for doc in docs:
+            checked = validate_document(doc, env, problems)
+            if checked is not None:
+                validated.append(checked)
+    first = str(paths[0]) if paths else "<no paths>"
+    state = build_state(validated, set_name=set_name, first_path=first, problems=problems)
+    if problems or state is None:
+        raise ManifestError(problems)
+    return state
+
+
+def manifest_files(paths: Sequence[str | Path], problems: list[Problem]) -> list[Path]:
+    """Files as given, and *.yaml/*.yml under directories (recursive, sorted, hidden skipped)."""
+    if not paths:
+        problems.append(Problem("<no paths>", 0, "", "no manifest paths given"))
+    files: list[Path] = []
+    seen: set[Path] = set()
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        elif path.is_file():
+            found = [path]
+        else:
+            problems.append(Problem(str(given), 0, "", "no such file or directory"))
+            continue
+        for file in found:
+            resolved = file.resolve()
+            if resolved not in seen:  # `manifests/ manifests/a.yaml` reads a.yaml once
+                seen.add(resolved)
+                files.append(file)
+    return files
+
+
+def validate_document(
+    doc: Document, environ: Mapping[str, str], problems: list[Problem]
+) -> Validated | None:
+    """The document's model, or None after appending its problems."""
+
+    def report(loc: tuple[str | int, ...], message: str) -> None:
+        problems.append(Problem(doc.path, line_of(doc, loc), format_loc(loc), message))
+
+    value = doc.value
+    if not isinstance(value, dict):
+        report((), "a document must be a mapping with `kind`, `name` and `spec`")
+        return None
+    kinds = ", ".join(DOCUMENT_MODELS)
+    kind = value.get("kind")
+    if kind is None:
+        report(("kind",) if "kind" in value else (), f"add `kind:` (one of {kinds})")
+        return None
+    model = DOCUMENT_MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        hint = did_you_mean(kind, DOCUMENT_MODELS) if isinstance(kind, str) else ""
+        shown = f"'{kind}'" if isinstance(kind, str) else "this value"
+        report(("kind",), f"unknown kind {shown}; {hint or f'use one of {kinds}'}")
+        return None
+    name = value.get("name")
+    key = name if isinstance(name, str) and KEY_RE.match(name) else None
+    env_errors: list[tuple[tuple[str | int, ...], str]] = []
+    value = substitute(value, environ, env_errors)
+    for loc, message in env_errors:
+        report(loc, message)
+    try:
+        parsed = model.model_validate(value)
+    except ValidationError as exc:
+        unresolved = {loc for loc, _ in env_errors}
+        for loc, message in describe(model, exc):
+            if loc not in unresolved:  # one problem per field: the missing variable
+                report(loc, message)
+        return Validated(doc, kind, key)
+    if env_errors:
+        return Validated(doc, kind, key)
+    return Validated(doc, kind, key, parsed)
