@@ -1,0 +1,123 @@
+"""`reconciler simulator serve`: the simulator on a real port, configured by flags.
+
+The project's CLI adds this group with `main.add_command(simulator)`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from reconciler.simulator.config import Faults, SimulatorConfig
+from reconciler.simulator.core import Simulator
+from reconciler.simulator.server import start_server
+
+DEFAULT_KEY = "sim-key"
+
+
+@click.group()
+def simulator() -> None:
+    """A local, stateful Gcore Streaming API for tests, CI and trying the tool."""
+
+
+@simulator.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="TCP port (0 = any free port).",
+)
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False),
+    help="SQLite file holding the state across restarts (default: in memory).",
+)
+@click.option(
+    "--api-key",
+    envvar="GCORE_API_KEY",
+    default=DEFAULT_KEY,
+    show_envvar=True,
+    help=f"Key clients must send as 'Authorization: APIKey <key>'. Defaults to "
+    f"$GCORE_API_KEY, else the literal {DEFAULT_KEY!r}.",
+)
+@click.option("--webhook-url", help="POST webhook payloads (stream, broadcast, video) here.")
+@click.option("--page-size", default=25, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--active-stream-limit", default=50, show_default=True, type=click.IntRange(0))
+@click.option(
+    "--broadcast-create-empty-body",
+    is_flag=True,
+    help="Answer broadcast creates with an empty 200 body, as the official spec.",
+)
+@click.option("--latency-ms", default=0.0, type=click.FloatRange(0), help="Fault: added latency.")
+@click.option(
+    "--error-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Fault: share of API requests answered 5xx (no side effects).",
+)
+@click.option(
+    "--rate-limit-rps",
+    type=click.FloatRange(0, min_open=True),
+    help="Fault: token-bucket rate limit; 429 with Retry-After past it.",
+)
+@click.option(
+    "--drop-create-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Fault: share of creates that commit, then close the connection unanswered.",
+)
+@click.option("--seed", type=int, help="Seed of the fault dice (reproducible runs).")
+def serve(
+    host: str,
+    port: int,
+    state_path: str | None,
+    api_key: str,
+    webhook_url: str | None,
+    page_size: int,
+    active_stream_limit: int,
+    broadcast_create_empty_body: bool,
+    latency_ms: float,
+    error_rate: float,
+    rate_limit_rps: float | None,
+    drop_create_rate: float,
+    seed: int | None,
+) -> None:
+    """Serve the simulated Gcore Streaming API until interrupted (Ctrl-C)."""
+    faults = Faults(latency_ms, error_rate, rate_limit_rps, drop_create_rate, seed)
+    config = SimulatorConfig(
+        api_key=api_key,
+        state_path=state_path,
+        webhook_url=webhook_url,
+        page_size=page_size,
+        active_stream_limit=active_stream_limit,
+        broadcast_create_returns_body=not broadcast_create_empty_body,
+        faults=faults,
+    )
+    try:
+        sim = Simulator(config)
+    except Exception as err:  # e.g. an unreadable state file: a message, not a traceback
+        raise click.ClickException(f"cannot open the simulator state: {err}") from None
+    try:
+        server = start_server(sim, host=host, port=port)
+    except OSError as err:
+        sim.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {err}") from None
+    key_source = "GCORE_API_KEY" if os.environ.get("GCORE_API_KEY") == api_key else "--api-key"
+    if api_key == DEFAULT_KEY:
+        key_source = f"the default key {DEFAULT_KEY!r}"
+    click.echo(
+        f"Gcore Streaming API simulator on {server.url} (API key from {key_source}; "
+        f"state: {state_path or 'in memory'})"
+    )
+    click.echo(f"control API: {server.url}/_simulator/  (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        sim.close()

@@ -1,0 +1,263 @@
+"""The `Simulator`: one request handler for the Gcore Streaming API and the `/_simulator/` control
+API, shared by the in-process httpx transport and the real HTTP server. Owns the lock, the request
+log, the counters, fault injection and webhook delivery.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from reconciler.simulator.clock import SimClock
+from reconciler.simulator.config import Faults, SimulatorConfig
+from reconciler.simulator.faults import FaultInjector
+from reconciler.simulator.routes import BODY_METHODS, CREATE_ROUTES, Call, match
+from reconciler.simulator.store import Store
+from reconciler.simulator.streams import ApiError, Platform
+from reconciler.simulator.webhooks import WebhookSender
+
+Json = dict[str, Any]
+JSON_TYPE = {"content-type": "application/json"}
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # the server committed, then "loses" the answer (drop_create fault)
+
+
+def json_response(status: int, value: object, headers: Mapping[str, str] | None = None) -> Response:
+    body = json.dumps(value).encode()
+    return Response(status, body, {**JSON_TYPE, **(headers or {})})
+
+
+class Simulator:
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self._lock = threading.RLock()
+        self._store = Store(config.state_path)
+        self._clock = SimClock(config.start_time)
+        saved_offset = self._store.get_meta("clock_offset")
+        if saved_offset is not None and config.start_time is None:
+            self._clock.restore(float(saved_offset))
+        self._platform = Platform(self._store, self._clock, config)
+        self._faults = FaultInjector(config.faults)
+        self._log: list[Json] = []
+        self._counters: Counter[str] = Counter()
+        self._webhooks = WebhookSender(config.webhook_url, config.webhook_sink)
+        self._save_clock()
+
+    # --- the request handler ------------------------------------------------------------------
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
+        """Answer one HTTP request; never raises for bad input."""
+        parts = urlsplit(target)
+        path, query = parts.path, dict(parse_qsl(parts.query, keep_blank_values=True))
+        method = method.upper()
+        if path.startswith("/_simulator/") or path == "/_simulator":
+            from reconciler.simulator.control import handle_control
+
+            return handle_control(self, method, path, body)
+        if not path.startswith("/streaming/"):
+            return json_response(404, {"status": 404, "error": f"Not Found: {path}"})
+        delay = self._faults.latency()
+        if delay:
+            time.sleep(delay)  # outside the lock: parallel requests overlap as on a network
+        headers = {k.lower(): v for k, v in headers.items()}
+        response, template, logged_body = self._api(method, path, query, headers, body)
+        entry: Json = {"method": method, "path": path, "query": query,
+                       "status": response.status, "body": logged_body}  # fmt: skip
+        if response.drop:
+            entry["dropped"] = True
+        with self._lock:
+            self._log.append(entry)
+            self._counters[f"{method} {template}"] += 1
+            events, self._platform.events = self._platform.events, []
+        self._webhooks.send(events)
+        return response
+
+    def _api(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
+    ) -> tuple[Response, str, object]:
+        logged: object = _loggable(raw)
+        retry_after = self._faults.throttle()
+        if retry_after is not None:
+            body = {"status": 429, "error": "Too Many Requests"}
+            return (
+                json_response(429, body, {"retry-after": str(retry_after)}),
+                "<throttled>",
+                logged,
+            )
+        try:
+            found = match(path)
+        except ApiError as err:
+            return json_response(err.status, err.body), "<unknown>", logged
+        if found is None:
+            return (
+                json_response(404, {"status": 404, "error": f"Not Found: {path}"}),
+                ("<unknown>"),
+                logged,
+            )
+        template, ids, handlers = found
+        if method not in handlers:
+            allowed = ", ".join(sorted(handlers))
+            error = {"status": 405, "error": f"Method Not Allowed: {method} {template}"}
+            return json_response(405, error, {"allow": allowed}), template, logged
+        status = self._faults.server_error()
+        if status is not None:
+            return (
+                json_response(status, {"status": status, "error": "Server Error"}),
+                template,
+                (logged),
+            )
+        if not self._authorized(headers.get("authorization", "")):
+            error = {"status": 401, "error": "Unauthorized: send Authorization: APIKey <key>"}
+            return json_response(401, error), template, logged
+        if len(raw) > self.config.max_body_bytes:
+            error = {"status": 413, "error": f"body over {self.config.max_body_bytes} bytes"}
+            return json_response(413, error), template, None
+        try:
+            data = _parse_body(raw) if method in BODY_METHODS else {}
+        except ApiError as err:
+            return json_response(err.status, err.body), template, logged
+        call = Call(self._platform, ids, query, data, self.config.page_size)
+        with self._lock:
+            try:
+                self._platform.tick()
+                reply = handlers[method](call)
+                self._store.commit()
+            except ApiError as err:
+                self._store.rollback()  # an error leaves the state unchanged
+                self._platform.events = []
+                return json_response(err.status, err.body), template, logged
+        drop = (method, template) in CREATE_ROUTES and self._faults.drop_create()
+        content = reply.text.encode() if reply.text is not None else b""
+        headers_out = dict(JSON_TYPE) if reply.text is not None else {}
+        return Response(reply.status, content, headers_out, drop=drop), template, logged
+
+    def _authorized(self, header: str) -> bool:
+        scheme, _, key = header.strip().partition(" ")
+        if scheme.lower() != "apikey":
+            return False
+        return hmac.compare_digest(key.strip().encode(), self.config.api_key.encode())
+
+    # --- Python surface -----------------------------------------------------------------------
+    def transport(self) -> httpx.BaseTransport:
+        from reconciler.simulator.transport import SimulatorTransport
+
+        return SimulatorTransport(self)
+
+    def close(self) -> None:
+        with self._lock:
+            self._save_clock()
+            self._store.commit()
+            self._store.close()
+        self._webhooks.close()
+
+    def requests(self) -> list[Json]:
+        with self._lock:
+            return [dict(e) for e in self._log]
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counters)
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self._log.clear()
+            self._counters.clear()
+
+    def reset(self) -> None:
+        """Empty state, request log, webhook log and faults."""
+        with self._lock:
+            self._store.clear()
+            self._save_clock()
+            self._log.clear()
+            self._counters.clear()
+            self._faults.set(Faults())
+            self._platform.events = []
+        self._webhooks.clear()
+
+    def set_faults(self, faults: Faults) -> None:
+        self._faults.set(faults)
+
+    def faults(self) -> Faults:
+        return self._faults.faults
+
+    def webhooks(self) -> list[Json]:
+        return self._webhooks.log()
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    def connect(self, stream_id: int, backup: bool = False) -> Json:
+        """An encoder starts pushing; returns the stream object."""
+        return self._control(lambda p: p.connect(stream_id, backup))
+
+    def disconnect(self, stream_id: int, backup: bool = False) -> Json:
+        return self._control(lambda p: p.disconnect(stream_id, backup))
+
+    def interrupt(self, stream_id: int, seconds: float, backup: bool = False) -> Json:
+        return self._control(lambda p: p.interrupt(stream_id, seconds, backup))
+
+    def advance(self, seconds: float) -> None:
+        def run(platform: Platform) -> str:
+            self._clock.advance(seconds)
+            platform.tick()
+            platform.refresh_recordings()
+            return "null"
+
+        self._control(run)
+
+    def _control(self, action: Callable[[Platform], str]) -> Json:
+        """Run a control action under the lock; raises `ApiError` (e.g. 404) unchanged."""
+        with self._lock:
+            try:
+                self._platform.tick()
+                text = action(self._platform)
+            except ApiError:
+                self._store.rollback()
+                self._platform.events = []
+                raise
+            finally:
+                self._save_clock()
+                self._store.commit()
+            events, self._platform.events = self._platform.events, []
+        self._webhooks.send(events)
+        value: Json = json.loads(text) if text != "null" else {}
+        return value
+
+    def _save_clock(self) -> None:
+        self._store.set_meta("clock_offset", repr(self._clock.offset))
+
+
+def _loggable(raw: bytes) -> object:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw[:2000].decode("utf-8", "replace")
+
+
+def _parse_body(raw: bytes) -> Json:
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError) as err:
+        raise ApiError(400, {"status": 400, "error": f"Malformed JSON body: {err}"}) from None
+    if not isinstance(value, dict):
+        raise ApiError(400, {"status": 400, "error": "The body must be a JSON object"})
+    return value

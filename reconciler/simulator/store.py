@@ -1,0 +1,133 @@
+"""SQLite persistence of the simulator: one table per kind holding the private state and the
+rendered API object as JSON text, so list pages are served without re-serialising anything.
+
+Knows nothing about HTTP, validation or the platform's rules; callers hold the simulator's lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+Json = dict[str, Any]
+
+KINDS = ("streams", "broadcasts", "videos")
+# Distinct id ranges per kind, so a client that mixes up a stream id and a broadcast id gets 404s.
+FIRST_IDS = {"streams": 1_000_001, "broadcasts": 5_000_001, "videos": 8_000_001}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS streams (id INTEGER PRIMARY KEY, state TEXT NOT NULL, body TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS broadcasts (id INTEGER PRIMARY KEY, state TEXT NOT NULL,
+    body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS videos (id INTEGER PRIMARY KEY, state TEXT NOT NULL, body TEXT NOT NULL,
+    stream_id INTEGER, client_user_id INTEGER, status TEXT);
+CREATE INDEX IF NOT EXISTS videos_stream ON videos (stream_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Store:
+    def __init__(self, path: str | None) -> None:
+        self._db = sqlite3.connect(path or ":memory:", check_same_thread=False)
+        self._db.executescript(_SCHEMA)
+        if path:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def commit(self) -> None:
+        self._db.commit()
+
+    def rollback(self) -> None:
+        self._db.rollback()
+
+    # --- ids and metadata -------------------------------------------------------------------
+    def next_id(self, kind: str) -> int:
+        key = f"next_id:{kind}"
+        current = self.get_meta(key)
+        value = int(current) if current is not None else FIRST_IDS[kind]
+        self.set_meta(key, str(value + 1))
+        return value
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # --- objects ------------------------------------------------------------------------------
+    def get_state(self, kind: str, obj_id: int) -> Json | None:
+        row = self._db.execute(f"SELECT state FROM {kind} WHERE id = ?", (obj_id,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def get_body(self, kind: str, obj_id: int) -> str | None:
+        row = self._db.execute(f"SELECT body FROM {kind} WHERE id = ?", (obj_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put(self, kind: str, obj_id: int, state: Json, body: Json) -> str:
+        """Store state and rendered body; returns the body's JSON text."""
+        text = json.dumps(body, separators=(",", ":"))
+        state_text = json.dumps(state, separators=(",", ":"))
+        if kind == "videos":
+            self._db.execute(
+                "INSERT OR REPLACE INTO videos (id, state, body, stream_id, client_user_id, status)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (obj_id, state_text, text, body.get("stream_id"), body.get("client_user_id"),
+                 body.get("status")),
+            )  # fmt: skip
+        elif kind == "streams":
+            self._db.execute(
+                "INSERT OR REPLACE INTO streams (id, state, body, active) VALUES (?, ?, ?, ?)",
+                (obj_id, state_text, text, 1 if body.get("active") else 0),
+            )
+        else:
+            self._db.execute(
+                f"INSERT OR REPLACE INTO {kind} (id, state, body) VALUES (?, ?, ?)",
+                (obj_id, state_text, text),
+            )
+        return text
+
+    def delete(self, kind: str, obj_id: int) -> bool:
+        cursor = self._db.execute(f"DELETE FROM {kind} WHERE id = ?", (obj_id,))
+        return cursor.rowcount > 0
+
+    def exists(self, kind: str, obj_id: int) -> bool:
+        row = self._db.execute(f"SELECT 1 FROM {kind} WHERE id = ?", (obj_id,)).fetchone()
+        return row is not None
+
+    def page(self, kind: str, page: int, size: int, where: Json | None = None) -> list[str]:
+        """Bodies of one 1-based page in id order, optionally filtered by indexed video columns."""
+        clauses, params = _where(where or {})
+        sql = f"SELECT body FROM {kind}{clauses} ORDER BY id LIMIT ? OFFSET ?"
+        rows = self._db.execute(sql, (*params, size, (page - 1) * size)).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def all_states(self, kind: str, where: Json | None = None) -> list[Json]:
+        clauses, params = _where(where or {})
+        rows = self._db.execute(f"SELECT state FROM {kind}{clauses} ORDER BY id", params)
+        return [dict(json.loads(r[0])) for r in rows.fetchall()]
+
+    def count(self, kind: str) -> int:
+        return int(self._db.execute(f"SELECT COUNT(*) FROM {kind}").fetchone()[0])
+
+    def count_active_streams(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM streams WHERE active = 1").fetchone()[0])
+
+    def clear(self) -> None:
+        for kind in KINDS:
+            self._db.execute(f"DELETE FROM {kind}")
+        self._db.execute("DELETE FROM meta")
+        self._db.commit()
+
+
+def _where(filters: Json) -> tuple[str, tuple[Any, ...]]:
+    allowed = ("stream_id", "client_user_id", "status")
+    parts = [f"{k} = ?" for k in filters if k in allowed]
+    params = tuple(filters[k] for k in filters if k in allowed)
+    return (" WHERE " + " AND ".join(parts) if parts else ""), params

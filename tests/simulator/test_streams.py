@@ -1,0 +1,97 @@
+"""Streams endpoints of the simulator: CRUD, pagination, computed fields, validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reconciler.simulator import Simulator, SimulatorConfig
+from tests.simulator.helpers import KEY, client, new_stream
+
+
+@pytest.fixture
+def c(sim: Simulator) -> Any:
+    with client(sim) as http:
+        yield http
+
+
+def test_create_flat_and_wrapped_return_full_object(c: Any) -> None:
+    flat = c.post("/streaming/streams", json={"name": "flat"})
+    wrapped = c.post("/streaming/streams", json={"stream": {"name": "wrapped", "active": False}})
+    assert flat.status_code == wrapped.status_code == 200
+    body = wrapped.json()
+    assert body["name"] == "wrapped"
+    assert body["id"] != flat.json()["id"]
+    assert body["live"] is False and body["recording"] is False
+    assert body["dvr_duration"] == 3600 and body["projection"] == "regular"
+    token = body["token"]
+    assert body["push_url"] == f"rtmp://vp-push-ed1.gvideo.co/in/{body['id']}?{token}"
+    assert body["backup_push_url"] == f"rtmp://vp-push-ed1.gvideo.co/in/{body['id']}b?{token}"
+    assert body["push_url_srt"] == (
+        f"srt://vp-push-ed1-srt.gvideo.co:5001?streamid={body['id']}#{token}"
+    )
+
+
+def test_get_patch_delete(c: Any, sim: Simulator) -> None:
+    stream = new_stream(c, transcoding_region="ix1", client_user_id=7)
+    sid = stream["id"]
+    assert c.get(f"/streaming/streams/{sid}").json() == stream
+    patched = c.patch(f"/streaming/streams/{sid}", json={"stream": {"transcoding_region": "dt1"}})
+    assert patched.status_code == 200
+    body = patched.json()
+    assert body["id"] == sid and body["token"] == stream["token"]
+    assert body["client_user_id"] == 7  # omitted fields unchanged
+    assert body["push_url"].startswith("rtmp://vp-push-dt1.gvideo.co/in/")
+    assert c.delete(f"/streaming/streams/{sid}").status_code == 204
+    missing = c.get(f"/streaming/streams/{sid}")
+    assert missing.status_code == 404
+    assert missing.json()["status"] == 404 and "error" in missing.json()
+
+
+def test_list_pages_of_25_then_empty(c: Any) -> None:
+    ids = [new_stream(c, name=f"s{i}")["id"] for i in range(30)]
+    page1 = c.get("/streaming/streams", params={"page": 1}).json()
+    page2 = c.get("/streaming/streams", params={"page": 2}).json()
+    page3 = c.get("/streaming/streams", params={"page": 3}).json()
+    assert [s["id"] for s in page1 + page2] == ids
+    assert (len(page1), len(page2), page3) == (25, 5, [])
+    assert c.get("/streaming/streams").json() == page1  # page defaults to 1
+
+
+def test_auth_required(sim: Simulator) -> None:
+    with client(sim, key="wrong") as bad:
+        response = bad.get("/streaming/streams")
+    assert response.status_code == 401
+    with client(sim) as good:
+        lower = good.get("/streaming/streams", headers={"Authorization": f"apikey {KEY}"})
+    assert lower.status_code == 200
+
+
+def test_validation_errors_are_422_and_change_nothing(c: Any, sim: Simulator) -> None:
+    response = c.post(
+        "/streaming/streams",
+        json={
+            "name": "",
+            "projection": "flat",
+            "dvr_duration": 5,
+            "client_entity_data": "x" * 4097,
+        },
+    )
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert set(errors) == {"name", "projection", "dvr_duration", "client_entity_data"}
+    assert c.get("/streaming/streams").json() == []
+
+
+def test_active_stream_quota() -> None:
+    sim = Simulator(SimulatorConfig(api_key=KEY, active_stream_limit=1))
+    with client(sim) as c:
+        new_stream(c, active=True)
+        refused = c.post("/streaming/streams", json={"name": "b", "active": True})
+        assert refused.status_code == 422 and "active" in refused.json()["errors"]
+        other = new_stream(c)
+        patch = c.patch(f"/streaming/streams/{other['id']}", json={"stream": {"active": True}})
+        assert patch.status_code == 422
+        assert c.get(f"/streaming/streams/{other['id']}").json()["active"] is False
+    sim.close()
