@@ -40,7 +40,7 @@ def apply_plan(
 
     `set_name` scopes which streams are ours; by default it is read from the markers in the plan.
     """
-    run = _Run(plan, api, live, set_name or infer_set_name(plan))
+    run = _Run(plan, api, live, set_name or infer_set_name(plan, live))
     results: dict[int, ChangeResult] = {}
 
     def finish(index: int, result: ChangeResult) -> None:

@@ -19,13 +19,22 @@ from reconciler.ownership import Marker, decode_entity_data, encode_entity_data
 Json = dict[str, Any]
 
 
-def infer_set_name(plan: Plan) -> str | None:
-    """The set name written in the markers of the plan's stream bodies (creates, adoptions)."""
+def infer_set_name(plan: Plan, live: LiveState) -> str | None:
+    """The set of the plan: from the markers in its stream bodies, else from the live markers of
+    the objects it targets (a stream by id, a broadcast through the stream that records it)."""
     for change in plan.changes:
         if change.resource is Resource.STREAM and "client_entity_data" in change.body:
             marker = decode_entity_data(change.body.get("client_entity_data")).marker
             if marker is not None:
                 return marker.set_name
+    streams = {c.target_id for c in plan.changes if c.resource is Resource.STREAM}
+    broadcasts = {c.target_id for c in plan.changes if c.resource is Resource.BROADCAST}
+    for stream in live.streams:
+        marker = decode_entity_data(stream.get("client_entity_data")).marker
+        if marker is None:
+            continue
+        if stream.get("id") in streams or broadcasts & set(marker.broadcasts.values()):
+            return marker.set_name
     return None
 
 
