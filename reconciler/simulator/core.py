@@ -49,9 +49,9 @@ class Simulator:
         self._lock = threading.RLock()
         self._store = Store(config.state_path)
         self._clock = SimClock(config.start_time)
-        saved_offset = self._store.get_meta("clock_offset")
-        if saved_offset is not None and config.start_time is None:
-            self._clock.restore(float(saved_offset))
+        saved_clock = self._store.get_meta("clock")
+        if saved_clock is not None:
+            self._clock.load(saved_clock)  # a state file continues its own timeline
         self._platform = Platform(self._store, self._clock, config)
         self._faults = FaultInjector(config.faults)
         self._log: list[Json] = []
@@ -185,7 +185,7 @@ class Simulator:
             self._save_clock()
             self._log.clear()
             self._counters.clear()
-            self._faults.set(Faults())
+            self._faults.reset(Faults())
             self._platform.events = []
         self._webhooks.clear()
 
@@ -239,7 +239,7 @@ class Simulator:
         return value
 
     def _save_clock(self) -> None:
-        self._store.set_meta("clock_offset", repr(self._clock.offset))
+        self._store.set_meta("clock", self._clock.dump())
 
 
 def _loggable(raw: bytes) -> object:

@@ -17,18 +17,32 @@ ERROR_STATUSES = (500, 502, 503)
 
 
 class FaultInjector:
+    """Thread-safe; `reset` forgets the dice and the bucket."""
+
     def __init__(self, faults: Faults) -> None:
         self._lock = threading.Lock()
+        self._rng = random.Random(faults.seed)
+        self._seed = faults.seed
         self.set(faults)
 
     def set(self, faults: Faults) -> None:
+        """Apply new faults. The dice are re-seeded only by a new seed, so switching faults off
+        and back on (a test reading the account calmly) continues the same sequence."""
         with self._lock:
             self.faults = faults
-            self._rng = random.Random(faults.seed)
+            if faults.seed is not None and faults.seed != self._seed:
+                self._rng = random.Random(faults.seed)
+                self._seed = faults.seed
             rate = faults.rate_limit_rps
             self._capacity = max(1.0, rate) if rate else 0.0
             self._tokens = self._capacity
             self._last = time.monotonic()
+
+    def reset(self, faults: Faults) -> None:
+        with self._lock:
+            self._rng = random.Random(faults.seed)
+            self._seed = faults.seed
+        self.set(faults)
 
     def latency(self) -> float:
         """Seconds to sleep before answering (outside any lock, so requests overlap)."""
