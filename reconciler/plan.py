@@ -1,0 +1,170 @@
+"""The planner: desired state + live state -> `Plan` (creates, declared-field updates, prune,
+adoption, orphaning, lifecycle actions, interruption policy). See docs/planning.md.
+
+Pure: no I/O, no clock. Knows nothing of the API client, guards, apply or output formats.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from reconciler.changes import Action, Change, Plan, Resource
+from reconciler.desired import DeletionPolicy, DesiredState
+from reconciler.errors import ReconcilerError
+from reconciler.live import LiveState
+from reconciler.ownership import Marker
+from reconciler.plan_broadcasts import (
+    BroadcastIndex,
+    BroadcastTarget,
+    How,
+    index_broadcasts,
+    plan_broadcast_changes,
+    resolve_broadcasts,
+)
+from reconciler.plan_streams import (
+    StreamIndex,
+    deletion_policy_flags,
+    index_streams,
+    plan_stream_changes,
+    resolve_streams,
+)
+
+__all__ = ["PlanError", "PlanOptions", "compute_plan", "owned_stream_ids"]
+
+
+class PlanError(ReconcilerError):
+    """Desired and live state conflict in a way only the user can fix (e.g. a bad adopt_id);
+    `problems` lists every such conflict, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    prune: bool | None = None  # None: the Settings document decides (desired.settings.prune)
+
+
+def compute_plan(
+    desired: DesiredState, live: LiveState, options: PlanOptions = PlanOptions()
+) -> Plan:
+    """Every change that makes the account match the manifests, sorted by (stage, resource, key).
+
+    A converged account gives a plan without changes (warnings and notes may remain).
+    """
+    set_name = desired.settings.set_name
+    prune = desired.settings.prune if options.prune is None else options.prune
+    streams = index_streams(live.streams, set_name)
+    stream_targets, problems = resolve_streams(desired, streams)
+    broadcasts = index_broadcasts(live.broadcasts, streams, frozenset(desired.broadcasts))
+    targets, broadcast_problems, warnings = resolve_broadcasts(desired, broadcasts, streams)
+    problems += broadcast_problems
+    if problems:
+        raise PlanError(problems)
+    markers = desired_markers(desired, streams, broadcasts, targets)
+    stream_plan = plan_stream_changes(desired, streams, stream_targets, markers, prune)
+    broadcast_plan = plan_broadcast_changes(
+        desired,
+        streams,
+        stream_targets,
+        broadcasts,
+        targets,
+        frozenset(c.id for c in stream_plan.changes),
+        prune,
+    )
+    changes = _link_stream_deletes(stream_plan.changes + broadcast_plan.changes)
+    changes.sort(key=lambda c: (c.stage, c.resource, c.key, c.action))
+    return Plan(
+        changes=tuple(changes),
+        warnings=(
+            *streams.warnings,
+            *broadcasts.warnings,
+            *warnings,
+            *stream_plan.warnings,
+            *broadcast_plan.warnings,
+        ),
+        notes=tuple(stream_plan.notes + broadcast_plan.notes),
+    )
+
+
+def owned_stream_ids(live: LiveState, set_name: str) -> dict[str, int]:
+    """Our stream key -> id (the lowest id when a key is duplicated); lock streams left out."""
+    return {key: owned.id for key, owned in index_streams(live.streams, set_name).owned.items()}
+
+
+def _link_stream_deletes(changes: list[Change]) -> list[Change]:
+    """A pruned stream is deleted only after the broadcasts its marker records are deleted: if
+    such a delete is held or fails, the stream (the broadcast's only ownership record) stays."""
+    recorded_by: dict[str, list[str]] = defaultdict(list)
+    for change in changes:
+        if change.resource is Resource.BROADCAST and change.action is Action.DELETE:
+            for skey in change.stream_refs:
+                recorded_by[skey].append(change.id)
+    out = []
+    for change in changes:
+        if (
+            change.resource is Resource.STREAM
+            and change.action is Action.DELETE
+            and recorded_by.get(change.key)
+        ):
+            change = replace(change, depends_on=(*change.depends_on, *recorded_by[change.key]))
+        out.append(change)
+    return out
+
+
+def desired_markers(
+    desired: DesiredState,
+    streams: StreamIndex,
+    index: BroadcastIndex,
+    targets: Mapping[str, BroadcastTarget],
+) -> dict[str, Marker]:
+    """The marker every desired stream should carry.
+
+    It lists the desired broadcasts using the stream whose id is already ours; broadcasts
+    created or adopted in this run are recorded by apply. Entries of broadcasts that left the
+    manifests are kept while the broadcast exists (prune, protect and orphan act on them, and
+    apply forgets them after a delete or orphan); entries for ids gone from the account, or for
+    broadcasts that no longer use the stream, are dropped (repair).
+    """
+    uses: dict[str, dict[str, int]] = defaultdict(dict)
+    protect: dict[str, set[str]] = defaultdict(set)
+    orphan: dict[str, set[str]] = defaultdict(set)
+    for key, want in desired.broadcasts.items():
+        target = targets.get(key)
+        for skey in want.stream_keys:
+            if target is not None and target.how is How.OWNED and target.id is not None:
+                uses[skey][key] = target.id
+            if want.policy.protect:
+                protect[skey].add(key)
+            elif want.policy.deletion is DeletionPolicy.ORPHAN:
+                orphan[skey].add(key)
+    markers: dict[str, Marker] = {}
+    set_name = desired.settings.set_name
+    for skey, want_stream in desired.streams.items():
+        entries = uses.get(skey, {})
+        kept_protect, kept_orphan = protect.get(skey, set()), orphan.get(skey, set())
+        owned = streams.owned.get(skey)
+        if owned is not None:
+            live_marker = owned.marker
+            for bkey, bid in live_marker.broadcasts.items():
+                if bkey in desired.broadcasts or index.owner.get(bid) != bkey:
+                    continue
+                entries = {**entries, bkey: bid}
+                if bkey in live_marker.protected_broadcasts:
+                    kept_protect = kept_protect | {bkey}
+                if bkey in live_marker.orphan_broadcasts:
+                    kept_orphan = kept_orphan | {bkey}
+        is_protected, is_orphan = deletion_policy_flags(want_stream)
+        markers[skey] = Marker(
+            set_name=set_name,
+            key=skey,
+            broadcasts=dict(entries),
+            protect=is_protected,
+            orphan=is_orphan,
+            protected_broadcasts=frozenset(kept_protect),
+            orphan_broadcasts=frozenset(kept_orphan),
+        )
+    return markers

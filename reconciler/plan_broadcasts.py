@@ -1,0 +1,406 @@
+"""The broadcast side of the planner: which live broadcasts are ours (listed in our stream
+markers), which live broadcast each desired one is (owned, adopted by id, recovered from an
+interrupted run, or to be created), the markers our streams should carry, and broadcast changes.
+
+Pure; knows nothing of the API client, guards or output.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from reconciler.changes import Action, Change, FieldDiff, Resource, Stage
+from reconciler.desired import DesiredBroadcast, DesiredState
+from reconciler.diffing import changed_fields, creation_diffs, field_diffs
+from reconciler.plan_streams import Planned, StreamIndex, StreamTarget
+
+Json = dict[str, Any]
+UP_STATUSES = ("pending", "live", "paused")
+INTERRUPTED = "stream(s) down: interruption"
+
+
+@dataclass(frozen=True)
+class BroadcastIndex:
+    by_id: Mapping[int, Json]
+    owner: Mapping[int, str]  # live broadcast id -> our key (from the markers)
+    ids_by_key: Mapping[str, tuple[int, ...]]  # our key -> live ids, lowest first
+    recorders: Mapping[int, tuple[str, ...]]  # broadcast id -> keys of our streams listing it
+    protected: frozenset[str]  # keys flagged protected in some marker
+    orphaned: frozenset[str]  # keys flagged orphan in some marker
+    by_name: Mapping[str, tuple[int, ...]]  # unclaimed broadcasts using one of our streams
+    warnings: tuple[str, ...]
+
+
+def index_broadcasts(
+    broadcasts: Iterable[Json], streams: StreamIndex, desired_keys: frozenset[str]
+) -> BroadcastIndex:
+    by_id = {int(b["id"]): b for b in broadcasts}
+    claims: dict[int, set[str]] = defaultdict(set)
+    recorders: dict[int, set[str]] = defaultdict(set)
+    protected: set[str] = set()
+    orphaned: set[str] = set()
+    for owned in streams.owned_by_id.values():
+        marker = owned.marker
+        for key, bid in marker.broadcasts.items():
+            if bid in by_id:  # ids no longer in the account are stale: the markers get repaired
+                claims[bid].add(key)
+                recorders[bid].add(marker.key)
+        protected |= marker.protected_broadcasts
+        orphaned |= marker.orphan_broadcasts
+    owner: dict[int, str] = {}
+    warnings = []
+    for bid in sorted(claims):
+        keys = claims[bid]
+        wanted = keys & desired_keys
+        owner[bid] = min(wanted or keys)
+        if len(keys) > 1:
+            warnings.append(
+                f"broadcast #{bid} is recorded under several keys ({', '.join(sorted(keys))}); "
+                f"managed as '{owner[bid]}'"
+            )
+    grouped: dict[str, list[int]] = defaultdict(list)
+    for bid in sorted(owner):
+        grouped[owner[bid]].append(bid)
+    by_name: dict[str, list[int]] = defaultdict(list)
+    for bid in sorted(by_id):
+        if bid in owner or bid in streams.foreign_broadcasts:
+            continue
+        used = by_id[bid].get("stream_ids") or ()
+        if any(int(s) in streams.owned_by_id for s in used):
+            by_name[str(by_id[bid].get("name"))].append(bid)
+    return BroadcastIndex(
+        by_id=by_id,
+        owner=owner,
+        ids_by_key={k: tuple(v) for k, v in grouped.items()},
+        recorders={bid: tuple(sorted(keys)) for bid, keys in recorders.items()},
+        protected=frozenset(protected),
+        orphaned=frozenset(orphaned),
+        by_name={k: tuple(v) for k, v in by_name.items()},
+        warnings=tuple(warnings),
+    )
+
+
+class How(StrEnum):
+    OWNED = "owned"
+    ADOPT = "adopt"  # explicit adopt_id
+    RECOVERED = "recovered"  # created by an interrupted run, found by name
+    CREATE = "create"
+
+
+@dataclass(frozen=True)
+class BroadcastTarget:
+    key: str
+    how: How
+    live: Json | None = None
+
+    @property
+    def id(self) -> int | None:
+        return int(self.live["id"]) if self.live is not None else None
+
+
+def resolve_broadcasts(
+    desired: DesiredState, index: BroadcastIndex, streams: StreamIndex
+) -> tuple[dict[str, BroadcastTarget], list[str], list[str]]:
+    """(targets, problems a user must fix, warnings). Explicit adoptions are settled before the
+    recovery by name, so that recovery never takes an id someone adopts."""
+    targets: dict[str, BroadcastTarget] = {}
+    problems: list[str] = []
+    warnings: list[str] = []
+    taken: dict[int, str] = {}
+    keys = sorted(desired.broadcasts)
+    for key in keys:
+        want = desired.broadcasts[key]
+        where = f"{want.source}: " if want.source else ""
+        problem = _streams_problem(want, desired)
+        if problem:
+            problems.append(f"{where}broadcast '{key}': {problem}")
+        ids = index.ids_by_key.get(key)
+        if ids:
+            targets[key] = BroadcastTarget(key, How.OWNED, index.by_id[ids[0]])
+            if len(ids) > 1:
+                others = ", ".join(f"#{i}" for i in ids[1:])
+                warnings.append(
+                    f"broadcast '{key}': several broadcasts are recorded for it; #{ids[0]} is "
+                    f"managed, {others} left untouched and no longer recorded"
+                )
+        elif want.adopt_id is not None:
+            problem = _adoption_problem(want.adopt_id, index, streams, taken)
+            if problem:
+                problems.append(f"{where}broadcast '{key}': adopt_id {want.adopt_id}: {problem}")
+                continue
+            taken[want.adopt_id] = key
+            targets[key] = BroadcastTarget(key, How.ADOPT, index.by_id[want.adopt_id])
+    for key in keys:
+        if key in targets or desired.broadcasts[key].adopt_id is not None:
+            continue
+        name = str(desired.broadcasts[key].fields.get("name", key))
+        found = [bid for bid in index.by_name.get(name, ()) if bid not in taken]
+        if not found:
+            targets[key] = BroadcastTarget(key, How.CREATE)
+            continue
+        taken[found[0]] = key
+        targets[key] = BroadcastTarget(key, How.RECOVERED, index.by_id[found[0]])
+        if len(found) > 1:
+            others = ", ".join(f"#{i}" for i in found[1:])
+            warnings.append(
+                f"broadcast '{key}': several unrecorded broadcasts named '{name}' use this set's "
+                f"streams; adopting #{found[0]}, {others} left untouched"
+            )
+    return targets, problems, warnings
+
+
+def _streams_problem(want: DesiredBroadcast, desired: DesiredState) -> str:
+    if not want.stream_keys:
+        return "declares no streams; a managed broadcast must use at least one stream of its set"
+    missing = [s for s in want.stream_keys if s not in desired.streams]
+    if missing:
+        return f"uses undeclared stream(s) {', '.join(repr(s) for s in missing)}"
+    return ""
+
+
+def _adoption_problem(
+    aid: int, index: BroadcastIndex, streams: StreamIndex, taken: Mapping[int, str]
+) -> str:
+    if aid not in index.by_id:
+        return "no broadcast with this id in the account"
+    if aid in index.owner:
+        return f"the broadcast is already managed by this set as '{index.owner[aid]}'"
+    if aid in streams.foreign_broadcasts:
+        return (
+            f"the broadcast belongs to manifest set '{streams.foreign_broadcasts[aid]}'; release "
+            "it there (deletion policy orphan) before adopting it here"
+        )
+    if aid in taken:
+        return f"broadcast '{taken[aid]}' adopts the same id"
+    return ""
+
+
+def plan_broadcast_changes(
+    desired: DesiredState,
+    streams: StreamIndex,
+    stream_targets: Mapping[str, StreamTarget],
+    index: BroadcastIndex,
+    targets: Mapping[str, BroadcastTarget],
+    stream_changes: frozenset[str],
+    prune: bool,
+) -> Planned:
+    """`stream_changes` holds the ids of the planned stream changes, for `depends_on`."""
+    out = Planned()
+    for key in sorted(desired.broadcasts):
+        want, target = desired.broadcasts[key], targets[key]
+        stream_deps = tuple(
+            change_id
+            for skey in want.stream_keys
+            for action in (Action.CREATE, Action.ADOPT)
+            if (change_id := f"{Resource.STREAM}/{skey}/{action}") in stream_changes
+        )
+        activations = tuple(
+            change_id
+            for skey in want.stream_keys
+            if (change_id := f"{Resource.STREAM}/{skey}/{Action.ACTIVATE}") in stream_changes
+        )
+        if target.live is None:
+            _create(out, want, stream_deps, activations)
+        else:
+            _converge(out, want, target, streams, stream_targets, stream_deps, activations)
+    if prune:
+        for key in sorted(index.ids_by_key):
+            if key not in desired.broadcasts:
+                _prune(out, key, index)
+    return out
+
+
+def _declared(want: DesiredBroadcast) -> dict[str, Any]:
+    return {k: v for k, v in want.fields.items() if k != "stream_ids"}
+
+
+def _create(
+    out: Planned, want: DesiredBroadcast, stream_deps: tuple[str, ...], activations: tuple[str, ...]
+) -> None:
+    fields = _declared(want)
+    name = str(fields.get("name", want.key))
+    status = fields.get("status")
+    body = dict(fields)
+    # Created pending, brought up after its streams are active (the tutorial's steps 2, 3, 5).
+    body["status"] = status if status in ("pending", "finished") else "pending"
+    create = Change(
+        Resource.BROADCAST,
+        want.key,
+        Action.CREATE,
+        Stage.CREATE_BROADCASTS,
+        title=name,
+        diffs=(*creation_diffs(fields), FieldDiff("add", "/streams", None, list(want.stream_keys))),
+        body=body,
+        stream_refs=tuple(want.stream_keys),
+        reason="declared, not in the account",
+        depends_on=stream_deps,
+    )
+    out.changes.append(create)
+    if status in ("live", "paused"):
+        out.changes.append(
+            _set_status(
+                want.key, name, None, str(status), "declared status", (create.id, *activations)
+            )
+        )
+
+
+def _converge(
+    out: Planned,
+    want: DesiredBroadcast,
+    target: BroadcastTarget,
+    streams: StreamIndex,
+    stream_targets: Mapping[str, StreamTarget],
+    stream_deps: tuple[str, ...],
+    activations: tuple[str, ...],
+) -> None:
+    live = target.live
+    assert live is not None
+    bid = int(live["id"])
+    fields = _declared(want)
+    name = str(fields.get("name", want.key))
+    compared = {k: v for k, v in fields.items() if k != "status"}
+    changed = changed_fields(live, compared)
+    want_ids = [stream_targets[s].id for s in want.stream_keys]
+    live_ids = sorted({int(s) for s in live.get("stream_ids") or ()})
+    streams_changed = None in want_ids or set(want_ids) != set(live_ids)
+    adopting = target.how in (How.ADOPT, How.RECOVERED)
+    depends: tuple[str, ...] = ()
+    if changed or streams_changed or adopting:
+        diffs = field_diffs(
+            {f: live[f] for f in changed if f in live}, {f: compared[f] for f in changed}
+        )
+        if streams_changed:
+            before = sorted(streams.key_of(i) for i in live_ids)
+            diffs += (FieldDiff("replace", "/streams", before, list(want.stream_keys)),)
+        if target.how is How.ADOPT:
+            action, reason = Action.ADOPT, f"adopt_id {bid}"
+        elif target.how is How.RECOVERED:
+            action, reason = Action.ADOPT, "found from an interrupted run"
+        else:
+            action, reason = Action.UPDATE, "drift"
+        update = Change(
+            Resource.BROADCAST,
+            want.key,
+            action,
+            Stage.UPDATE_BROADCASTS,
+            target_id=bid,
+            title=name,
+            diffs=diffs,
+            body={"name": name, **{f: compared[f] for f in changed}},
+            # Adoption always names its streams: apply records the broadcast in their markers.
+            stream_refs=tuple(want.stream_keys) if streams_changed or adopting else (),
+            reason=reason,
+            depends_on=stream_deps,
+        )
+        out.changes.append(update)
+        depends = (update.id,)
+    _status(out, want, live, name, bid, stream_targets, depends, activations)
+
+
+def _status(
+    out: Planned,
+    want: DesiredBroadcast,
+    live: Json,
+    name: str,
+    bid: int,
+    stream_targets: Mapping[str, StreamTarget],
+    depends: tuple[str, ...],
+    activations: tuple[str, ...],
+) -> None:
+    wanted, current = want.fields.get("status"), live.get("status")
+    if wanted is None:
+        return
+    down = _streams_down(want, stream_targets)
+    reason = "declared status"
+    if wanted == "live" and down:
+        if current == "live":
+            if want.pause_on_interruption:
+                out.changes.append(
+                    _set_status(want.key, name, current, "paused", INTERRUPTED, depends, bid)
+                )
+            else:
+                names = ", ".join(f"'{k}'" for k in down)
+                out.warnings.append(
+                    f"broadcast '{want.key}' is live but its stream(s) {names} are down"
+                )
+            return
+        if current == "paused" and want.pause_on_interruption:
+            return  # paused by the policy while its streams are down: no flapping
+    if wanted == current:
+        return
+    if wanted == "live" and current == "paused" and want.pause_on_interruption:
+        reason = "stream(s) back: end of interruption"
+    if wanted in ("live", "paused"):
+        depends = (*depends, *activations)
+    out.changes.append(_set_status(want.key, name, current, str(wanted), reason, depends, bid))
+
+
+def _streams_down(want: DesiredBroadcast, stream_targets: Mapping[str, StreamTarget]) -> list[str]:
+    """The stream keys, when every stream of the broadcast is active and none is on air; else []."""
+    for skey in want.stream_keys:
+        live = stream_targets[skey].live
+        if live is None or not live.get("active") or live.get("live") or live.get("backup_live"):
+            return []
+    return list(want.stream_keys)
+
+
+def _set_status(
+    key: str,
+    name: str,
+    before: Any,
+    status: str,
+    reason: str,
+    depends: tuple[str, ...],
+    bid: int | None = None,
+) -> Change:
+    return Change(
+        Resource.BROADCAST,
+        key,
+        Action.SET_STATUS,
+        Stage.BROADCASTS_FINISHED if status == "finished" else Stage.BROADCASTS_UP,
+        target_id=bid,
+        title=name,
+        diffs=(FieldDiff("replace", "/status", before, status),),
+        body={"status": status, "name": name},
+        reason=reason,
+        depends_on=depends,
+    )
+
+
+def _prune(out: Planned, key: str, index: BroadcastIndex) -> None:
+    ids = index.ids_by_key[key]
+    bid = ids[0]
+    live = index.by_id[bid]
+    name = str(live.get("name") or "")
+    if len(ids) > 1:
+        others = ", ".join(f"#{i}" for i in ids[1:])
+        out.warnings.append(
+            f"broadcast '{key}': several broadcasts are recorded for it; {others} left untouched"
+        )
+    if key in index.protected:
+        out.notes.append(
+            f"broadcast '{key}' (id {bid}): kept: protected (removed from the manifests)"
+        )
+        return
+    orphan = key in index.orphaned
+    out.changes.append(
+        Change(
+            Resource.BROADCAST,
+            key,
+            Action.ORPHAN if orphan else Action.DELETE,
+            Stage.UPDATE_BROADCASTS if orphan else Stage.DELETE_BROADCASTS,
+            target_id=bid,
+            title=name,
+            # The streams whose markers record it: apply forgets it there.
+            stream_refs=index.recorders.get(bid, ()),
+            reason=(
+                "removed from the manifests; deletion policy orphan releases it"
+                if orphan
+                else "removed from the manifests (prune)"
+            ),
+        )
+    )

@@ -1,0 +1,386 @@
+"""The stream side of the planner: which live streams are ours (by marker), which live stream each
+desired stream is (owned, adopted by id, or to be created), and the stream changes.
+
+Pure; knows nothing of the API client, guards or output. Broadcasts reach it only as the desired
+markers the broadcast side computed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.changes import Action, Change, FieldDiff, Resource, Stage
+from reconciler.desired import DeletionPolicy, DesiredState, DesiredStream
+from reconciler.diffing import (
+    changed_fields,
+    creation_diffs,
+    decoded_entity_value,
+    field_diffs,
+    pointer,
+)
+from reconciler.ownership import LOCK_KEY, RESERVED_KEY, Marker, decode_entity_data
+from reconciler.ownership import encode_entity_data as encode
+
+Json = dict[str, Any]
+ENTITY = "client_entity_data"
+
+
+@dataclass
+class Planned:
+    """What one side of the planner produced."""
+
+    changes: list[Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OwnedStream:
+    id: int
+    live: Json
+    marker: Marker
+    user_data: Mapping[str, Any] | None  # the other keys of client_entity_data
+
+
+@dataclass(frozen=True)
+class StreamIndex:
+    """Every live stream indexed once; lock streams are left out of everything."""
+
+    by_id: Mapping[int, Json]
+    owned: Mapping[str, OwnedStream]  # our key -> the resource (lowest id of that key)
+    owned_by_id: Mapping[int, OwnedStream]  # every stream carrying our marker, duplicates too
+    foreign: Mapping[int, str]  # stream id -> the other set whose marker it carries
+    foreign_broadcasts: Mapping[int, str]  # broadcast id -> the other set whose marker lists it
+    locks: frozenset[int]
+    warnings: tuple[str, ...]
+
+    def key_of(self, stream_id: int) -> str:
+        owned = self.owned_by_id.get(stream_id)
+        return owned.marker.key if owned else f"#{stream_id}"
+
+
+def index_streams(streams: Iterable[Json], set_name: str) -> StreamIndex:
+    by_id: dict[int, Json] = {}
+    owned_by_id: dict[int, OwnedStream] = {}
+    foreign: dict[int, str] = {}
+    foreign_broadcasts: dict[int, str] = {}
+    locks: set[int] = set()
+    groups: dict[str, list[OwnedStream]] = defaultdict(list)
+    for stream in streams:
+        sid = int(stream["id"])
+        data = decode_entity_data(stream.get(ENTITY))
+        if data.user_data and LOCK_KEY in data.user_data:
+            locks.add(sid)
+            continue
+        by_id[sid] = stream
+        marker = data.marker
+        if marker is None:
+            continue
+        if marker.set_name != set_name:
+            foreign[sid] = marker.set_name
+            for bid in marker.broadcasts.values():
+                foreign_broadcasts.setdefault(bid, marker.set_name)
+            continue
+        owned = OwnedStream(sid, stream, marker, data.user_data)
+        owned_by_id[sid] = owned
+        groups[marker.key].append(owned)
+    owned_by_key: dict[str, OwnedStream] = {}
+    warnings = []
+    for key in sorted(groups):
+        group = sorted(groups[key], key=lambda o: o.id)
+        owned_by_key[key] = group[0]
+        if len(group) > 1:
+            others = ", ".join(f"#{o.id}" for o in group[1:])
+            warnings.append(
+                f"stream '{key}': several streams carry this set's marker for it; #{group[0].id} "
+                f"is managed, {others} left untouched (delete or re-key them by hand)"
+            )
+    return StreamIndex(
+        by_id,
+        owned_by_key,
+        owned_by_id,
+        foreign,
+        foreign_broadcasts,
+        frozenset(locks),
+        tuple(warnings),
+    )
+
+
+@dataclass(frozen=True)
+class StreamTarget:
+    """The live stream a desired stream is: owned, adopted by id, or None (to be created)."""
+
+    key: str
+    live: Json | None
+    adopt: bool = False
+    user_data: Mapping[str, Any] | None = None  # live user part of client_entity_data
+
+    @property
+    def id(self) -> int | None:
+        return int(self.live["id"]) if self.live is not None else None
+
+
+def resolve_streams(
+    desired: DesiredState, index: StreamIndex
+) -> tuple[dict[str, StreamTarget], list[str]]:
+    """Each desired stream's live target, and the conflicts a user must fix (explicit adoption)."""
+    targets: dict[str, StreamTarget] = {}
+    problems: list[str] = []
+    adopted: dict[int, str] = {}
+    for key in sorted(desired.streams):
+        want = desired.streams[key]
+        owned = index.owned.get(key)
+        if owned is not None:
+            targets[key] = StreamTarget(key, owned.live, user_data=owned.user_data)
+        elif want.adopt_id is None:
+            targets[key] = StreamTarget(key, None)
+        else:
+            problem = _adoption_problem(want, index, adopted)
+            if problem:
+                where = f"{want.source}: " if want.source else ""
+                problems.append(f"{where}stream '{key}': adopt_id {want.adopt_id}: {problem}")
+                continue
+            live = index.by_id[want.adopt_id]
+            adopted[want.adopt_id] = key
+            data = decode_entity_data(live.get(ENTITY))
+            targets[key] = StreamTarget(key, live, adopt=True, user_data=data.user_data)
+    return targets, problems
+
+
+def _adoption_problem(want: DesiredStream, index: StreamIndex, adopted: dict[int, str]) -> str:
+    aid = want.adopt_id
+    assert aid is not None
+    if aid in index.locks:
+        return "this is the lock stream of a manifest set; it cannot be adopted"
+    live = index.by_id.get(aid)
+    if live is None:
+        return "no stream with this id in the account"
+    if aid in index.foreign:
+        return (
+            f"the stream belongs to manifest set '{index.foreign[aid]}'; release it there "
+            "(deletion policy orphan) before adopting it here"
+        )
+    if aid in index.owned_by_id:
+        return f"the stream is already managed by this set as '{index.owned_by_id[aid].marker.key}'"
+    if aid in adopted:
+        return f"stream '{adopted[aid]}' adopts the same id"
+    if want.user_entity_data is None and not isinstance(
+        decoded_entity_value(live.get(ENTITY)), dict | None
+    ):
+        return (
+            "its client_entity_data is text, not a JSON object, and adopting would overwrite it; "
+            "declare client_entity_data in the manifest to replace it"
+        )
+    return ""
+
+
+def plan_stream_changes(
+    desired: DesiredState,
+    index: StreamIndex,
+    targets: Mapping[str, StreamTarget],
+    markers: Mapping[str, Marker],
+    prune: bool,
+) -> Planned:
+    out = Planned()
+    for key in sorted(desired.streams):
+        want, target = desired.streams[key], targets[key]
+        if target.live is None:
+            _create(out, want, markers[key])
+        else:
+            _converge(out, want, target, markers[key])
+    if prune:
+        for key in sorted(index.owned):
+            if key not in desired.streams:
+                _prune(out, index.owned[key])
+    return out
+
+
+def _declared(want: DesiredStream) -> dict[str, Any]:
+    return {k: v for k, v in want.fields.items() if k != ENTITY}
+
+
+def _create(out: Planned, want: DesiredStream, marker: Marker) -> None:
+    fields = _declared(want)
+    name = str(fields.get("name", want.key))
+    body = dict(fields)
+    if fields.get("active") is True:
+        body["active"] = False  # the tutorial's advice: create inactive, activate later (quota)
+    body[ENTITY] = encode(marker, want.user_entity_data)
+    diffs = creation_diffs(fields)
+    if want.user_entity_data:
+        diffs += (FieldDiff("add", pointer(ENTITY), None, dict(want.user_entity_data)),)
+    create = Change(
+        Resource.STREAM,
+        want.key,
+        Action.CREATE,
+        Stage.CREATE_STREAMS,
+        title=name,
+        diffs=diffs,
+        body=body,
+        reason="declared, not in the account",
+    )
+    out.changes.append(create)
+    if fields.get("active") is True:
+        out.changes.append(_activation(want.key, name, True, False, (create.id,)))
+    if want.recording is True:
+        out.warnings.append(_recording_waits(want.key))
+
+
+def _converge(out: Planned, want: DesiredStream, target: StreamTarget, marker: Marker) -> None:
+    live = target.live
+    assert live is not None
+    sid = int(live["id"])
+    fields = _declared(want)
+    name = str(fields.get("name", want.key))
+    compared = {k: v for k, v in fields.items() if k != "active"}
+    # The user's part of client_entity_data is theirs only when declared (invariant 3).
+    user = want.user_entity_data if want.user_entity_data is not None else target.user_data
+    text = encode(marker, user)
+    changed = changed_fields(live, compared)
+    have_entity = live.get(ENTITY)
+    entity_changed = have_entity != text and json.loads(text or "null") != decoded_entity_value(
+        have_entity
+    )
+    depends: tuple[str, ...] = ()
+    if changed or entity_changed or target.adopt:
+        before = {f: live[f] for f in changed if f in live}
+        after = {f: compared[f] for f in changed}
+        body: dict[str, Any] = {"name": name, **after}
+        if entity_changed:
+            if have_entity not in (None, ""):
+                before[ENTITY] = decoded_entity_value(have_entity)
+            after[ENTITY] = json.loads(text or "null")
+            body[ENTITY] = text
+        if target.adopt:
+            action, reason = Action.ADOPT, f"adopt_id {sid}"
+        else:
+            action = Action.UPDATE
+            reason = "drift" if changed else "ownership marker out of date"
+        update = Change(
+            Resource.STREAM,
+            want.key,
+            action,
+            Stage.UPDATE_STREAMS,
+            target_id=sid,
+            title=name,
+            diffs=field_diffs(before, after),
+            body=body,
+            reason=reason,
+        )
+        out.changes.append(update)
+        depends = (update.id,)
+    is_active = bool(live.get("active"))
+    activate = None
+    if fields.get("active") is True and not is_active:
+        activate = _activation(want.key, name, True, is_active, depends, sid)
+    elif fields.get("active") is False and is_active:
+        activate = _activation(want.key, name, False, is_active, depends, sid)
+    if activate is not None:
+        out.changes.append(activate)
+        if activate.action is Action.ACTIVATE:
+            depends = (activate.id,)
+    _recording(out, want, sid, name, live, depends)
+
+
+def _activation(
+    key: str, name: str, on: bool, was: bool, depends: tuple[str, ...], sid: int | None = None
+) -> Change:
+    return Change(
+        Resource.STREAM,
+        key,
+        Action.ACTIVATE if on else Action.DEACTIVATE,
+        Stage.ACTIVATE_STREAMS if on else Stage.DEACTIVATE_STREAMS,
+        target_id=sid,
+        title=name,
+        diffs=(FieldDiff("replace", "/active", was, on),),
+        body={"active": on, "name": name},
+        reason="declared active" if on else "declared inactive",
+        depends_on=depends,
+    )
+
+
+def _recording(
+    out: Planned, want: DesiredStream, sid: int, name: str, live: Json, depends: tuple[str, ...]
+) -> None:
+    on_air = bool(live.get("live")) or bool(live.get("backup_live"))
+    recording = bool(live.get("recording"))
+    if want.recording is True and not recording:
+        if not on_air:
+            out.warnings.append(_recording_waits(want.key))
+            return
+        action, stage, reason = Action.START_RECORDING, Stage.START_RECORDING, "declared recording"
+    elif want.recording is False and recording:
+        action, stage, reason = (
+            Action.STOP_RECORDING,
+            Stage.STOP_RECORDING,
+            "declared not recording",
+        )
+        depends = ()
+    else:
+        return
+    after = action is Action.START_RECORDING
+    out.changes.append(
+        Change(
+            Resource.STREAM,
+            want.key,
+            action,
+            stage,
+            target_id=sid,
+            title=name,
+            diffs=(FieldDiff("replace", "/recording", not after, after),),
+            reason=reason,
+            depends_on=depends,
+        )
+    )
+
+
+def _recording_waits(key: str) -> str:
+    return f"stream '{key}': recording requested; it starts when an encoder is connected"
+
+
+def _prune(out: Planned, owned: OwnedStream) -> None:
+    key, sid, marker = owned.marker.key, owned.id, owned.marker
+    name = str(owned.live.get("name") or "")
+    if marker.protect:
+        out.notes.append(f"stream '{key}' (id {sid}): kept: protected (removed from the manifests)")
+        return
+    if marker.orphan:
+        released = encode(None, owned.user_data)
+        out.changes.append(
+            Change(
+                Resource.STREAM,
+                key,
+                Action.ORPHAN,
+                Stage.UPDATE_STREAMS,
+                target_id=sid,
+                title=name,
+                diffs=(
+                    FieldDiff(
+                        "remove", f"{pointer(ENTITY)}/{RESERVED_KEY}", marker.to_json_value(), None
+                    ),
+                ),
+                body={"name": name, ENTITY: released or ""},
+                reason="removed from the manifests; deletion policy orphan releases it",
+            )
+        )
+        return
+    out.changes.append(
+        Change(
+            Resource.STREAM,
+            key,
+            Action.DELETE,
+            Stage.DELETE_STREAMS,
+            target_id=sid,
+            title=name,
+            reason="removed from the manifests (prune)",
+        )
+    )
+
+
+def deletion_policy_flags(want: DesiredStream) -> tuple[bool, bool]:
+    """(protect, orphan) as written into the stream's own marker."""
+    return want.policy.protect, want.policy.deletion is DeletionPolicy.ORPHAN
