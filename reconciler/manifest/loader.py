@@ -6,6 +6,7 @@ model; cross-document rules and the mapping to `DesiredState` are in `build.py`.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,7 +31,20 @@ def load_manifests(
     environ: Mapping[str, str] | None = None,
 ) -> DesiredState:
     """Load every manifest under `paths`; raise `ManifestError` with every problem found."""
-    env = os.environ if environ is None else environ
+    # The node trees are many small acyclic objects kept alive to the end: the cyclic garbage
+    # collector would rescan them again and again (about 3x the CPU for 20,000 documents).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(paths, set_name, os.environ if environ is None else environ)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load(
+    paths: Sequence[str | Path], set_name: str | None, env: Mapping[str, str]
+) -> DesiredState:
     problems: list[Problem] = []
     validated: list[Validated] = []
     for file in manifest_files(paths, problems):
@@ -110,7 +124,8 @@ def validate_document(
     name = value.get("name")
     key = name if isinstance(name, str) and KEY_RE.match(name) else None
     env_errors: list[tuple[tuple[str | int, ...], str]] = []
-    value = substitute(value, environ, env_errors)
+    if doc.has_dollar:
+        value = substitute(value, environ, env_errors)
     for loc, message in env_errors:
         report(loc, message)
     try:

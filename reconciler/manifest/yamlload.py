@@ -17,9 +17,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from reconciler.errors import Problem
 
 try:
-    LOADER: type[Any] = yaml.CSafeLoader
+    BASE_LOADER: type[Any] = yaml.CSafeLoader
 except AttributeError:  # pyyaml built without libyaml
-    LOADER = yaml.SafeLoader
+    BASE_LOADER = yaml.SafeLoader
 
 STR_TAG = "tag:yaml.org,2002:str"
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -31,6 +31,40 @@ class _TooLarge(Exception):
     pass
 
 
+class Loader(BASE_LOADER):  # type: ignore[misc]
+    """The safe loader with a memo of plain-scalar tags (the resolver's regexes are hot)."""
+
+    _memo: dict[str, str] = {}  # a pure function's cache, shared on purpose
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass  # no path resolvers are registered: skip their bookkeeping
+
+    def ascend_resolver(self) -> None:
+        pass
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode and implicit[0]:
+            tag = self._memo.get(value)
+            if tag is not None:
+                return tag
+            if value and _FIRST_CHARS is not None and value[0] not in _FIRST_CHARS:
+                return STR_TAG  # no implicit resolver can match: a plain string
+            tag = super().resolve(kind, value, implicit)
+            if len(self._memo) < 4096:
+                self._memo[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
+# First characters that some implicit resolver (int, bool, null, ...) looks at. A wildcard
+# resolver (key None) could match anything: then no value takes the shortcut.
+_FIRST_CHARS: frozenset[str] | None = (
+    None
+    if None in Loader.yaml_implicit_resolvers
+    else frozenset(k for k in Loader.yaml_implicit_resolvers if k is not None)
+)
+
+
 @dataclass(frozen=True)
 class Document:
     """One YAML document: its value (plain dicts/lists/scalars) and its node, for line lookups."""
@@ -39,6 +73,7 @@ class Document:
     line: int  # first line of the document's content (1-based)
     value: Any
     node: Node
+    has_dollar: bool = True  # some string holds '$' (else ${VAR} substitution is skipped)
 
 
 def format_loc(loc: Sequence[str | int]) -> str:
@@ -58,10 +93,10 @@ def parse_documents(text: str, path: str) -> tuple[list[Document], list[Problem]
     problems: list[Problem] = []
     builder = _Builder(path, problems)
     try:
-        for node in yaml.compose_all(text, Loader=LOADER):
+        for node in yaml.compose_all(text, Loader=Loader):
             if node is None or _is_empty(node):
                 continue
-            builder.budget = MAX_NODES
+            builder.budget, builder.dollars = MAX_NODES, False
             try:
                 value = builder.build(node, ())
             except (_TooLarge, RecursionError):
@@ -75,7 +110,7 @@ def parse_documents(text: str, path: str) -> tuple[list[Document], list[Problem]
                     )
                 )
                 continue
-            docs.append(Document(path, node.start_mark.line + 1, value, node))
+            docs.append(Document(path, node.start_mark.line + 1, value, node, builder.dollars))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
@@ -104,6 +139,7 @@ class _Builder:
         self.problems = problems
         self.constructor = SafeConstructor()
         self.budget = MAX_NODES
+        self.dollars = False
 
     def build(self, node: Node, loc: Loc) -> Any:
         self.budget -= 1
@@ -111,6 +147,8 @@ class _Builder:
             raise _TooLarge
         if isinstance(node, ScalarNode):
             if node.tag == STR_TAG:
+                if "$" in node.value:
+                    self.dollars = True  # only such documents need ${VAR} substitution
                 return node.value
             return self._scalar(node, loc)
         if isinstance(node, SequenceNode):
@@ -131,43 +169,48 @@ class _Builder:
             return None
 
     def _mapping(self, node: MappingNode, loc: Loc) -> dict[str, Any]:
-        seen: dict[str, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == MERGE_TAG:
-                continue
-            key = self._key(key_node, loc)
-            if key is None:
-                continue
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                self._problem(
-                    key_node,
-                    (*loc, key),
-                    f"duplicate key (first at line {seen[key]}): YAML would silently keep only "
-                    "the last one; remove one of them",
-                )
-            else:
-                seen[key] = line
-        if any(k.tag == MERGE_TAG for k, _ in node.value):
-            try:
-                self.constructor.flatten_mapping(node)  # `<<: *defaults`, explicit keys win
-            except ConstructorError as exc:
-                self._problem(node, loc, f"invalid merge key: {exc.problem}")
-                return {}
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = self._key(key_node, loc, report=False)
-            if key is not None:
-                result[key] = self.build(value_node, (*loc, key))
+            if key_node.tag == MERGE_TAG:
+                return self._merged_mapping(node, loc)
+            if key_node.__class__ is not ScalarNode:
+                self._problem(key_node, loc, "mapping keys must be plain names, not collections")
+                continue
+            key = key_node.value  # as written: `on:` stays "on", not True
+            if key in result:
+                self._duplicate(node, key_node, (*loc, key))
+            result[key] = self.build(value_node, (*loc, key))  # the last one wins, as in YAML
         return result
 
-    def _key(self, node: Node, loc: Loc, *, report: bool = True) -> str | None:
-        # Keys are read as written (`on:` stays "on", not True): manifest keys are names.
-        if isinstance(node, ScalarNode):
-            return str(node.value)
-        if report:
-            self._problem(node, loc, "mapping keys must be plain names, not lists or mappings")
-        return None
+    def _merged_mapping(self, node: MappingNode, loc: Loc) -> dict[str, Any]:
+        """`<<: *defaults`: explicit keys override merged ones (not duplicates)."""
+        explicit: set[str] = set()
+        for key_node, _ in node.value:
+            if key_node.tag != MERGE_TAG and isinstance(key_node, ScalarNode):
+                if key_node.value in explicit:
+                    self._duplicate(node, key_node, (*loc, key_node.value))
+                explicit.add(key_node.value)
+        try:
+            self.constructor.flatten_mapping(node)
+        except ConstructorError as exc:
+            self._problem(node, loc, f"invalid merge key: {exc.problem}")
+            return {}
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode):
+                result[key_node.value] = self.build(value_node, (*loc, key_node.value))
+            else:
+                self._problem(key_node, loc, "mapping keys must be plain names, not collections")
+        return result
+
+    def _duplicate(self, node: MappingNode, key_node: Node, loc: Loc) -> None:
+        first = next(k for k, _ in node.value if isinstance(k, ScalarNode) and k.value == loc[-1])
+        self._problem(
+            key_node,
+            loc,
+            f"duplicate key (first at line {first.start_mark.line + 1}): YAML would silently "
+            "keep only the last one; remove one of them",
+        )
 
     def _problem(self, node: Node, loc: Loc, message: str) -> None:
         self.problems.append(Problem(self.path, node.start_mark.line + 1, format_loc(loc), message))
