@@ -1,0 +1,311 @@
+"""The per-set apply lock, kept in the account itself so that runs on different machines (a cron
+job, a pipeline) exclude each other with nothing but the API key in common.
+
+The lock is an inactive stream named `reconciler-lock: <set>` whose `client_entity_data` holds
+`{"reconciler-lock": {"set", "owner", "expires_at", "nonce"}}`. Taking it: list streams; a live
+lock of the set -> wait or LockHeldError; otherwise delete expired locks, create ours, list again,
+and the lowest id among live locks wins (a loser deletes its own). Stream ids only grow, so two
+racing creators always agree on the winner. Uses only the `StreamingAPI` protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import logging
+import math
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from reconciler.api.protocol import StreamingAPI
+from reconciler.errors import AmbiguousCreate, ApiError, LockHeldError, NotFoundError
+from reconciler.ownership import LOCK_KEY
+
+log = logging.getLogger("reconciler.lock")
+
+LOCK_NAME_PREFIX = "reconciler-lock: "
+MAX_AMBIGUOUS_CREATES = 3
+
+
+class LockLost(LockHeldError):
+    """Our lock expired or was removed while we held it (a refresh came too late)."""
+
+
+class SetLocked(LockHeldError):
+    """Another run holds the lock; `holder` says who and until when."""
+
+    def __init__(self, set_name: str, holder: LockRecord) -> None:
+        self.set_name = set_name
+        self.holder = holder
+        super().__init__(
+            f"manifest set {set_name!r} is locked by {holder.owner!r} until "
+            f"{format_time(holder.expires_at)}; another apply is running. Retry later or raise "
+            "--lock-wait"
+        )
+
+
+@dataclass(frozen=True)
+class LockRecord:
+    """One lock stream as found in the account."""
+
+    stream_id: int
+    set_name: str
+    owner: str
+    expires_at: float  # unix seconds
+    nonce: str
+
+
+def lock_name(set_name: str) -> str:
+    return f"{LOCK_NAME_PREFIX}{set_name}"
+
+
+def lock_record(stream: dict[str, Any]) -> LockRecord | None:
+    """The lock carried by a stream, or None (also for any stream that is not a lock)."""
+    raw = stream.get("client_entity_data")
+    if not isinstance(raw, str) or LOCK_KEY not in raw:
+        return None
+    try:
+        value = json.loads(raw).get(LOCK_KEY)
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(value, dict):
+        return None
+    set_name, owner, expires = value.get("set"), value.get("owner"), value.get("expires_at")
+    if not isinstance(set_name, str) or not isinstance(owner, str):
+        return None
+    if not isinstance(expires, int | float) or isinstance(expires, bool):
+        return None
+    nonce = value.get("nonce")
+    return LockRecord(int(stream["id"]), set_name, owner, float(expires), str(nonce or ""))
+
+
+def is_lock_stream(stream: dict[str, Any]) -> bool:
+    """For planners and cleanup: a lock stream is never a resource to plan or clean up."""
+    name = stream.get("name")
+    return lock_record(stream) is not None or (
+        isinstance(name, str) and name.startswith(LOCK_NAME_PREFIX)
+    )
+
+
+def default_owner() -> str:
+    """`user@host pid N`: names a run well enough for a human to find it."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        user = "unknown"
+    return f"{user}@{socket.gethostname() or 'localhost'} pid {os.getpid()}"
+
+
+def format_time(unix: float) -> str:
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def acquire_lock(
+    api: StreamingAPI,
+    set_name: str,
+    *,
+    owner: str,
+    ttl: float = 600,
+    wait: float = 0,
+    poll: float = 5.0,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Lock:
+    """Take the set's lock, waiting up to `wait` seconds for a holder; raises LockHeldError.
+
+    Use the result as a context manager: it refreshes itself while held and releases on exit.
+    """
+    nonce = uuid.uuid4().hex[:16]
+    deadline = clock() + wait
+    ambiguous = 0
+    while True:
+        records = _records(api, set_name)
+        now = clock()
+        live = sorted((r for r in records if r.expires_at > now), key=lambda r: r.stream_id)
+        mine = next((r for r in live if r.nonce == nonce), None)
+        if not live:
+            for stale in records:  # expired: nobody can revive them, deleting is safe
+                _delete_quietly(api, stale.stream_id)
+            expires = math.ceil(clock() + ttl)
+            try:
+                api.create_stream(_fields(set_name, owner, expires, nonce))
+            except AmbiguousCreate:
+                ambiguous += 1
+                if ambiguous >= MAX_AMBIGUOUS_CREATES:
+                    raise
+            continue  # list again: confirm we are the lowest live lock
+        if mine is not None and live[0] is mine:
+            log.info("lock of set %r taken by %r (stream %d)", set_name, owner, mine.stream_id)
+            return Lock(api, mine, ttl=ttl, clock=clock)
+        if mine is not None:  # a lower lock was created at the same time: it wins
+            _delete_quietly(api, mine.stream_id)
+        holder = live[0]
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise SetLocked(set_name, holder)
+        log.info("set %r is locked by %r; waiting up to %.0fs", set_name, holder.owner, remaining)
+        sleep(min(poll, remaining))
+
+
+def break_lock(api: StreamingAPI, set_name: str) -> list[LockRecord]:
+    """Delete every lock stream of the set, whoever holds it (an operator's escape hatch)."""
+    records = _records(api, set_name)
+    for record in records:
+        _delete_quietly(api, record.stream_id)
+    return records
+
+
+class Lock:
+    """A held lock. `with lock:` refreshes it in the background and releases it on exit."""
+
+    def __init__(
+        self,
+        api: StreamingAPI,
+        record: LockRecord,
+        *,
+        ttl: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._api = api
+        self.record = record
+        self.set_name = record.set_name
+        self.owner = record.owner
+        self.stream_id = record.stream_id
+        self.expires_at = record.expires_at
+        self.ttl = ttl
+        self._clock = clock
+        self._mutex = threading.Lock()
+        self._released = False
+        self.lost: LockLost | None = None  # set when a refresh found the lock gone
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"Lock(set={self.set_name!r}, owner={self.owner!r}, stream={self.stream_id})"
+
+    def refresh(self) -> None:
+        """Push the expiry to now + ttl. Raises LockLost if it already expired or is gone."""
+        with self._mutex:
+            if self._released:
+                return
+            now = self._clock()
+            if now >= self.expires_at:  # someone may have taken it over already: never revive
+                self.lost = LockLost(
+                    f"the lock of manifest set {self.set_name!r} expired at "
+                    f"{format_time(self.expires_at)} before it was refreshed; another run may "
+                    "have taken it over"
+                )
+                raise self.lost
+            expires = math.ceil(now + self.ttl)
+            fields = _fields(self.set_name, self.owner, expires, self.record.nonce)
+            try:
+                self._api.update_stream(self.stream_id, fields)
+            except NotFoundError:
+                self.lost = LockLost(
+                    f"the lock of manifest set {self.set_name!r} was removed while held; another "
+                    "run may have taken it over"
+                )
+                raise self.lost from None
+            self.expires_at = float(expires)
+
+    def check(self) -> None:
+        """Raise LockLost if the lock was lost (call between apply stages)."""
+        if self.lost is not None:
+            raise self.lost
+
+    def release(self) -> None:
+        """Delete the lock stream; idempotent. A failure is logged: the lock expires anyway."""
+        self.stop_heartbeat()
+        with self._mutex:
+            if self._released:
+                return
+            self._released = True
+            try:
+                self._api.delete_stream(self.stream_id)
+            except NotFoundError:
+                pass
+            except ApiError as exc:
+                log.warning(
+                    "could not release the lock of set %r (%s); it expires at %s",
+                    self.set_name,
+                    exc,
+                    format_time(self.expires_at),
+                )
+
+    # -- heartbeat ---------------------------------------------------------------------------
+
+    def start_heartbeat(self, interval: float | None = None) -> None:
+        """Refresh every `interval` seconds (default ttl/3) from a daemon thread."""
+        if self._thread is not None:
+            return
+        every = interval if interval is not None else max(self.ttl / 3, 0.01)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every):
+                try:
+                    self.refresh()
+                except LockLost as exc:
+                    log.error("%s", exc)
+                    return
+                except ApiError as exc:  # transient: try again at the next beat
+                    log.warning("could not refresh the lock of set %r: %s", self.set_name, exc)
+
+        self._stop = stop
+        self._thread = threading.Thread(target=beat, name="reconciler-lock", daemon=True)
+        self._thread.start()
+
+    def stop_heartbeat(self) -> None:
+        if self._stop is not None and self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+        self._stop = self._thread = None
+
+    @contextlib.contextmanager
+    def keep_alive(self, interval: float | None = None) -> Iterator[Lock]:
+        """Refresh in the background for the duration of the block (does not release)."""
+        self.start_heartbeat(interval)
+        try:
+            yield self
+        finally:
+            self.stop_heartbeat()
+
+    def __enter__(self) -> Lock:
+        self.start_heartbeat()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _records(api: StreamingAPI, set_name: str) -> list[LockRecord]:
+    records = (lock_record(s) for s in api.list_streams())
+    return [r for r in records if r is not None and r.set_name == set_name]
+
+
+def _fields(set_name: str, owner: str, expires_at: int, nonce: str) -> dict[str, Any]:
+    value = {"set": set_name, "owner": owner, "expires_at": expires_at, "nonce": nonce}
+    return {
+        "name": lock_name(set_name),
+        "active": False,
+        "client_entity_data": json.dumps({LOCK_KEY: value}, sort_keys=True),
+    }
+
+
+def _delete_quietly(api: StreamingAPI, stream_id: int) -> None:
+    with contextlib.suppress(NotFoundError):
+        api.delete_stream(stream_id)
