@@ -31,38 +31,39 @@ class _TooLarge(Exception):
     pass
 
 
-class Loader(BASE_LOADER):  # type: ignore[misc]
-    """The safe loader with a memo of plain-scalar tags (the resolver's regexes are hot)."""
+def make_loader(base: type[Any]) -> type[Any]:
+    """`base` (CSafeLoader or SafeLoader) with a faster resolver for plain scalars."""
+    resolvers = base.yaml_implicit_resolvers
+    # First characters some implicit resolver (int, bool, null, ...) looks at; a wildcard
+    # resolver (key None) could match anything, and then no value takes the shortcut.
+    first_chars = None if None in resolvers else frozenset(k for k in resolvers if k)
+    memo: dict[str, str] = {}  # value -> tag: a pure function's cache
 
-    _memo: dict[str, str] = {}  # a pure function's cache, shared on purpose
+    class Loader(base):  # type: ignore[misc]
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            pass  # no path resolvers are registered: skip their bookkeeping
 
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        pass  # no path resolvers are registered: skip their bookkeeping
+        def ascend_resolver(self) -> None:
+            pass
 
-    def ascend_resolver(self) -> None:
-        pass
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is ScalarNode and implicit[0]:
-            tag = self._memo.get(value)
-            if tag is not None:
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            if kind is ScalarNode and implicit[0]:
+                tag = memo.get(value)
+                if tag is not None:
+                    return tag
+                if value and first_chars is not None and value[0] not in first_chars:
+                    return STR_TAG  # no implicit resolver can match: a plain string
+                tag = super().resolve(kind, value, implicit)
+                if len(memo) < 4096:
+                    memo[value] = tag
                 return tag
-            if value and _FIRST_CHARS is not None and value[0] not in _FIRST_CHARS:
-                return STR_TAG  # no implicit resolver can match: a plain string
-            tag = super().resolve(kind, value, implicit)
-            if len(self._memo) < 4096:
-                self._memo[value] = tag
-            return tag
-        return super().resolve(kind, value, implicit)
+            return super().resolve(kind, value, implicit)
+
+    Loader.__name__ = Loader.__qualname__ = f"Fast{base.__name__}"
+    return Loader
 
 
-# First characters that some implicit resolver (int, bool, null, ...) looks at. A wildcard
-# resolver (key None) could match anything: then no value takes the shortcut.
-_FIRST_CHARS: frozenset[str] | None = (
-    None
-    if None in Loader.yaml_implicit_resolvers
-    else frozenset(k for k in Loader.yaml_implicit_resolvers if k is not None)
-)
+Loader = make_loader(BASE_LOADER)
 
 
 @dataclass(frozen=True)
