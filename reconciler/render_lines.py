@@ -80,7 +80,7 @@ def describe(change: Change) -> str:
 
 
 def headline(change: Change, *, verb: bool = False) -> str:
-    """`+ stream a`, `~ stream a (id 1)`, `> stream a (id 1): activate`; `verb` names every action."""
+    """`+ stream a`, `~ stream a (id 1)`, `> stream a (id 1): activate`; `verb` names any action."""
     symbol = SYMBOL.get(change.action, "~")
     tail = ""
     if change.action in ACTIONS:

@@ -1,0 +1,166 @@
+"""The reconcile flow shared by `plan` and `apply`: load the manifests (no API call when they are
+invalid) -> read the account by list sweeps -> compute the plan -> add cleanup -> apply the guards;
+and for `apply`, the locked re-plan and the execution.
+
+Glue only: every decision lives in the modules it calls. Knows nothing of click or output formats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler.api.protocol import StreamingAPI
+from reconciler.apply import apply_plan
+from reconciler.changes import ChangeResult, Outcome, Plan, Report
+from reconciler.cleanup import collect_cleanup, with_cleanup
+from reconciler.desired import DesiredState
+from reconciler.guards import GuardOptions, apply_guards
+from reconciler.live import LiveState, read_live
+from reconciler.lock import acquire_lock, default_owner
+from reconciler.manifest import load_manifests
+from reconciler.plan import PlanOptions, compute_plan
+from reconciler.redact import register_secrets
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the command line decides; None means "as the Settings document says"."""
+
+    set_name: str | None = None
+    prune: bool | None = None  # --no-prune -> False
+    allow_live_changes: bool = False
+    allow_empty_prune: bool | None = None
+    max_deletions: int | None = None
+    max_deletion_percent: float | None = None
+    environ: Mapping[str, str] | None = None  # for ${VAR} in manifests; None = os.environ
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+DEFAULT_LOCK_TTL = 600.0
+
+
+@dataclass(frozen=True)
+class LockOptions:
+    owner: str = ""  # "" = the lock module's default (user@host, pid)
+    ttl: float = DEFAULT_LOCK_TTL  # seconds; the holder refreshes it while it runs
+    wait: float = 0  # seconds to wait for another run's lock before giving up
+
+
+@dataclass(frozen=True)
+class ApplyRun:
+    """What `apply` did: the plan it executed (fresh under the lock) and the report."""
+
+    plan: Plan
+    report: Report
+    replanned: bool  # the plan under the lock differs from the one shown before
+
+
+def load_desired(paths: Sequence[str | Path], options: RunOptions = RunOptions()) -> DesiredState:
+    """Raises ManifestError listing every problem; sends nothing anywhere."""
+    return load_manifests(list(paths), set_name=options.set_name, environ=options.environ)
+
+
+def read_account(api: StreamingAPI) -> LiveState:
+    live = read_live(api)
+    # Stream keys read from the account are masked in every output from now on.
+    register_secrets(s.get("token") for s in live.streams)
+    register_secrets(s.get("srt_passphrase") for s in live.streams)
+    return live
+
+
+def plan_for(
+    desired: DesiredState, live: LiveState, api: StreamingAPI, options: RunOptions
+) -> Plan:
+    plan = compute_plan(desired, live, PlanOptions(prune=options.prune))
+    if desired.cleanups:
+        plan = with_cleanup(plan, collect_cleanup(desired, live, api, now=options.now()))
+    guards = GuardOptions(
+        allow_live_changes=options.allow_live_changes,
+        allow_empty_prune=options.allow_empty_prune,
+        max_deletions=options.max_deletions,
+        max_deletion_percent=options.max_deletion_percent,
+    )
+    return apply_guards(plan, desired, live, guards)
+
+
+def plan_against(
+    desired: DesiredState, api: StreamingAPI, options: RunOptions = RunOptions()
+) -> tuple[LiveState, Plan]:
+    live = read_account(api)
+    return live, plan_for(desired, live, api, options)
+
+
+def build_plan(
+    paths: Sequence[str | Path], api: StreamingAPI, options: RunOptions = RunOptions()
+) -> tuple[DesiredState, LiveState, Plan]:
+    """Used by `plan` and by `apply` before the lock; never writes."""
+    desired = load_desired(paths, options)
+    live, plan = plan_against(desired, api, options)
+    return desired, live, plan
+
+
+def held_only_report(plan: Plan) -> Report:
+    """The report of a plan with nothing to run: each held change reported HELD."""
+    return Report(
+        results=tuple(ChangeResult(c, Outcome.HELD, detail=c.held or "") for c in plan.held)
+    )
+
+
+def apply_desired(
+    desired: DesiredState,
+    api: StreamingAPI,
+    shown: Plan,
+    options: RunOptions = RunOptions(),
+    *,
+    lock: LockOptions = LockOptions(),
+    workers: int = 8,
+    on_start: Callable[[Plan], None] | None = None,
+    on_result: Callable[[ChangeResult], None] | None = None,
+) -> ApplyRun:
+    """Take the set's lock, read and plan again (another run may have changed the account since
+    `shown` was computed), apply, release. A plan with nothing pending takes no lock at all."""
+    if not shown.pending:
+        return ApplyRun(plan=shown, report=held_only_report(shown), replanned=False)
+    with acquire_lock(
+        api,
+        desired.settings.set_name,
+        owner=lock.owner or default_owner(),
+        ttl=lock.ttl,
+        wait=lock.wait,
+    ):
+        live, plan = plan_against(desired, api, options)
+        replanned = _signature(plan) != _signature(shown)
+        if not plan.pending:
+            return ApplyRun(plan=plan, report=held_only_report(plan), replanned=replanned)
+        if on_start is not None:
+            on_start(plan)
+        report = apply_plan(
+            plan,
+            api,
+            live,
+            workers=workers,
+            on_result=on_result,
+            set_name=desired.settings.set_name,
+        )
+    return ApplyRun(plan=plan, report=report, replanned=replanned)
+
+
+def _signature(plan: Plan) -> list[tuple[str, int | None, str | None]]:
+    return sorted((c.id, c.target_id, c.held) for c in plan.changes)
+
+
+__all__ = [
+    "ApplyRun",
+    "LockOptions",
+    "RunOptions",
+    "apply_desired",
+    "build_plan",
+    "held_only_report",
+    "load_desired",
+    "plan_against",
+    "plan_for",
+    "read_account",
+]
