@@ -70,9 +70,11 @@ def test_the_lock_is_an_inactive_stream_and_release_deletes_it(api: Any) -> None
 
 def test_a_second_owner_is_refused_with_the_holder_named(api: Any) -> None:
     clock = Clock()
-    with acquire_lock(api, "prod", owner="ci@runner-7 pid 123", clock=clock):
-        with pytest.raises(LockHeldError) as caught:
-            acquire_lock(api, "prod", owner="cron@box pid 9", clock=clock)
+    with (
+        acquire_lock(api, "prod", owner="ci@runner-7 pid 123", clock=clock),
+        pytest.raises(LockHeldError) as caught,
+    ):
+        acquire_lock(api, "prod", owner="cron@box pid 9", clock=clock)
     assert str(caught.value) == (
         "manifest set 'prod' is locked by 'ci@runner-7 pid 123' until 2026-05-28T20:36:40Z; "
         "another apply is running. Retry later or raise --lock-wait"
@@ -85,9 +87,11 @@ def test_locks_of_other_sets_and_ordinary_streams_do_not_interfere(api: Any) -> 
     api.create_stream({"name": "reconciler-lock: prod", "client_entity_data": "not json"})
     api.create_stream({"name": "studio", "client_entity_data": '{"reconciler": {}}'})
     clock = Clock()
-    with acquire_lock(api, "staging", owner="a", clock=clock):
-        with acquire_lock(api, "prod", owner="b", clock=clock) as prod:
-            assert lock_record(api.get_stream(prod.stream_id)) is not None
+    with (
+        acquire_lock(api, "staging", owner="a", clock=clock),
+        acquire_lock(api, "prod", owner="b", clock=clock) as prod,
+    ):
+        assert lock_record(api.get_stream(prod.stream_id)) is not None
 
 
 def test_waiting_for_the_holder_to_release(api: Any) -> None:
