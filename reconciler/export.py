@@ -1,0 +1,242 @@
+"""Writes manifests for what a set owns in the account (optionally also for unowned objects, as
+explicit `adopt:` documents), so that applying the export to the same account is a no-op.
+
+Pure: live state -> YAML text (`export_account` adds the read). Knows the manifest format through
+its models; knows nothing of the planner, apply or the CLI.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from reconciler.api.protocol import StreamingAPI
+from reconciler.live import LiveState, read_live
+from reconciler.manifest.models import KEY_RE, BroadcastDoc, BroadcastSpec, StreamDoc, StreamSpec
+from reconciler.ownership import LOCK_KEY, decode_entity_data
+from reconciler.redact import redact_text
+
+Json = dict[str, Any]
+
+# Writable API fields the manifest format declares; everything else the server sets or derives
+# (id, token, live, push/playback URLs, created_at, ...). `recording` is a desired state, not a
+# field: exporting the momentary recording state would start or stop recordings later.
+_NOT_EXPORTED = frozenset({"name", "recording", "client_entity_data", "srt_passphrase", "streams"})
+STREAM_FIELDS = tuple(f for f in StreamSpec.model_fields if f not in _NOT_EXPORTED)
+BROADCAST_FIELDS = tuple(f for f in BroadcastSpec.model_fields if f not in _NOT_EXPORTED)
+
+
+@dataclass
+class _Doc:
+    value: dict[str, Any]
+    comments: list[str] = field(default_factory=list)
+    sort: tuple[int, str] = (0, "")
+
+
+def export_account(api: StreamingAPI, *, set_name: str, include_unowned: bool = False) -> str:
+    """Read the account by list sweeps, then `export_manifests`. Raises `ApiError` on a failed
+    read (never exports a partial account)."""
+    return export_manifests(read_live(api), set_name=set_name, include_unowned=include_unowned)
+
+
+def export_manifests(live: LiveState, *, set_name: str, include_unowned: bool = False) -> str:
+    """Multi-document YAML: a Settings document, then Stream and Broadcast documents.
+
+    Owned objects keep the keys of their markers and their `protect` / `orphan` policies; the
+    user's own `client_entity_data` is written as a mapping. With `include_unowned`, unmanaged
+    streams and broadcasts are written with `adopt: <id>` and a generated key (slug of the name
+    plus the id), so the first apply adopts them explicitly. Never exported: the lock stream,
+    streams managed by another set, `srt_passphrase` (a secret: declare it as ${VAR}), string
+    values that hold secrets (replaced by a ${VAR} reference to set before applying).
+    """
+    keys: dict[int, str] = {}  # stream id -> key used in the export
+    docs: list[_Doc] = []
+    skipped: list[str] = []
+    owned_broadcasts: dict[int, str] = {}
+    protected: set[str] = set()
+    orphaned: set[str] = set()
+    unowned: list[Json] = []
+    for stream in live.streams:
+        data = decode_entity_data(stream.get("client_entity_data"))
+        marker = data.marker
+        if marker is not None and marker.set_name == set_name:
+            keys[int(stream["id"])] = marker.key
+            for bkey, bid in marker.broadcasts.items():
+                owned_broadcasts.setdefault(bid, bkey)
+            protected |= marker.protected_broadcasts
+            orphaned |= marker.orphan_broadcasts
+            policy = _policy(marker.protect, marker.orphan)
+            docs.append(_stream_doc(stream, marker.key, data.user_data, None, policy))
+        elif marker is None and not _is_lock(stream, data.user_data):
+            unowned.append(stream)
+    if include_unowned:
+        used = set(keys.values())
+        for stream in unowned:
+            data = decode_entity_data(stream.get("client_entity_data"))
+            if data.marker is None and data.raw and data.user_data is None:
+                skipped.append(
+                    f"stream {stream['id']} ({stream.get('name')!r}) is not exported: its "
+                    "client_entity_data is not a JSON object, so the ownership marker cannot be "
+                    "stored beside it"
+                )
+                continue
+            key = unique_key(str(stream.get("name") or ""), int(stream["id"]), "stream", used)
+            keys[int(stream["id"])] = key
+            docs.append(_stream_doc(stream, key, data.user_data, int(stream["id"]), {}))
+    used_broadcast_keys = set(owned_broadcasts.values())
+    for broadcast in live.broadcasts:
+        bid = int(broadcast["id"])
+        owned_key = owned_broadcasts.get(bid)
+        adopt: int | None = None
+        if owned_key is not None:
+            key = owned_key
+        elif not include_unowned:
+            continue
+        else:
+            key = unique_key(
+                str(broadcast.get("name") or ""), bid, "broadcast", used_broadcast_keys
+            )
+            adopt = bid
+        refs = [keys.get(int(i)) for i in broadcast.get("stream_ids") or ()]
+        if not refs or None in refs:
+            skipped.append(
+                f"broadcast {bid} ({broadcast.get('name')!r}) is not exported: it uses streams "
+                "that are not in this export (manifests reference streams of their own set only)"
+            )
+            continue
+        policy = _policy(key in protected, key in orphaned) if adopt is None else {}
+        docs.append(_broadcast_doc(broadcast, key, [r for r in refs if r], adopt, policy))
+    return _render(set_name, docs, skipped)
+
+
+def unique_key(name: str, object_id: int, kind: str, used: set[str]) -> str:
+    """A valid manifest key for an unowned object: slug of its name plus its id, unique."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-._") or kind
+    key = base = f"{slug}-{object_id}"
+    n = 2
+    while key in used or not KEY_RE.match(key):
+        key = f"{base}-{n}" if KEY_RE.match(f"{base}-{n}") else f"{kind}-{object_id}-{n}"
+        n += 1
+    used.add(key)
+    return key
+
+
+# --- documents ----------------------------------------------------------------------------------
+
+
+def _stream_doc(
+    stream: Json,
+    key: str,
+    user_data: Mapping[str, Any] | None,
+    adopt: int | None,
+    policy: dict[str, Any],
+) -> _Doc:
+    doc = _Doc(value={"kind": "Stream", "name": key}, sort=(1, key))
+    if adopt is not None:
+        doc.value["adopt"] = adopt
+    if policy:
+        doc.value["policy"] = policy
+    spec = _fields(stream, key, STREAM_FIELDS, doc.comments)
+    if user_data:
+        spec["client_entity_data"] = dict(user_data)
+    if stream.get("srt_passphrase"):
+        doc.comments.append(
+            "srt_passphrase is set on the account and not exported (a secret); declare it as "
+            "srt_passphrase: ${VAR} to manage it"
+        )
+    doc.value["spec"] = spec
+    _validate(doc, StreamDoc)
+    return doc
+
+
+def _broadcast_doc(
+    broadcast: Json, key: str, refs: list[str], adopt: int | None, policy: dict[str, Any]
+) -> _Doc:
+    doc = _Doc(value={"kind": "Broadcast", "name": key}, sort=(2, key))
+    if adopt is not None:
+        doc.value["adopt"] = adopt
+    if policy:
+        doc.value["policy"] = policy
+    spec = _fields(broadcast, key, BROADCAST_FIELDS, doc.comments)
+    spec["streams"] = refs
+    doc.value["spec"] = spec
+    _validate(doc, BroadcastDoc)
+    return doc
+
+
+def _fields(obj: Json, key: str, names: tuple[str, ...], comments: list[str]) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    name = obj.get("name")
+    if isinstance(name, str) and name and name != key:
+        spec["name"] = _safe(name, key, "name", comments)
+    for field_name in names:
+        value = obj.get(field_name)
+        if value is None:
+            continue  # null: the server's default; leaving it out keeps it (no diff either way)
+        spec[field_name] = _safe(value, key, field_name, comments)
+    return spec
+
+
+def _safe(value: Any, key: str, field_name: str, comments: list[str]) -> Any:
+    """A string that carries a secret (credentials in a pull URL, a token parameter) becomes a
+    ${VAR} reference: the export is printed and committed, the secret must not be."""
+    if not isinstance(value, str) or redact_text(value) == value:
+        return value
+    var = re.sub(r"[^A-Z0-9]+", "_", f"{key}_{field_name}".upper()).strip("_")
+    comments.append(f"{field_name} holds a secret: set {var} in the environment before applying")
+    return f"${{{var}}}"
+
+
+def _validate(doc: _Doc, model: type[StreamDoc] | type[BroadcastDoc]) -> None:
+    """Drop any field the manifest format would reject (a value the API allows but the format
+    does not), saying so, rather than writing a file that does not load."""
+    while True:
+        try:
+            model.model_validate(doc.value)
+            return
+        except ValidationError as exc:
+            loc = exc.errors()[0]["loc"]
+            if len(loc) < 2 or loc[0] != "spec" or loc[1] not in doc.value["spec"]:
+                raise  # a bug in this module, not in the account
+            bad = str(loc[1])
+            del doc.value["spec"][bad]
+            doc.comments.append(f"{bad} is left out: its value in the account is not valid here")
+
+
+def _policy(protect: bool, orphan: bool) -> dict[str, Any]:
+    policy: dict[str, Any] = {}
+    if protect:
+        policy["protect"] = True
+    if orphan:
+        policy["deletion"] = "orphan"
+    return policy
+
+
+def _is_lock(stream: Json, user_data: Mapping[str, Any] | None) -> bool:
+    return LOCK_KEY in (user_data or {}) or str(stream.get("name", "")).startswith(LOCK_KEY)
+
+
+def _render(set_name: str, docs: list[_Doc], skipped: list[str]) -> str:
+    streams = sum(1 for d in docs if d.value["kind"] == "Stream")
+    header = [
+        f"# Exported by reconciler: {streams} stream(s) and {len(docs) - streams} broadcast(s) "
+        f"of set '{set_name}'.",
+        "# Server-set fields (id, token, push and playback URLs, live state, timestamps) are left "
+        "out;",
+        "# `adopt:` documents take existing objects over explicitly on the next apply.",
+    ]
+    header += [f"# skipped: {line}" for line in skipped]
+    parts = ["\n".join(header) + "\n" + _dump({"kind": "Settings", "name": set_name})]
+    for doc in sorted(docs, key=lambda d: d.sort):
+        comments = "".join(f"# {c}\n" for c in doc.comments)
+        parts.append(comments + _dump(doc.value))
+    return "---\n".join(parts)
+
+
+def _dump(value: dict[str, Any]) -> str:
+    return yaml.safe_dump(value, sort_keys=False, default_flow_style=False, allow_unicode=True)
