@@ -45,6 +45,8 @@ def load_manifests(
 def _load(
     paths: Sequence[str | Path], set_name: str | None, env: Mapping[str, str]
 ) -> DesiredState:
+    if not paths:
+        raise ManifestError([Problem("<no paths>", 0, "", "no manifest paths given")])
     problems: list[Problem] = []
     validated: list[Validated] = []
     for file in manifest_files(paths, problems):
@@ -62,8 +64,7 @@ def _load(
             checked = validate_document(doc, env, problems)
             if checked is not None:
                 validated.append(checked)
-    first = str(paths[0]) if paths else "<no paths>"
-    state = build_state(validated, set_name=set_name, first_path=first, problems=problems)
+    state = build_state(validated, set_name=set_name, first_path=str(paths[0]), problems=problems)
     if problems or state is None:
         raise ManifestError(problems)
     return state
@@ -71,8 +72,6 @@ def _load(
 
 def manifest_files(paths: Sequence[str | Path], problems: list[Problem]) -> list[Path]:
     """Files as given, and *.yaml/*.yml under directories (recursive, sorted, hidden skipped)."""
-    if not paths:
-        problems.append(Problem("<no paths>", 0, "", "no manifest paths given"))
     files: list[Path] = []
     seen: set[Path] = set()
     for given in paths:
@@ -131,11 +130,12 @@ def validate_document(
     try:
         parsed = model.model_validate(value)
     except ValidationError as exc:
-        unresolved = {loc for loc, _ in env_errors}
+        # One problem per field: a missing variable or a bad YAML value was reported already.
+        reported = {loc for loc, _ in env_errors} | doc.reported
         for loc, message in describe(model, exc):
-            if loc not in unresolved:  # one problem per field: the missing variable
+            if loc not in reported:
                 report(loc, message)
         return Validated(doc, kind, key)
-    if env_errors:
+    if env_errors or doc.reported:
         return Validated(doc, kind, key)
     return Validated(doc, kind, key, parsed)

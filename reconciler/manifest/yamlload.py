@@ -75,6 +75,7 @@ class Document:
     value: Any
     node: Node
     has_dollar: bool = True  # some string holds '$' (else ${VAR} substitution is skipped)
+    reported: frozenset[Loc] = frozenset()  # fields with a YAML-level problem already reported
 
 
 def format_loc(loc: Sequence[str | int]) -> str:
@@ -97,7 +98,7 @@ def parse_documents(text: str, path: str) -> tuple[list[Document], list[Problem]
         for node in yaml.compose_all(text, Loader=Loader):
             if node is None or _is_empty(node):
                 continue
-            builder.budget, builder.dollars = MAX_NODES, False
+            builder.budget, builder.dollars, builder.reported = MAX_NODES, False, set()
             try:
                 value = builder.build(node, ())
             except (_TooLarge, RecursionError):
@@ -111,7 +112,16 @@ def parse_documents(text: str, path: str) -> tuple[list[Document], list[Problem]
                     )
                 )
                 continue
-            docs.append(Document(path, node.start_mark.line + 1, value, node, builder.dollars))
+            docs.append(
+                Document(
+                    path,
+                    node.start_mark.line + 1,
+                    value,
+                    node,
+                    builder.dollars,
+                    frozenset(builder.reported),
+                )
+            )
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
@@ -141,6 +151,7 @@ class _Builder:
         self.constructor = SafeConstructor()
         self.budget = MAX_NODES
         self.dollars = False
+        self.reported: set[Loc] = set()
 
     def build(self, node: Node, loc: Loc) -> Any:
         self.budget -= 1
@@ -214,6 +225,7 @@ class _Builder:
         )
 
     def _problem(self, node: Node, loc: Loc, message: str) -> None:
+        self.reported.add(loc)
         self.problems.append(Problem(self.path, node.start_mark.line + 1, format_loc(loc), message))
 
 
