@@ -200,12 +200,12 @@ class _Run:
         detail = ""
         try:
             answer = self.api.create_stream(body)
-        except AmbiguousCreate as first:
+        except AmbiguousCreate:
             found = self._find_stream(change)
             if found is not None:
                 answer, detail = found, FOUND_AFTER_AMBIGUOUS
             else:
-                answer = self._create_again(lambda: self.api.create_stream(body), first, change)
+                answer = self._create_again(lambda: self.api.create_stream(body))
         stream_id = int(answer["id"])
         self.created[(Resource.STREAM, change.key)] = stream_id
         self.book.note_stream(change.key, stream_id, body, answer)
@@ -219,12 +219,12 @@ class _Run:
         detail = ""
         try:
             answer = self.api.create_broadcast(body)
-        except AmbiguousCreate as first:
+        except AmbiguousCreate:
             found = self._find_broadcast(body, stream_ids)
             if found is not None:
                 answer, detail = found, FOUND_AFTER_AMBIGUOUS
             else:
-                answer = self._create_again(lambda: self.api.create_broadcast(body), first, change)
+                answer = self._create_again(lambda: self.api.create_broadcast(body))
         broadcast_id = int(answer["id"])
         self.created[(Resource.BROADCAST, change.key)] = broadcast_id
         self.known_broadcasts.add(broadcast_id)
@@ -237,17 +237,14 @@ class _Run:
             ) from error
         return broadcast_id, detail
 
-    def _create_again(
-        self, create: Callable[[], Json], first: AmbiguousCreate, change: Change
-    ) -> Json:
+    def _create_again(self, create: Callable[[], Json]) -> Json:
         """One more create after a lookup found nothing; a second unknown outcome is a failure."""
         try:
             return create()
         except AmbiguousCreate as second:
             raise ReconcilerError(
-                f"{change.resource} '{change.key}': the create's outcome is unknown twice "
-                f"({first}; then {second}); not retried again, the next run finds the object "
-                "if it exists"
+                f"the outcome is unknown after two attempts ({second}); not tried again: the "
+                "next run finds the object if it was created"
             ) from second
 
     def _find_stream(self, change: Change) -> Json | None:

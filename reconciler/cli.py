@@ -35,6 +35,10 @@ SIMULATOR_URL = "http://simulator.invalid"
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_HELD = 0, 1, 2, 3
 
+# The httpx transport seam (as httpx's MockTransport): tests route the real command line to an
+# in-process simulator by setting this; None = the network at GCORE_BASE_URL.
+transport_override: Any = None
+
 
 class ReconcilerGroup(click.Group):
     """Catches `ReconcilerError` once: a redacted message on stderr and its exit code."""
@@ -204,7 +208,7 @@ def open_account(kw: dict[str, Any]) -> Iterator[Account]:
                 )
             register_secret(key)
             base_url = os.environ.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL
-            client = StreamingClient(base_url, key, settings=settings)
+            client = StreamingClient(base_url, key, settings=settings, transport=transport_override)
             where = base_url
         stack.callback(client.close)
         yield Account(api=client, settings=settings, where=where)

@@ -73,7 +73,7 @@ def _plan_text(plan: Plan, style: Style) -> str:
         for change in held:
             line = f"! held: {headline(change, verb=True)} ({change.held})"
             out.append(style(line, fg=COLOR["!"]))
-    if plan.warnings or plan.notes:
+    if (plan.warnings or plan.notes) and out:
         out.append("")
     out += [style(f"Warning: {w}", fg="yellow", bold=True) for w in plan.warnings]
     out += [f"Note: {n}" for n in plan.notes]

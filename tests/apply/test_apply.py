@@ -276,7 +276,7 @@ def test_a_create_that_stays_ambiguous_is_tried_once_more_then_fails(sim: Any, a
     report = apply_plan(Plan(changes=(create_stream("cam"),)), lost, read_live(api))
     (result,) = report.results
     assert result.outcome is Outcome.FAILED
-    assert "unknown twice" in result.detail and "next run" in result.detail
+    assert "unknown after two attempts" in result.detail and "next run" in result.detail
     assert lost.creates == 2
     assert api.list_streams() == []
 
