@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -119,16 +119,23 @@ def acquire_lock(
     poll: float = 5.0,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    streams: Sequence[dict[str, Any]] | None = None,
 ) -> Lock:
     """Take the set's lock, waiting up to `wait` seconds for a holder; raises LockHeldError.
 
+    `streams`, a recent listing (the plan's read), saves the first sweep: a stale listing is
+    safe because the sweep that confirms our lock decides. `Lock.streams` is that confirming
+    sweep, taken after the lock was ours: a fresh read for the re-plan.
     Use the result as a context manager: it refreshes itself while held and releases on exit.
     """
     nonce = uuid.uuid4().hex[:16]
     deadline = clock() + wait
     ambiguous = 0
+    known = streams
     while True:
-        records = _records(api, set_name)
+        listing = list(known) if known is not None else api.list_streams()
+        known = None
+        records = _records(listing, set_name)
         now = clock()
         live = sorted((r for r in records if r.expires_at > now), key=lambda r: r.stream_id)
         mine = next((r for r in live if r.nonce == nonce), None)
@@ -145,7 +152,7 @@ def acquire_lock(
             continue  # list again: confirm we are the lowest live lock
         if mine is not None and live[0] is mine:
             log.info("lock of set %r taken by %r (stream %d)", set_name, owner, mine.stream_id)
-            return Lock(api, mine, ttl=ttl, clock=clock)
+            return Lock(api, mine, ttl=ttl, clock=clock, streams=tuple(listing))
         if mine is not None:  # a lower lock was created at the same time: it wins
             _delete_quietly(api, mine.stream_id)
         holder = live[0]
@@ -158,7 +165,7 @@ def acquire_lock(
 
 def break_lock(api: StreamingAPI, set_name: str) -> list[LockRecord]:
     """Delete every lock stream of the set, whoever holds it (an operator's escape hatch)."""
-    records = _records(api, set_name)
+    records = _records(api.list_streams(), set_name)
     for record in records:
         _delete_quietly(api, record.stream_id)
     return records
@@ -174,8 +181,10 @@ class Lock:
         *,
         ttl: float,
         clock: Callable[[], float] = time.time,
+        streams: tuple[dict[str, Any], ...] = (),
     ) -> None:
         self._api = api
+        self.streams = streams  # the listing that confirmed the lock (see acquire_lock)
         self.record = record
         self.set_name = record.set_name
         self.owner = record.owner
@@ -292,8 +301,8 @@ class Lock:
         self.release()
 
 
-def _records(api: StreamingAPI, set_name: str) -> list[LockRecord]:
-    records = (lock_record(s) for s in api.list_streams())
+def _records(streams: Iterable[dict[str, Any]], set_name: str) -> list[LockRecord]:
+    records = (lock_record(s) for s in streams)
     return [r for r in records if r is not None and r.set_name == set_name]
 
 

@@ -7,6 +7,7 @@ rate limit and error mapping live in `transport`; this module never sees an http
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -73,6 +74,7 @@ class StreamingClient:
             self._http, settings, secret=api_key.strip(), sleep=sleep, clock=clock, rng=rng
         )
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -91,9 +93,10 @@ class StreamingClient:
         self.close()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         self._http.close()
 
     def stats(self) -> ClientStats:
@@ -221,11 +224,12 @@ class StreamingClient:
     def _executor(self) -> ThreadPoolExecutor | None:
         if self.settings.concurrency == 1:
             return None
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                max_workers=self.settings.concurrency, thread_name_prefix="reconciler-page"
-            )
-        return self._pool
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.settings.concurrency, thread_name_prefix="reconciler-page"
+                )
+            return self._pool
 
 
 def _page(data: Any, path: str, page: int) -> list[Json]:

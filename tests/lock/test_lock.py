@@ -227,3 +227,24 @@ def test_the_heartbeat_refreshes_while_held(api: Any, sim: Any) -> None:
 
 def test_default_owner_names_user_host_and_pid() -> None:
     assert re.fullmatch(r".+@.+ pid \d+", default_owner())
+
+
+def test_a_recent_listing_saves_the_first_sweep(api: Any, sim: Any) -> None:
+    api.create_stream({"name": "studio"})
+    listing = api.list_streams()
+    sim.clear_log()
+    lock = acquire_lock(api, "prod", owner="me", clock=Clock(), streams=listing)
+    assert sim.counters() == {"POST /streaming/streams": 1, "GET /streaming/streams": 2}
+    # The confirming sweep is handed over for the re-plan: it shows the account after locking.
+    assert sorted(s["name"] for s in lock.streams) == ["reconciler-lock: prod", "studio"]
+    lock.release()
+
+
+def test_a_stale_listing_cannot_steal_a_held_lock(api: Any) -> None:
+    clock = Clock()
+    stale = api.list_streams()  # read before the other run took the lock
+    holder = acquire_lock(api, "prod", owner="first", clock=clock)
+    with pytest.raises(SetLocked, match="locked by 'first'"):
+        acquire_lock(api, "prod", owner="second", clock=clock, streams=stale)
+    assert [owner_of(s) for s in lock_streams(api)] == ["first"]  # ours was removed again
+    holder.release()
