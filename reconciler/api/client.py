@@ -45,8 +45,11 @@ class StreamingClient:
     ) -> None:
         if not api_key or not api_key.strip():
             raise ConfigError("no API key: set GCORE_API_KEY (or use --simulator)")
-        if any(c in api_key for c in "\r\n"):
-            raise ConfigError("the API key contains a line break: check GCORE_API_KEY")
+        if not api_key.strip().isascii() or not api_key.strip().isprintable():
+            raise ConfigError(
+                "the API key contains a line break or characters an HTTP header cannot carry: "
+                "check GCORE_API_KEY"
+            )
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(
@@ -130,7 +133,9 @@ class StreamingClient:
 
     def create_stream(self, fields: Json) -> Json:
         path = "/streaming/streams"
-        reply = self._caller.call("POST", path, route=path, body=dict(fields), create=True)
+        reply = self._caller.call(
+            "POST", path, route=path, body=dict(fields), create=True, ok=(200, 201)
+        )
         if reply.data is None:
             raise AmbiguousCreate(
                 "the API answered without the created stream; look for it before creating again",
@@ -143,7 +148,11 @@ class StreamingClient:
     def update_stream(self, stream_id: int, fields: Json) -> Json:
         path = f"/streaming/streams/{int(stream_id)}"
         reply = self._caller.call(
-            "PATCH", path, route="/streaming/streams/{id}", body={"stream": dict(fields)}
+            "PATCH",
+            path,
+            route="/streaming/streams/{id}",
+            body={"stream": dict(fields)},
+            ok=(200, 204),
         )
         if reply.data is None:  # not in the spec; tolerate it
             return {**fields, "id": int(stream_id)}
@@ -171,7 +180,9 @@ class StreamingClient:
     def create_broadcast(self, fields: Json) -> Json:
         path = "/streaming/broadcasts"
         body = {"broadcast": dict(fields)}
-        reply = self._caller.call("POST", path, route=path, body=body, create=True)
+        reply = self._caller.call(
+            "POST", path, route=path, body=body, create=True, ok=(200, 201, 204)
+        )
         if isinstance(reply.data, dict) and reply.data:
             return _object(reply.data, "POST", path)
         if reply.data not in (None, {}):
@@ -191,7 +202,8 @@ class StreamingClient:
     def update_broadcast(self, broadcast_id: int, fields: Json) -> Json:
         path = f"/streaming/broadcasts/{int(broadcast_id)}"
         body = {"broadcast": dict(fields)}
-        reply = self._caller.call("PATCH", path, route="/streaming/broadcasts/{id}", body=body)
+        route = "/streaming/broadcasts/{id}"
+        reply = self._caller.call("PATCH", path, route=route, body=body, ok=(200, 204))
         if reply.data is None:
             return {**fields, "id": int(broadcast_id)}
         return _object(reply.data, "PATCH", path, fallback_id=int(broadcast_id))

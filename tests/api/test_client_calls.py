@@ -76,7 +76,7 @@ def test_base_url_with_a_trailing_slash_and_a_prefix_path() -> None:
     assert seen[0] == "http://127.0.0.1:9/gw/streaming/broadcasts?page=1"
 
 
-@pytest.mark.parametrize("key", ["", "  ", "a\nb"])
+@pytest.mark.parametrize("key", ["", "  ", "a\nb", "k\u00e9y"])
 def test_a_missing_or_broken_key_is_a_config_error(key: str) -> None:
     with pytest.raises(ConfigError, match="GCORE_API_KEY"):
         StreamingClient("https://api.gcore.com", key)
@@ -252,3 +252,13 @@ def test_list_videos_of_one_stream_sends_per_page_and_stream_id(fake: FakeAPI) -
     assert fake.log[0].url.params["per_page"] == "100"
     assert fake.log[0].url.params["stream_id"] == "5"
     assert json.loads(fake.log[0].url.params["page"]) == 1
+
+
+def test_a_patch_answered_204_returns_what_was_sent(fake: FakeAPI) -> None:
+    fake.script("PATCH", "/streaming/broadcasts/8", httpx.Response(204))
+    with fake.client() as api:
+        assert api.update_broadcast(8, {"name": "b", "status": "live"}) == {
+            "name": "b",
+            "status": "live",
+            "id": 8,
+        }
