@@ -17,6 +17,7 @@ from reconciler.render_lines import (
     COLOR,
     detail_lines,
     headline,
+    masked,
     plan_summary,
     plan_summary_line,
     report_summary,
@@ -92,7 +93,8 @@ def change_json(change: Change) -> dict[str, Any]:
         "title": change.title,
         "stage": change.stage.name.lower(),
         "diffs": [
-            {"op": d.op, "path": d.path, "before": d.before, "after": d.after} for d in change.diffs
+            {"op": d.op, "path": d.path, "before": d.before, "after": d.after}
+            for d in map(masked, change.diffs)
         ],
         "body": dict(change.body),
         "streams": list(change.stream_refs),

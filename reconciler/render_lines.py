@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.changes import Action, Change, ChangeResult, Outcome, Plan, Report
-from reconciler.redact import redact_text, redact_value
+from reconciler.changes import Action, Change, ChangeResult, FieldDiff, Outcome, Plan, Report
+from reconciler.redact import MASK, SECRET_FIELDS, redact_text, redact_value
 
 CREATES = (Action.CREATE,)
 UPDATES = (Action.UPDATE, Action.ADOPT, Action.ORPHAN)
@@ -109,6 +109,16 @@ def _value(value: Any) -> str:
     return json.dumps(redact_value(value), ensure_ascii=False, sort_keys=True)
 
 
+def masked(diff: FieldDiff) -> FieldDiff:
+    """A diff of a secret field (`/srt_passphrase`) shows neither value."""
+    field = diff.path.rstrip("/").rsplit("/", 1)[-1].lower()
+    if field not in SECRET_FIELDS:
+        return diff
+    before = MASK if diff.before not in (None, "") else diff.before
+    after = MASK if diff.after not in (None, "") else diff.after
+    return FieldDiff(op=diff.op, path=diff.path, before=before, after=after)
+
+
 def detail_lines(change: Change) -> list[str]:
     """Indented lines under the headline: fields of a create, `field: before -> after` diffs."""
     lines: list[str] = []
@@ -117,7 +127,7 @@ def detail_lines(change: Change) -> list[str]:
             if name not in HIDDEN_CREATE_FIELDS:
                 lines.append(f"{name}: {_value(value)}")
     elif change.action not in ACTIONS or len(change.diffs) > 1:
-        for diff in change.diffs:
+        for diff in map(masked, change.diffs):
             name = diff.path.lstrip("/").replace("/", ".")
             if diff.op == "add":
                 lines.append(f"{name}: (unset) -> {_value(diff.after)}")
