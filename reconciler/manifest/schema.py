@@ -29,5 +29,9 @@ def manifest_json_schema() -> dict[str, Any]:
     }
 
 
-if __name__ == "__main__":
+def main() -> None:
     print(json.dumps(manifest_json_schema(), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,305 @@
+"""The happy path of every kind, env substitution, directories, and the YAML loader in use."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reconciler.desired import (
+    CleanupPolicy,
+    DeletionPolicy,
+    DesiredBroadcast,
+    DesiredStream,
+    ResourcePolicy,
+    Settings,
+    Source,
+    UsersSource,
+)
+from reconciler.errors import ManifestError
+from reconciler.manifest import load_manifests, yamlload
+from tests.manifest.conftest import Write, load
+
+FULL_STREAM = """\
+kind: Settings
+name: tutorial
+---
+kind: Stream
+name: studio-a
+adopt: 320423
+policy: {protect: true, deletion: orphan, allow_live_changes: true}
+spec:
+  name: Studio A
+  active: true
+  pull: false
+  uri: null
+  srt_passphrase: ${STUDIO_A_SRT}
+  auto_record: false
+  record_type: origin
+  hls_mpegts_endlist_tag: true
+  dvr_enabled: true
+  dvr_duration: 3600
+  cdn_id: null
+  client_user_id: 42
+  client_entity_data: {team: sports, tags: [a, b]}
+  html_overlay: false
+  quality_set_id: null
+  projection: regular
+  transcoding_region: ix1
+  recording: true
+"""
+
+
+def test_stream_with_every_field(write: Write) -> None:
+    state = load(write(FULL_STREAM), environ={"STUDIO_A_SRT": "s3cret-pass-phrase"})
+    assert state.streams == {
+        "studio-a": DesiredStream(
+            key="studio-a",
+            fields={
+                "name": "Studio A",
+                "active": True,
+                "pull": False,
+                "uri": None,
+                "srt_passphrase": "s3cret-pass-phrase",
+                "auto_record": False,
+                "record_type": "origin",
+                "hls_mpegts_endlist_tag": True,
+                "dvr_enabled": True,
+                "dvr_duration": 3600,
+                "cdn_id": None,
+                "client_user_id": 42,
+                "html_overlay": False,
+                "quality_set_id": None,
+                "projection": "regular",
+                "transcoding_region": "ix1",
+            },
+            user_entity_data={"team": "sports", "tags": ["a", "b"]},
+            recording=True,
+            adopt_id=320423,
+            policy=ResourcePolicy(
+                protect=True, deletion=DeletionPolicy.ORPHAN, allow_live_changes=True
+            ),
+            source=Source("m.yaml", 4),
+        )
+    }
+    assert next(iter(state.streams["studio-a"].fields)) == "name"
+
+
+def test_minimal_stream_declares_only_its_name(write: Write) -> None:
+    state = load(write("kind: Stream\nname: studio-b\n"), set_name="t")
+    assert state.streams["studio-b"] == DesiredStream(
+        key="studio-b", fields={"name": "studio-b"}, source=Source("m.yaml", 1)
+    )
+    assert state.settings == Settings(set_name="t")
+
+
+def test_client_entity_data_null_or_empty_means_none_of_my_keys(write: Write) -> None:
+    path = write(
+        "kind: Stream\nname: a\nspec: {client_entity_data: null}\n---\n"
+        "kind: Stream\nname: b\nspec: {client_entity_data: {}}\n"
+    )
+    state = load(path, set_name="t")
+    assert state.streams["a"].user_entity_data == {}
+    assert state.streams["b"].user_entity_data == {}
+    assert "client_entity_data" not in state.streams["a"].fields
+
+
+def test_broadcast(write: Write) -> None:
+    path = write(
+        """\
+        kind: Stream
+        name: studio-a
+        ---
+        kind: Stream
+        name: studio-b
+        ---
+        kind: Broadcast
+        name: weekly-show
+        adopt: 192470
+        policy: {protect: false, deletion: delete, pause_on_interruption: true}
+        spec:
+          name: Weekly show
+          status: pending
+          streams: [studio-b, studio-a]
+          pending_message: Please wait ...
+          share_url: ""
+          custom_iframe_url: ""
+          show_dvr_after_finish: false
+          ad_id: null
+          player_id: 14
+          poster: null
+        ---
+        kind: Broadcast
+        name: plain
+        spec: {streams: [studio-a]}
+        """
+    )
+    state = load(path, set_name="t")
+    assert state.broadcasts == {
+        "weekly-show": DesiredBroadcast(
+            key="weekly-show",
+            fields={
+                "name": "Weekly show",
+                "status": "pending",
+                "pending_message": "Please wait ...",
+                "share_url": "",
+                "custom_iframe_url": "",
+                "show_dvr_after_finish": False,
+                "ad_id": None,
+                "player_id": 14,
+                "poster": None,
+            },
+            stream_keys=("studio-b", "studio-a"),
+            adopt_id=192470,
+            policy=ResourcePolicy(),
+            pause_on_interruption=True,
+            source=Source("m.yaml", 7),
+        ),
+        "plain": DesiredBroadcast(
+            key="plain",
+            fields={"name": "plain"},  # no status: not declared, the server's choice
+            stream_keys=("studio-a",),
+            source=Source("m.yaml", 23),
+        ),
+    }
+
+
+def test_cleanup_with_a_users_file_relative_to_the_manifest(write: Write, workdir: Path) -> None:
+    write("42\n", "policies/users.txt")
+    path = write(
+        """\
+        kind: Cleanup
+        name: stale-user-streams
+        spec:
+          idle_for: 1w2d3h4m5s
+          active_users: {file: users.txt}
+          name_pattern: "user-*"
+          max_deletions: 20
+          delete_recordings: true
+        ---
+        kind: Cleanup
+        name: by-url
+        spec:
+          idle_for: 30d
+          active_users: {url: "https://example.test/active-users"}
+        """,
+        "policies/cleanup.yaml",
+    )
+    state = load(path, set_name="t")
+    assert state.cleanups == (
+        CleanupPolicy(
+            key="stale-user-streams",
+            idle_for=timedelta(weeks=1, days=2, hours=3, minutes=4, seconds=5),
+            active_users=UsersSource(file=str(workdir.resolve() / "policies" / "users.txt")),
+            name_pattern="user-*",
+            max_deletions=20,
+            delete_recordings=True,
+            source=Source("policies/cleanup.yaml", 1),
+        ),
+        CleanupPolicy(
+            key="by-url",
+            idle_for=timedelta(days=30),
+            active_users=UsersSource(url="https://example.test/active-users"),
+            source=Source("policies/cleanup.yaml", 10),
+        ),
+    )
+
+
+def test_settings(write: Write) -> None:
+    path = write(
+        "# the set\nkind: Settings\nname: tutorial\nspec:\n  prune: false\n"
+        "  allow_empty_prune: true\n  max_deletions: 3\n  max_deletion_percent: 50\n"
+    )
+    assert load(path, set_name="tutorial").settings == Settings(
+        set_name="tutorial",
+        prune=False,
+        allow_empty_prune=True,
+        max_deletions=3,
+        max_deletion_percent=50.0,
+        source=Source("m.yaml", 2),
+    )
+
+
+def test_environment_substitution(write: Write, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(
+        """\
+        kind: Stream
+        name: a
+        spec:
+          uri: "rtmp://${HOST}/live/$${NOT_A_VAR} costs $5"
+          client_entity_data: {owner: "${OWNER}", note: "${OWNER}-${OWNER}"}
+        """
+    )
+    state = load(path, set_name="t", environ={"HOST": "origin.example", "OWNER": "ann"})
+    assert state.streams["a"].fields["uri"] == "rtmp://origin.example/live/${NOT_A_VAR} costs $5"
+    assert state.streams["a"].user_entity_data == {"owner": "ann", "note": "ann-ann"}
+
+    # Without `environ`, the process environment is read.
+    monkeypatch.setenv("HOST", "from-env")
+    monkeypatch.setenv("OWNER", "bob")
+    state = load_manifests([path], set_name="t")
+    assert state.streams["a"].fields["uri"].startswith("rtmp://from-env/")
+
+
+def test_substituted_text_never_becomes_yaml(write: Write) -> None:
+    path = write("kind: Stream\nname: a\nspec:\n  name: ${TITLE}\n")
+    state = load(path, set_name="t", environ={"TITLE": "x\nactive: true"})
+    assert state.streams["a"].fields == {"name": "x\nactive: true"}
+
+
+def test_directories_are_read_recursively_in_order(write: Write) -> None:
+    write("kind: Settings\nname: t\n", "m/settings.yaml")
+    write("kind: Stream\nname: b\n---\n\n---\n# only a comment\n---\nkind: Stream\nname: a\n",
+          "m/z/streams.yml")  # fmt: skip
+    write("kind: Stream\nname: c\n", "m/a/more.yaml")
+    write("kind: Stream\nname: ignored\n", "m/notes.txt")
+    write("kind: Stream\nname: hidden\n", "m/.git/x.yaml")
+    write("kind: Stream\nname: direct\n", "extra.manifest")  # a file given by name: any extension
+    state = load("m", "extra.manifest", "m/a/more.yaml")  # more.yaml is read once
+    assert list(state.streams) == ["c", "b", "a", "direct"]
+    assert state.streams["a"].source == Source("m/z/streams.yml", 8)
+
+
+def test_yaml_features_that_users_rely_on(write: Write) -> None:
+    path = write(
+        """\
+        kind: Stream
+        name: b
+        spec:
+          <<: {dvr_enabled: true, dvr_duration: 7200}
+          dvr_duration: 60
+          name: "on"
+          client_entity_data: {a: &shared [1, 2], b: *shared, on: yes}
+        """
+    )
+    state = load(path, set_name="t")
+    assert state.streams["b"].fields == {"name": "on", "dvr_enabled": True, "dvr_duration": 60}
+    assert state.streams["b"].user_entity_data == {"a": [1, 2], "b": [1, 2], "on": True}
+
+
+def test_the_c_loader_is_used_when_available() -> None:
+    assert yaml.__with_libyaml__, "pyyaml without libyaml: loading is several times slower"
+    assert issubclass(yamlload.Loader, yaml.CSafeLoader)
+
+
+def test_the_pure_python_loader_gives_the_same_answers(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = write(FULL_STREAM, "good.yaml")
+    bad = write("kind: Stream\nname: a\nspec: {dvr_duratoin: 1, active: 'no'}\n", "bad.yaml")
+    env = {"STUDIO_A_SRT": "s3cret-pass-phrase"}
+    fast_state = load(good, environ=env)
+    with pytest.raises(ManifestError) as fast_error:
+        load(bad, set_name="t")
+    monkeypatch.setattr(yamlload, "Loader", yamlload.make_loader(yaml.SafeLoader))
+    assert load(good, environ=env) == fast_state
+    with pytest.raises(ManifestError) as slow_error:
+        load(bad, set_name="t")
+    assert slow_error.value.problems == fast_error.value.problems
+
+
+def test_an_empty_set_is_valid(write: Write) -> None:
+    state = load(write("kind: Settings\nname: t\n---\n"))
+    assert (state.streams, state.broadcasts, state.cleanups) == ({}, {}, ())
