@@ -1,0 +1,183 @@
+"""Each guard holding, end to end through `reconciler plan/apply` on the simulator, and the
+tutorial's "Reuse of a stream" with a region change that waits for the stream to go idle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reconciler.ownership import decode_entity_data
+
+SETTINGS = "kind: Settings\nname: prod\n"
+
+
+def streams_doc(*keys: str, extra: str = "") -> str:
+    return SETTINGS + "".join(f"---\nkind: Stream\nname: {k}\n{extra}" for k in keys)
+
+
+def ours(api: Any) -> dict[str, dict[str, Any]]:
+    found = {}
+    for stream in api.list_streams():
+        marker = decode_entity_data(stream.get("client_entity_data")).marker
+        if marker is not None:
+            found[marker.key] = stream
+    return found
+
+
+def deletes(sim: Any, ids: set[int] | None = None) -> list[str]:
+    """DELETE paths, of the given object ids only (the run's own lock stream is deleted too)."""
+    paths = [r["path"] for r in sim.requests() if r["method"] == "DELETE"]
+    return [p for p in paths if ids is None or int(p.rsplit("/", 1)[1]) in ids]
+
+
+def test_a_live_stream_survives_removal_from_the_manifests(
+    sim: Any, api: Any, reconcile: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "set.yaml"
+    path.write_text(streams_doc("cam", "spare", extra="spec: {active: true}\n"))
+    assert reconcile("apply", "--yes", path).exit_code == 0
+    cam = ours(api)["cam"]
+    sim.connect(cam["id"])
+
+    path.write_text(streams_doc("spare", extra="spec: {active: true}\n"))
+    shown = reconcile("plan", "--detailed-exitcode", path)
+    assert shown.exit_code == 2
+    assert (
+        f"stream 'cam' (id {cam['id']}) is live; deleting it waits until it is idle; allow with "
+        "policy.allow_live_changes or --allow-live-changes" in shown.stdout
+    )
+    run = reconcile("apply", "--yes", path)
+    assert run.exit_code == 3, run.stdout + run.stderr
+    assert "1 held" in run.stdout
+    assert cam["id"] in {s["id"] for s in api.list_streams()}
+
+    forced = reconcile("apply", "--yes", "--allow-live-changes", path)
+    assert forced.exit_code == 0, forced.stdout + forced.stderr
+    assert cam["id"] not in {s["id"] for s in api.list_streams()}
+
+
+def test_an_empty_manifest_set_deletes_nothing(
+    sim: Any, api: Any, reconcile: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "set.yaml"
+    path.write_text(streams_doc("a", "b"))
+    assert reconcile("apply", "--yes", path).exit_code == 0
+    path.write_text(SETTINGS)
+    sim.clear_log()
+    run = reconcile("apply", "--yes", path)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "prune refused: the manifests declare no resources at all while 2 owned stream(s)" in (
+        run.stdout
+    )
+    assert "--allow-empty-prune" in run.stdout
+    assert deletes(sim) == []
+    assert set(ours(api)) == {"a", "b"}
+
+    allowed = reconcile(
+        "apply", "--yes", "--allow-empty-prune", "--max-deletion-percent", 100, path
+    )
+    assert allowed.exit_code == 0, allowed.stdout + allowed.stderr
+    assert ours(api) == {}
+
+
+def test_a_cap_stops_the_excess_deletions_and_says_so(
+    sim: Any, api: Any, reconcile: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "set.yaml"
+    keys = [f"s{i:02d}" for i in range(12)]
+    path.write_text(streams_doc(*keys))
+    assert reconcile("apply", "--yes", path).exit_code == 0
+    path.write_text(streams_doc("s00"))
+
+    run = reconcile("apply", "--yes", path)  # 25% of 12 owned = 3 per run
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert (
+        "8 stream deletion(s) held by the cap (s04, s05, s06, s07, s08, s09, s10, s11): at most "
+        "10 per run and 25% of the 12 owned streams (= 3)" in run.stdout
+    )
+    assert "raise with --max-deletions / --max-deletion-percent" in run.stdout
+    assert sorted(ours(api)) == ["s00", *keys[4:]]
+
+    raised = reconcile("apply", "--yes", "--max-deletion-percent", 100, "--max-deletions", 5, path)
+    assert raised.exit_code == 0
+    assert "3 stream deletion(s) held by the cap (s09, s10, s11)" in raised.stdout
+    assert sorted(ours(api)) == ["s00", "s09", "s10", "s11"]
+
+
+def test_protect_survives_removal_and_orphan_releases(
+    sim: Any, api: Any, reconcile: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "set.yaml"
+    path.write_text(
+        SETTINGS
+        + "---\nkind: Stream\nname: keep\n"
+        + "---\nkind: Stream\nname: vault\npolicy: {protect: true}\n"
+        + "---\nkind: Stream\nname: loose\npolicy: {deletion: orphan}\n"
+        + "spec: {client_entity_data: {team: news}}\n"
+    )
+    assert reconcile("apply", "--yes", path).exit_code == 0
+    before = ours(api)
+    path.write_text(streams_doc("keep"))
+    sim.clear_log()
+    run = reconcile("apply", "--yes", "--max-deletion-percent", 100, path)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert deletes(sim, {s["id"] for s in before.values()}) == []
+    assert "kept: protected" in run.stdout
+    assert set(ours(api)) == {"keep", "vault"}
+    loose = next(s for s in api.list_streams() if s["id"] == before["loose"]["id"])
+    data = decode_entity_data(loose["client_entity_data"])
+    assert data.marker is None and data.user_data == {"team": "news"}
+    again = reconcile("plan", "--detailed-exitcode", path)
+    assert again.exit_code == 0, again.stdout
+
+
+REUSE = """kind: Settings
+name: tutorial
+---
+kind: Stream
+name: studio-a
+spec: {{active: true, transcoding_region: {region}}}
+---
+kind: Broadcast
+name: show-one
+spec: {{status: {one}, streams: [studio-a]}}
+---
+kind: Broadcast
+name: show-two
+spec: {{status: {two}, streams: [studio-a]}}
+"""
+
+
+def test_reuse_of_a_stream_in_another_region_waits_for_idle(
+    sim: Any, api: Any, reconcile: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "set.yaml"
+    path.write_text(REUSE.format(region="ix1", one="live", two="pending"))
+    assert reconcile("apply", "--yes", path).exit_code == 0
+    studio = ours(api)["studio-a"]
+    assert "vp-push-ix1." in studio["push_url"] and "vp-push-ix1-srt." in studio["push_url_srt"]
+    sim.connect(studio["id"])  # broadcast one is on air
+
+    path.write_text(REUSE.format(region="dt1", one="finished", two="live"))
+    held = reconcile("apply", "--yes", path)
+    assert held.exit_code == 3, held.stdout + held.stderr
+    assert "region change ix1 -> dt1 waits until it is idle" in held.stdout
+    assert "finishing it waits until the stream is idle" in held.stdout
+    assert ours(api)["studio-a"]["transcoding_region"] == "ix1"
+    assert {b["name"]: b["status"] for b in api.list_broadcasts()}["show-one"] == "live"
+
+    sim.disconnect(studio["id"])  # broadcast one is over
+    sim.clear_log()
+    done = reconcile("apply", "--yes", path)
+    assert done.exit_code == 0, done.stdout + done.stderr
+    after = ours(api)["studio-a"]
+    assert after["id"] == studio["id"] and after["token"] == studio["token"]
+    assert after["transcoding_region"] == "dt1"
+    assert after["push_url"] == studio["push_url"].replace("vp-push-ix1.", "vp-push-dt1.")
+    assert "vp-push-dt1-srt." in after["push_url_srt"]
+    assert deletes(sim, {studio["id"]}) == []  # a PATCH, never delete-and-recreate
+    creates = [r for r in sim.requests() if r["method"] == "POST"]
+    assert all("reconciler-lock" in str(r["body"]) for r in creates)
+    statuses = {b["name"]: b["status"] for b in api.list_broadcasts()}
+    assert statuses == {"show-one": "finished", "show-two": "live"}
+    assert reconcile("plan", "--detailed-exitcode", path).exit_code == 0
