@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from plan_fixtures import broadcast, stream
+
 from reconciler.changes import Action, Change, Plan, Resource
 from reconciler.live import LiveState
 from reconciler.ownership import Marker, decode_entity_data, encode_entity_data
 from reconciler.plan import owned_stream_ids
-
-from plan_fixtures import broadcast, stream
 
 
 def fake_apply(plan: Plan, state: LiveState, set_name: str) -> LiveState:
@@ -36,9 +36,7 @@ def fake_apply(plan: Plan, state: LiveState, set_name: str) -> LiveState:
     def record(stream_ids: list[int], key: str, bid: int) -> None:
         for sid in stream_ids:
             if sid in streams:
-                edit_marker(
-                    sid, lambda m: replace(m, broadcasts={**m.broadcasts, key: bid})
-                )
+                edit_marker(sid, lambda m: replace(m, broadcasts={**m.broadcasts, key: bid}))
 
     def forget(bid: int, key: str, keep: set[int]) -> None:
         def drop(m: Marker) -> Marker:
