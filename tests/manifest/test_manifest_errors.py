@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from manifest_support import Errors, Write, load
 
 from reconciler.errors import ManifestError, ReconcilerError
-from tests.manifest.conftest import Errors, Write, load
 
 # The `errors` fixture puts a 3-line Settings document first: the user's text starts at line 4.
 

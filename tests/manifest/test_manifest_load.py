@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from manifest_support import Write, load
 
 from reconciler.desired import (
     CleanupPolicy,
@@ -20,7 +21,6 @@ from reconciler.desired import (
 )
 from reconciler.errors import ManifestError
 from reconciler.manifest import load_manifests, yamlload
-from tests.manifest.conftest import Write, load
 
 FULL_STREAM = """\
 kind: Settings
