@@ -129,7 +129,8 @@ class Caller:
         """
         name = f"{method} {path}"
         maybe_acted = False
-        attempt = 0
+        failures = 0  # 5xx, timeouts, connection errors: budget `retries`
+        throttled = 0  # 429s: safe by definition, budget 2 * `retries` (the limit is shared)
         while True:
             self.limiter.acquire()
             with self._lock:
@@ -169,9 +170,10 @@ class Caller:
             else:
                 log.debug("%s -> %s (%.3fs)", name, detail, elapsed)
             assert failure is not None
-            verdict = decide(
-                failure, create=create, attempt=attempt, retries=self._settings.retries
-            )
+            limited = failure is Failure.RATE_LIMITED
+            attempt = throttled if limited else failures
+            budget = self._settings.retries * (2 if limited else 1)
+            verdict = decide(failure, create=create, attempt=attempt, retries=budget)
             if verdict is Verdict.AMBIGUOUS:
                 raise AmbiguousCreate(
                     f"outcome unknown ({detail}); the object may have been created: look for it "
@@ -181,7 +183,8 @@ class Caller:
                     status=response.status_code if response is not None else None,
                 )
             if verdict is Verdict.GIVE_UP:
-                raise self._final_error(failure, response, method, path, detail, attempt + 1)
+                attempts = failures + throttled + 1
+                raise self._final_error(failure, response, method, path, detail, attempts)
             maybe_acted = maybe_acted or may_have_acted(failure)
             delay = wait_for(
                 failure,
@@ -193,7 +196,7 @@ class Caller:
                 now=self._wall_clock(),
                 rng=self._rng,
             )
-            log.info("%s: %s; retry %d in %.2fs", name, detail, attempt + 1, delay)
+            log.info("%s: %s; retry in %.2fs", name, detail, delay)
             with self._lock:
                 self._retries += 1
             if failure is Failure.RATE_LIMITED:
@@ -202,7 +205,10 @@ class Caller:
                 with self._lock:
                     self._backoff_waited += delay
                 self._sleep(delay)
-            attempt += 1
+            if limited:
+                throttled += 1
+            else:
+                failures += 1
 
     # -- answers -----------------------------------------------------------------------------
 

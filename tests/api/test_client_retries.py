@@ -133,11 +133,20 @@ def test_a_huge_retry_after_is_capped(fake: FakeAPI) -> None:
     assert sleeps == [60.0]
 
 
-def test_persistent_429_becomes_rate_limited(fake: FakeAPI) -> None:
-    fake.script("GET", "/streaming/broadcasts", *[httpx.Response(429)] * 3)
-    with fake.client(retries=2) as api, pytest.raises(RateLimited, match="after 3 attempts"):
+def test_persistent_429_becomes_rate_limited_after_twice_the_retries(fake: FakeAPI) -> None:
+    # A 429 is safe to retry and the limit is shared by every thread: a larger budget.
+    fake.script("GET", "/streaming/broadcasts", *[httpx.Response(429)] * 5)
+    with fake.client(retries=2) as api, pytest.raises(RateLimited, match="after 5 attempts"):
         api.list_broadcasts()
-    assert api.stats().rate_limited == 3
+    assert api.stats().rate_limited == 5
+
+
+def test_429s_do_not_use_up_the_budget_for_server_errors(fake: FakeAPI) -> None:
+    answers = [httpx.Response(429), httpx.Response(500), httpx.Response(429), httpx.Response(502)]
+    fake.script("GET", "/streaming/streams/1", *answers)
+    with fake.client(retries=2) as api, pytest.raises(NotFoundError):
+        api.get_stream(1)
+    assert len(fake.log) == 5  # 2 throttled + 2 failed + the final 404 of the fake
 
 
 def test_persistent_5xx_becomes_server_error_with_the_api_message(fake: FakeAPI) -> None:
