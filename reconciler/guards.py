@@ -200,7 +200,7 @@ def _refuse_empty_kinds(
         prunes = [c for c in changes if c.resource is kind and c.action in DELETIONS]
         if not prunes:
             continue
-        changes, _ = _remove_prunes(changes, prunes)
+        changes, removed = _remove_prunes(changes, prunes)
         nothing = (
             "no resources at all"
             if not desired.streams and not desired.broadcasts
@@ -210,6 +210,7 @@ def _refuse_empty_kinds(
             f"prune refused: the manifests declare {nothing} while {len(prunes)} owned "
             f"{kind}(s) would be deleted or released ({_keys(prunes)}); if that is intended, "
             "set allow_empty_prune: true in the Settings document or pass --allow-empty-prune"
+            + _along(removed, prunes)
         )
     return changes, notes
 
@@ -234,12 +235,13 @@ def _cap_deletions(
         if len(deletes) <= allowed:
             continue
         excess = deletes[allowed:]
-        changes, _ = _remove_prunes(changes, excess)
+        changes, removed = _remove_prunes(changes, excess)
         notes.append(
             f"{len(excess)} {kind} deletion(s) held by the cap ({_keys(excess)}): at most "
             f"{max_count} per run and {percent:g}% of the {owned[kind]} owned {kind}s "
             f"(= {by_percent}); they are deleted on later runs; raise with --max-deletions / "
             "--max-deletion-percent (or max_deletions / max_deletion_percent in Settings)"
+            + _along(removed, excess)
         )
     return changes, notes
 
@@ -280,6 +282,12 @@ def _remove_prunes(
                 removed.add(change.id)
                 grew = True
     return tuple(c for c in changes if c.id not in removed), removed
+
+
+def _along(removed: set[str], prunes: Iterable[Change]) -> str:
+    """The changes removed with the prunes that are not the prunes themselves, for the note."""
+    extra = sorted(removed - {c.id for c in prunes})
+    return f"; also left for later: {', '.join(extra)}" if extra else ""
 
 
 # --- helpers ------------------------------------------------------------------------------------

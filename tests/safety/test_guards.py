@@ -168,7 +168,8 @@ def test_manifests_without_streams_refuse_to_prune_owned_streams() -> None:
         "earlier note",
         "prune refused: the manifests declare no streams while 3 owned stream(s) would be "
         "deleted or released (s1, s2, s3); if that is intended, set allow_empty_prune: true in "
-        "the Settings document or pass --allow-empty-prune",
+        "the Settings document or pass --allow-empty-prune; also left for later: "
+        "stream/s1/stop_recording",
     )
 
 
@@ -264,6 +265,9 @@ def test_a_capped_prune_takes_its_teardown_and_dependents_along() -> None:
     )
     guarded = apply_guards(plan, desired, live)
     assert [c.id for c in guarded.changes] == ["stream/s1/delete"]
+    assert guarded.notes[0].endswith(
+        "; also left for later: broadcast/z/update, stream/s2/deactivate"
+    )
 
 
 def test_percent_cap_always_allows_one_unless_zero() -> None:
