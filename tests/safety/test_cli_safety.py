@@ -181,3 +181,44 @@ def test_reuse_of_a_stream_in_another_region_waits_for_idle(
     statuses = {b["name"]: b["status"] for b in api.list_broadcasts()}
     assert statuses == {"show-one": "finished", "show-two": "live"}
     assert reconcile("plan", "--detailed-exitcode", path).exit_code == 0
+
+
+def test_export_then_apply_is_a_no_op(sim: Any, api: Any, reconcile: Any, tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "set.yaml").write_text(
+        SETTINGS
+        + "---\nkind: Stream\nname: cam\npolicy: {protect: true}\n"
+        + "spec: {active: true, dvr_enabled: true, client_entity_data: {team: news}}\n"
+        + "---\nkind: Broadcast\nname: show\nspec: {status: pending, streams: [cam]}\n"
+    )
+    assert reconcile("apply", "--yes", source).exit_code == 0
+    exported = reconcile("export", "--set-name", "prod")
+    assert exported.exit_code == 0, exported.stderr
+    target = tmp_path / "exported"
+    target.mkdir()
+    (target / "export.yaml").write_text(exported.stdout)
+    sim.clear_log()
+    run = reconcile("apply", "--yes", target)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "No changes." in run.stdout
+    assert [r for r in sim.requests() if r["method"] != "GET"] == []
+
+
+def test_status_shows_the_platforms_view(
+    sim: Any, api: Any, reconcile: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "set.yaml"
+    path.write_text(streams_doc("cam", extra="spec: {active: true, transcoding_region: ix1}\n"))
+    assert reconcile("apply", "--yes", path).exit_code == 0
+    cam = ours(api)["cam"]
+    sim.connect(cam["id"])
+    api.start_recording(cam["id"])
+    sim.advance(30)
+    video = api.stop_recording(cam["id"])
+    run = reconcile("status", path)
+    assert run.exit_code == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[1].split() == ["cam", str(cam["id"]), "yes", "no", "no", "yes", "ix1"]
+    assert lines[3].split()[:3] == [str(video["id"]), "pending", "30.0s"]
+    assert cam["token"] not in run.stdout
