@@ -80,76 +80,92 @@ def _paths_argument(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.argument("paths", nargs=-1, type=click.Path(exists=True), metavar="PATH...")(f)
 
 
-def _account_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option(
-            "--simulator",
-            "simulator_state",
-            is_flag=False,
-            flag_value=DEFAULT_SIMULATOR_STATE,
-            default=None,
-            metavar="[=STATE_FILE]",
-            help="Run against an embedded simulator whose state persists in this SQLite file "
-            f"(default {DEFAULT_SIMULATOR_STATE}). Use --simulator=FILE to name the file.",
-        ),
-        click.option(
-            "--set-name",
-            help="Ownership scope when there is no Settings document (else it must match).",
-        ),
-        click.option("--no-prune", is_flag=True, help="Never delete or release owned objects."),
-        click.option(
-            "--allow-live-changes",
-            is_flag=True,
-            help="Let changes through that would disturb a live stream.",
-        ),
-        click.option(
-            "--allow-empty-prune",
-            is_flag=True,
-            default=None,
-            help="Prune a kind even when its manifests became empty.",
-        ),
-        click.option(
-            "--max-deletions", type=click.IntRange(0), help="Deletions per kind and run (cap)."
-        ),
-        click.option(
-            "--max-deletion-percent",
-            type=click.FloatRange(0, 100),
-            help="Deletions per kind and run, as a percentage of the owned objects (cap).",
-        ),
-        click.option(
-            "--rate-limit",
-            metavar="RPS",
-            help="Requests per second to the API (0 or 'none' = unlimited). "
-            "Env: RECONCILER_RATE_LIMIT.",
-        ),
-        click.option(
-            "--concurrency",
-            type=click.IntRange(1),
-            help="Requests in flight (list pages, apply workers). Env: RECONCILER_CONCURRENCY.",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(0, min_open=True),
-            help="Seconds per response. Env: RECONCILER_TIMEOUT.",
-        ),
-        click.option(
-            "--retries",
-            type=click.IntRange(0),
-            help="Retries of reads and idempotent writes. Env: RECONCILER_RETRIES.",
-        ),
-        click.option(
-            "--output",
-            "-o",
-            "output",
-            type=click.Choice([f.value for f in Format]),
-            default=Format.TEXT.value,
-            show_default=True,
-            help="Output format.",
-        ),
-    ]
+def _apply_all(f: Callable[..., Any], options: list[Callable[..., Any]]) -> Callable[..., Any]:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def _connection_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Where the account is (--simulator or GCORE_*) and how the client paces its calls."""
+    return _apply_all(
+        f,
+        [
+            click.option(
+                "--simulator",
+                "simulator_state",
+                is_flag=False,
+                flag_value=DEFAULT_SIMULATOR_STATE,
+                default=None,
+                metavar="[STATE_FILE]",
+                help="Run against an embedded simulator whose state persists in this SQLite file "
+                f"(default {DEFAULT_SIMULATOR_STATE}). Use --simulator=FILE to name the file.",
+            ),
+            click.option(
+                "--rate-limit",
+                metavar="RPS",
+                help="Requests per second to the API (0 or 'none' = unlimited). "
+                "Env: RECONCILER_RATE_LIMIT.",
+            ),
+            click.option(
+                "--concurrency",
+                type=click.IntRange(1),
+                help="Requests in flight (list pages, apply workers). Env: RECONCILER_CONCURRENCY.",
+            ),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(0, min_open=True),
+                help="Seconds per response. Env: RECONCILER_TIMEOUT.",
+            ),
+            click.option(
+                "--retries",
+                type=click.IntRange(0),
+                help="Retries of reads and idempotent writes. Env: RECONCILER_RETRIES.",
+            ),
+        ],
+    )
+
+
+def _account_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """plan and apply: connection, set name, prune and guard overrides, output format."""
+    return _apply_all(
+        _connection_options(f),
+        [
+            click.option(
+                "--set-name",
+                help="Ownership scope when there is no Settings document (else it must match).",
+            ),
+            click.option("--no-prune", is_flag=True, help="Never delete or release owned objects."),
+            click.option(
+                "--allow-live-changes",
+                is_flag=True,
+                help="Let changes through that would disturb a live stream.",
+            ),
+            click.option(
+                "--allow-empty-prune",
+                is_flag=True,
+                default=None,
+                help="Prune a kind even when its manifests became empty.",
+            ),
+            click.option(
+                "--max-deletions", type=click.IntRange(0), help="Deletions per kind and run (cap)."
+            ),
+            click.option(
+                "--max-deletion-percent",
+                type=click.FloatRange(0, 100),
+                help="Deletions per kind and run, as a percentage of the owned objects (cap).",
+            ),
+            click.option(
+                "--output",
+                "-o",
+                "output",
+                type=click.Choice([f.value for f in Format]),
+                default=Format.TEXT.value,
+                show_default=True,
+                help="Output format.",
+            ),
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -214,14 +230,16 @@ def open_account(kw: dict[str, Any]) -> Iterator[Account]:
         yield Account(api=client, settings=settings, where=where)
 
 
-def _split_paths(kw: dict[str, Any], paths: tuple[str, ...]) -> tuple[str, ...]:
+def _split_paths(
+    kw: dict[str, Any], paths: tuple[str, ...], *, required: bool = True
+) -> tuple[str, ...]:
     """`--simulator manifests/` reads as --simulator=manifests/ to click: give the path back."""
     state = kw.get("simulator_state")
     if state is not None and (Path(state).is_dir() or state.endswith((".yaml", ".yml"))):
         kw["simulator_state"] = DEFAULT_SIMULATOR_STATE
         paths = (state, *paths)
-    if not paths:
-        raise click.UsageError("Missing argument 'PATHS...': the manifest files or directories.")
+    if required and not paths:
+        raise click.UsageError("Missing argument 'PATH...': the manifest files or directories.")
     return paths
 
 
@@ -406,6 +424,81 @@ def _confirm(shown: Plan) -> None:
     if not click.confirm("\nApply these changes?", default=False, err=True):
         click.echo("Apply cancelled; nothing was changed.", err=True)
         _exit(EXIT_ERROR)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True), metavar="[PATH...]")
+@_connection_options
+@click.option("--set-name", help="The set to export (default: the Settings document in PATH).")
+@click.option(
+    "--include-unowned",
+    is_flag=True,
+    help="Also write unmanaged streams and broadcasts, as explicit `adopt:` documents.",
+)
+@click.option(
+    "--file",
+    "-f",
+    "out_file",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the YAML here instead of stdout.",
+)
+def export(
+    paths: tuple[str, ...],
+    set_name: str | None,
+    include_unowned: bool,
+    out_file: str | None,
+    **kw: Any,
+) -> None:
+    """Write manifests for what the set owns (applying them to the same account is a no-op)."""
+    from reconciler.export import export_account
+
+    paths = _split_paths(kw, paths, required=False)
+    if set_name is None:
+        if not paths:
+            raise ConfigError("export needs the set name: pass --set-name or the manifests' PATH")
+        from reconciler.pipeline import RunOptions, load_desired
+
+        set_name = load_desired(paths, RunOptions()).settings.set_name
+    with open_account(kw) as account:
+        text = export_account(account.api, set_name=set_name, include_unowned=include_unowned)
+    if out_file:
+        Path(out_file).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out_file}", err=True)
+    else:
+        _out(text)
+
+
+@main.command()
+@_paths_argument
+@_connection_options
+@click.option("--set-name", help="Ownership scope when there is no Settings document.")
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--latest",
+    type=click.IntRange(0),
+    default=3,
+    show_default=True,
+    help="Recordings shown per stream.",
+)
+def status(
+    paths: tuple[str, ...], set_name: str | None, output: str, latest: int, **kw: Any
+) -> None:
+    """Show each managed stream: live, recording, and its latest recordings' processing state."""
+    from reconciler.pipeline import RunOptions, load_desired
+    from reconciler.status import read_status, render_status
+
+    paths = _split_paths(kw, paths)
+    desired = load_desired(paths, RunOptions(set_name=set_name))
+    with open_account(kw) as account:
+        rows = read_status(desired, account.api, latest=latest)
+    _out(render_status(rows, output))
 
 
 @main.command()
