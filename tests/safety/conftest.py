@@ -18,11 +18,9 @@ class CliRun:
     stderr: str
 
 
-@pytest.fixture
-def reconcile(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., CliRun]]:
-    """`reconcile("apply", "--yes", path)` runs `reconciler` against `sim` with a key set."""
+def cli_runner(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliRun]:
+    """A function running `reconciler ARGS...` against `sim` with a key set."""
     from reconciler import cli
-    from reconciler.redact import forget_secrets
 
     monkeypatch.setattr(cli, "transport_override", sim.transport())
     env = {
@@ -39,6 +37,25 @@ def reconcile(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..
         )
         return CliRun(result.exit_code, result.stdout, result.stderr)
 
+    return run
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secrets() -> Iterator[None]:
+    from reconciler.redact import forget_secrets
+
     forget_secrets()
-    yield run
+    yield
     forget_secrets()
+
+
+@pytest.fixture
+def reconcile(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliRun]:
+    """`reconcile("apply", "--yes", path)` runs `reconciler` against the `sim` fixture."""
+    return cli_runner(sim, monkeypatch)
+
+
+@pytest.fixture
+def reconcile_on(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], Callable[..., CliRun]]:
+    """`reconcile_on(simulator)("plan", path)`: the CLI against a simulator the test built."""
+    return lambda simulator: cli_runner(simulator, monkeypatch)

@@ -222,3 +222,47 @@ def test_status_shows_the_platforms_view(
     assert lines[1].split() == ["cam", str(cam["id"]), "yes", "no", "no", "yes", "ix1"]
     assert lines[3].split()[:3] == [str(video["id"]), "pending", "30.0s"]
     assert cam["token"] not in run.stdout
+
+
+def test_cleanup_candidates_show_in_plan_and_apply_deletes_them(
+    reconcile_on: Any, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from reconciler.api.client import ClientSettings, StreamingClient
+    from reconciler.simulator import Simulator, SimulatorConfig
+
+    # A simulated clock 40 days behind the wall clock the CLI measures idle time with.
+    start = datetime.now(UTC) - timedelta(days=40)
+    sim = Simulator(SimulatorConfig(api_key="test-key-0123456789", start_time=start))
+    api = StreamingClient(
+        "http://simulator.invalid",
+        "test-key-0123456789",
+        transport=sim.transport(),
+        settings=ClientSettings(rate_limit=None, backoff_base=0.0),
+    )
+    try:
+        reconcile = reconcile_on(sim)
+        (tmp_path / "users.txt").write_text("1\n")
+        path = tmp_path / "set.yaml"
+        path.write_text(
+            streams_doc("cam")
+            + "---\nkind: Cleanup\nname: stale\nspec:\n  idle_for: 30d\n"
+            + "  active_users: {file: users.txt}\n  name_pattern: 'user-*'\n"
+        )
+        gone = api.create_stream({"name": "user-7", "client_user_id": 7})
+        kept = api.create_stream({"name": "user-1", "client_user_id": 1})
+        other = api.create_stream({"name": "studio", "client_user_id": 7})
+        plan = reconcile("plan", "--detailed-exitcode", path)
+        assert plan.exit_code == 2, plan.stdout + plan.stderr
+        assert (
+            f"Cleanup 'stale': idle 40d (never used, created {start.date().isoformat()}), "
+            "client_user_id 7 not among 1 active users, name matches 'user-*'" in plan.stdout
+        )
+        assert f"#{kept['id']}" not in plan.stdout and f"#{other['id']}" not in plan.stdout
+        assert reconcile("apply", "--yes", path).exit_code == 0
+        left = {s["id"] for s in api.list_streams()}
+        assert gone["id"] not in left and {kept["id"], other["id"]} <= left
+    finally:
+        api.close()
+        sim.close()
