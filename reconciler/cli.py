@@ -6,6 +6,7 @@ Knows click, the environment variables and the terminal; every decision lives in
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -61,6 +62,34 @@ class ReconcilerGroup(click.Group):
             ctx.exit(130)
 
 
+ENV_LOG = "RECONCILER_LOG"
+
+
+class RedactingHandler(logging.Handler):
+    """Library log records on stderr, redacted (invariant 10: logs are an output too)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(redact_text(self.format(record)), err=True)
+        except Exception:  # a log line must never break a run
+            self.handleError(record)
+
+
+def _configure_logging() -> None:
+    logger = logging.getLogger("reconciler")
+    level_name = os.environ.get(ENV_LOG, "warning").strip().upper() or "WARNING"
+    level = logging.getLevelName(level_name)
+    if not isinstance(level, int):
+        raise ConfigError(f"{ENV_LOG}={level_name.lower()!r}: use debug, info, warning or error")
+    for handler in [h for h in logger.handlers if isinstance(h, RedactingHandler)]:
+        logger.removeHandler(handler)
+    handler = RedactingHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
 @click.group(cls=ReconcilerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="reconciler")
 def main() -> None:
@@ -69,6 +98,7 @@ def main() -> None:
     Credentials: GCORE_API_KEY and GCORE_BASE_URL (default https://api.gcore.com), or
     --simulator for an embedded local simulator. Exit codes: see `reconciler COMMAND --help`.
     """
+    _configure_logging()
 
 
 # --- shared options -----------------------------------------------------------------------------
@@ -285,11 +315,11 @@ class Progress:
             line = redact_text(
                 f"[{self.count}/{self.total}] {result.outcome} {headline(result.change)}"
             )
-            click.echo(f"\r\x1b[K{line[:120]}", err=True, nl=False)
+            click.echo(f"\r\x1b[K{line[:120]}", err=True, nl=False, color=True)
 
     def close(self) -> None:
         if self.enabled and self.count:
-            click.echo("\r\x1b[K", err=True, nl=False)
+            click.echo("\r\x1b[K", err=True, nl=False, color=True)
 
 
 # --- commands -----------------------------------------------------------------------------------
