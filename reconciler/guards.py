@@ -60,18 +60,29 @@ def apply_guards(
 # --- live-safety (invariant 5) ------------------------------------------------------------------
 
 
-def live_disturbance(change: Change, live: LiveState) -> str | None:
+@dataclass(frozen=True)
+class _Index:
+    streams: Mapping[int, Mapping[str, Any]]
+    broadcasts: Mapping[int, Mapping[str, Any]]
+
+    @classmethod
+    def of(cls, live: LiveState) -> _Index:
+        return cls(streams=live.stream_by_id(), broadcasts=live.broadcast_by_id())
+
+
+def live_disturbance(change: Change, live: LiveState | _Index) -> str | None:
     """Why `change` would disturb a live stream (without the opt-in hint), or None."""
+    index = live if isinstance(live, _Index) else _Index.of(live)
     if change.target_id is None:
         return None
     if change.resource is Resource.STREAM:
-        stream = live.stream_by_id().get(change.target_id)
+        stream = index.streams.get(change.target_id)
         return _stream_disturbance(change, stream) if stream and _is_live(stream) else None
     if change.resource is Resource.BROADCAST:
-        broadcast = live.broadcast_by_id().get(change.target_id)
+        broadcast = index.broadcasts.get(change.target_id)
         if broadcast is None or not _ends_broadcast(change):
             return None
-        streams = live.stream_by_id()
+        streams = index.streams
         for stream_id in broadcast.get("stream_ids") or ():
             stream = streams.get(int(stream_id))
             if stream and _is_live(stream):
@@ -127,9 +138,10 @@ def _ends_broadcast(change: Change) -> bool:
 def _hold_live_changes(
     changes: Iterable[Change], desired: DesiredState, live: LiveState, options: GuardOptions
 ) -> tuple[Change, ...]:
+    index = _Index.of(live)
     out = []
     for change in changes:
-        why = None if change.held else live_disturbance(change, live)
+        why = None if change.held else live_disturbance(change, index)
         if why and not _live_allowed(change, desired, options):
             change = change.hold(f"{why}; {LIVE_OPT_IN}")
         out.append(change)
@@ -140,9 +152,10 @@ def _live_overrides(
     changes: Iterable[Change], desired: DesiredState, live: LiveState, options: GuardOptions
 ) -> list[str]:
     """A note for every change that disturbs a live stream and goes through by opt-in."""
+    index = _Index.of(live)
     notes = []
     for change in changes:
-        why = None if change.held else live_disturbance(change, live)
+        why = None if change.held else live_disturbance(change, index)
         if why and _live_allowed(change, desired, options):
             by = "--allow-live-changes" if options.allow_live_changes else "its policy"
             notes.append(f"{change.id} goes through although {why} (allowed by {by})")
@@ -162,23 +175,34 @@ def _live_allowed(change: Change, desired: DesiredState, options: GuardOptions) 
 def _hold_dependents(changes: tuple[Change, ...]) -> tuple[Change, ...]:
     """Hold every change that (transitively) depends on a held change: apply would skip it."""
     root: dict[str, tuple[str, str]] = {}  # held change id -> (first held change id, its reason)
+    queue = []
     for change in changes:
         if change.held is not None:
             root[change.id] = (change.id, change.held)
-    out = list(changes)
-    grew = True
-    while grew:
-        grew = False
-        for i, change in enumerate(out):
-            if change.held is not None:
-                continue
-            blocker = next((d for d in change.depends_on if d in root), None)
-            if blocker is not None:
-                first, reason = root[blocker]
-                out[i] = change.hold(f"waits for {first}, which is held: {reason}")
-                root[change.id] = (first, reason)
-                grew = True
+            queue.append(change.id)
+    dependents = _dependents(changes)
+    while queue:
+        blocker = queue.pop()
+        for waiting in dependents.get(blocker, ()):
+            if waiting not in root:
+                root[waiting] = root[blocker]
+                queue.append(waiting)
+    out = []
+    for change in changes:
+        if change.held is None and change.id in root:
+            first, reason = root[change.id]
+            change = change.hold(f"waits for {first}, which is held: {reason}")
+        out.append(change)
     return tuple(out)
+
+
+def _dependents(changes: Iterable[Change]) -> dict[str, list[str]]:
+    """Change id -> ids of the changes that depend on it directly."""
+    dependents: dict[str, list[str]] = {}
+    for change in changes:
+        for dep in change.depends_on:
+            dependents.setdefault(dep, []).append(change.id)
+    return dependents
 
 
 # --- prune guards (invariant 7) -----------------------------------------------------------------
@@ -274,13 +298,13 @@ def _remove_prunes(
     """Drop the prunes, the other changes on the same objects, and their dependents."""
     objects = {(c.resource, c.key) for c in prunes}
     removed = {c.id for c in changes if (c.resource, c.key) in objects}
-    grew = True
-    while grew:
-        grew = False
-        for change in changes:
-            if change.id not in removed and any(d in removed for d in change.depends_on):
-                removed.add(change.id)
-                grew = True
+    dependents = _dependents(changes)
+    queue = list(removed)
+    while queue:
+        for waiting in dependents.get(queue.pop(), ()):
+            if waiting not in removed:
+                removed.add(waiting)
+                queue.append(waiting)
     return tuple(c for c in changes if c.id not in removed), removed
 
 

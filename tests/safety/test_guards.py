@@ -57,12 +57,14 @@ def test_backup_ingest_counts_as_live() -> None:
 
 
 def test_ingest_and_deactivation_changes_are_held_but_harmless_fields_are_not() -> None:
-    live = live_state([live_stream(7, "cam", key="cam", live=True)])
-    desired = desired_state([desired_stream("cam")])
+    live = live_state(
+        [live_stream(7, "cam", key="cam", live=True), live_stream(8, "cam2", key="cam2", live=True)]
+    )
+    desired = desired_state([desired_stream("cam"), desired_stream("cam2")])
     uri = change(S, "cam", Action.UPDATE, 7, diffs=(FieldDiff("replace", "/uri", "a", "b"),))
     off = change(S, "cam", Action.DEACTIVATE, 7)
     dvr = change(
-        S, "cam", Action.UPDATE, 7, diffs=(FieldDiff("replace", "/dvr_duration", 60, 120),)
+        S, "cam2", Action.UPDATE, 8, diffs=(FieldDiff("replace", "/dvr_duration", 60, 120),)
     )
     stop = change(S, "cam", Action.STOP_RECORDING, 7)
     plan = apply_guards(Plan(changes=(uri, off, dvr, stop)), desired, live)
@@ -102,11 +104,15 @@ def test_the_flag_allows_a_pruned_live_stream_whose_policy_is_gone() -> None:
 def test_finishing_or_deleting_a_broadcast_that_shows_a_live_stream_is_held() -> None:
     live = live_state(
         [live_stream(7, "cam", key="cam", live=True), live_stream(8, "idle", key="idle")],
-        [live_broadcast(3, "show", [8, 7], "live"), live_broadcast(4, "quiet", [8], "live")],
+        [
+            live_broadcast(3, "show", [8, 7], "live"),
+            live_broadcast(4, "quiet", [8], "live"),
+            live_broadcast(5, "other", [7], "live"),
+        ],
     )
     desired = desired_state([desired_stream("cam")], [desired_broadcast("show", ("cam",))])
     finish = change(B, "show", Action.SET_STATUS, 3, body={"status": "finished"})
-    pause = change(B, "show", Action.SET_STATUS, 3, body={"status": "paused"})
+    pause = change(B, "other", Action.SET_STATUS, 5, body={"status": "paused"})
     delete = change(B, "gone", Action.DELETE, 3)
     finish_quiet = change(B, "quiet", Action.SET_STATUS, 4, body={"status": "finished"})
     plan = apply_guards(Plan(changes=(finish, pause, delete, finish_quiet)), desired, live)
