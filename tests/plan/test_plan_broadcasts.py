@@ -296,3 +296,34 @@ def test_back_to_live_when_the_stream_returns() -> None:
 def test_live_broadcast_with_stream_on_air_is_quiet() -> None:
     plan = interrupted("live", on_air=True, policy=True)
     assert plan.is_empty and not plan.warnings
+
+
+def test_adopted_stream_gets_the_marker_entries_of_its_broadcasts() -> None:
+    cam = stream(1, owner=marker("cam", broadcasts={"show": 50}))
+    state = live(cam, stream(7, "Spare"), broadcast(50, "show", [1, 7]))
+    d = desired(
+        [dstream("cam"), dstream("spare", adopt_id=7)], [dbroadcast("show", ["cam", "spare"])]
+    )
+    (adopt,) = compute_plan(d, state).changes
+    assert (adopt.action, adopt.target_id) == (Action.ADOPT, 7)
+    assert written_marker(adopt).broadcasts == {"show": 50}
+
+
+def test_recovery_never_takes_another_sets_broadcast() -> None:
+    theirs = stream(2, owner=marker("cam", set_name="other", broadcasts={"show": 60}))
+    state = live(stream(1, owner=marker("cam")), theirs, broadcast(60, "show", [1, 2]))
+    plan = compute_plan(desired([dstream("cam")], [dbroadcast("show", ["cam"])]), state)
+    assert summary(plan) == [("broadcast", "show", "create", None)]
+
+
+def test_plan_error_names_the_manifest_line() -> None:
+    from dataclasses import replace
+
+    from reconciler.desired import Source
+
+    wanted = replace(dbroadcast("show", ["cam"], adopt_id=99), source=Source("shows.yaml", 12))
+    with pytest.raises(PlanError) as caught:
+        compute_plan(desired([dstream("cam")], [wanted]), live(stream(1, owner=marker("cam"))))
+    assert str(caught.value) == (
+        "shows.yaml:12: broadcast 'show': adopt_id 99: no broadcast with this id in the account"
+    )

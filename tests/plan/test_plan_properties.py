@@ -138,14 +138,22 @@ def drift(draw: st.DrawFn, state: LiveState, *, damage: bool = True) -> LiveStat
     return LiveState(tuple(streams), tuple(broadcasts))
 
 
-def assert_foreign_untouched(plan: Plan) -> None:
+def assert_well_formed(plan: Plan) -> None:
+    """Foreign objects untouched; ids unique; sorted; every dependency planned at an earlier or
+    the same stage (apply cannot wait for a later stage)."""
+    by_id = {c.id: c for c in plan.changes}
+    assert len(by_id) == len(plan.changes)
+    order = [(c.stage, c.resource, c.key, c.action) for c in plan.changes]
+    assert order == sorted(order)
     for change in plan.changes:
         assert change.target_id not in FOREIGN_IDS, change
+        for dep in change.depends_on:
+            assert by_id[dep].stage <= change.stage, (dep, change.id)
 
 
 def converge(d: DesiredState, state: LiveState) -> LiveState:
     plan = compute_plan(d, state)
-    assert_foreign_untouched(plan)
+    assert_well_formed(plan)
     after = fake_apply(plan, state, SET)
     again = compute_plan(d, after)
     assert again.is_empty, again.changes
