@@ -77,13 +77,17 @@ def manifest_files(paths: Sequence[str | Path], problems: list[Problem]) -> list
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix in SUFFIXES
-                and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            try:
+                found = sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix in SUFFIXES
+                    and p.is_file()
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                )
+            except OSError as exc:
+                problems.append(Problem(str(given), 0, "", f"cannot read: {exc.strerror or exc}"))
+                continue
         elif path.is_file():
             found = [path]
         else:

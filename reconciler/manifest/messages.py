@@ -38,7 +38,7 @@ _EXPECTED = {
 
 
 def did_you_mean(word: str, choices: Iterable[str], *, exact_only: bool = False) -> str:
-    """ "did you mean 'x'?" or ''; a case-insensitive (or -/_ insensitive) match wins."""
+    """Return "did you mean 'x'?" or ''; a case-insensitive (and -/_ blind) match wins."""
     options = list(choices)
     folded = word.lower().replace("-", "_")
     for option in options:
@@ -66,7 +66,7 @@ def _message(doc_model: type[BaseModel], err: ErrorDetails) -> str:
         return _wrong_type(_EXPECTED[kind], value, secret=last in SECRET_FIELDS)
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-        shown = f"'{value}'" if isinstance(value, str) and len(value) <= 40 else "this value"
+        shown = _shown(value)
         hint = did_you_mean(value, choices) if isinstance(value, str) else ""
         return f"{shown} is not allowed; use one of: {', '.join(choices)}" + (
             f"; {hint}" if hint else ""
@@ -74,10 +74,10 @@ def _message(doc_model: type[BaseModel], err: ErrorDetails) -> str:
     if kind == "string_pattern_mismatch":
         if last == "idle_for":
             return (
-                f"'{value}' is not a duration: write a number and a unit (s, m, h, d, w), "
+                f"{_shown(value)} is not a duration: write a number and a unit (s, m, h, d, w), "
                 "for example 30d or 1d12h"
             )
-        return f"'{value}' is not a valid key: {KEY_RULE}"
+        return f"{_shown(value)} is not a valid key: {KEY_RULE}"
     if kind == "string_too_short":
         return "must not be empty"
     if kind == "too_short" and last == "streams":
@@ -87,6 +87,11 @@ def _message(doc_model: type[BaseModel], err: ErrorDetails) -> str:
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
     return err["msg"][0].lower() + err["msg"][1:]
+
+
+def _shown(value: Any) -> str:
+    # Short values help ("'Live' is not allowed"); long ones may be substituted secrets.
+    return f"'{value}'" if isinstance(value, str) and len(value) <= 40 else "this value"
 
 
 def _wrong_type(expected: str, value: Any, *, secret: bool) -> str:
