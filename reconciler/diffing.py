@@ -15,8 +15,6 @@ import jsonpointer
 
 from reconciler.changes import FieldDiff
 
-_MISSING = object()
-
 
 def json_equal(a: Any, b: Any) -> bool:
     """Equality as JSON sees it: 1 == 1.0, but True != 1 and "1" != 1; lists and tuples alike."""
@@ -36,16 +34,13 @@ def json_equal(a: Any, b: Any) -> bool:
 
 
 def changed_fields(live: Mapping[str, Any], desired: Mapping[str, Any]) -> list[str]:
-    """The declared fields whose live value differs (a field the server did not return differs).
+    """The declared fields whose live value differs.
 
     Only the keys of `desired` are looked at: a field the manifest leaves out is the server's.
+    A field the server does not return reads as null (APIs leave out null fields), so a declared
+    null never diffs against it and any other declared value does.
     """
-    out = []
-    for name, want in desired.items():
-        have = live.get(name, _MISSING)
-        if have is _MISSING or not json_equal(have, want):
-            out.append(name)
-    return out
+    return [name for name, want in desired.items() if not json_equal(live.get(name), want)]
 
 
 def pointer(field: str) -> str:

@@ -251,3 +251,11 @@ def test_every_adoption_conflict_is_reported_at_once() -> None:
 def test_marker_too_large_fails_clearly() -> None:
     with pytest.raises(MarkerTooLarge, match="4096"):
         compute_plan(desired([dstream("s", user={"blob": "x" * 5000})]), live())
+
+
+def test_declared_null_matches_a_field_the_server_leaves_out() -> None:
+    state = live(stream(1, owner=marker("s")))
+    del state.streams[0]["cdn_id"]
+    assert compute_plan(desired([dstream("s", cdn_id=None)]), state).is_empty
+    (update,) = compute_plan(desired([dstream("s", cdn_id=3)]), state).changes
+    assert update.diffs == (FieldDiff("add", "/cdn_id", None, 3),)
