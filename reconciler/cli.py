@@ -423,8 +423,7 @@ def apply(paths: tuple[str, ...], yes: bool, lock_wait: float, lock_ttl: float, 
         value = report_json(run.report)
         _out(json.dumps({"plan": plan_json(run.plan), **value}, indent=2) + "\n")
     elif shown.pending or run.report.results:
-        if fmt is Format.TEXT:
-            click.echo("")
+        click.echo("")
         _out(render_report(run.report, fmt, color=_color()))
     _exit(run.report.exit_code)
 
