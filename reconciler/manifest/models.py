@@ -220,18 +220,18 @@ class ResourceModel(DocumentModel):
 class SettingsDoc(DocumentModel):
     kind: Literal["Settings"]
     name: Key = Field(description="The set name: the ownership scope written into markers.")
-    spec: SettingsSpec = SettingsSpec()
+    spec: SettingsSpec = Field(default_factory=SettingsSpec)
 
 
 class StreamDoc(ResourceModel):
     kind: Literal["Stream"]
-    policy: StreamPolicy = StreamPolicy()
-    spec: StreamSpec = StreamSpec()
+    policy: StreamPolicy = Field(default_factory=StreamPolicy)
+    spec: StreamSpec = Field(default_factory=StreamSpec)
 
 
 class BroadcastDoc(ResourceModel):
     kind: Literal["Broadcast"]
-    policy: BroadcastPolicy = BroadcastPolicy()
+    policy: BroadcastPolicy = Field(default_factory=BroadcastPolicy)
     spec: BroadcastSpec
 
 

@@ -1,6 +1,6 @@
 """The JSON Schema of one manifest document, generated from the pydantic models (for editors).
 
-`python -m reconciler.manifest.schema > manifest.schema.json` writes it. Knows nothing of files.
+`python -m reconciler.manifest > manifest.schema.json` writes it. Knows nothing of files.
 """
 
 from __future__ import annotations
@@ -31,7 +31,3 @@ def manifest_json_schema() -> dict[str, Any]:
 
 def main() -> None:
     print(json.dumps(manifest_json_schema(), indent=2))
-
-
-if __name__ == "__main__":
-    main()
