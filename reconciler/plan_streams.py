@@ -20,6 +20,7 @@ from reconciler.diffing import (
     creation_diffs,
     decoded_entity_value,
     field_diffs,
+    json_equal,
     pointer,
 )
 from reconciler.ownership import LOCK_KEY, RESERVED_KEY, Marker, decode_entity_data
@@ -242,8 +243,8 @@ def _converge(out: Planned, want: DesiredStream, target: StreamTarget, marker: M
     text = encode(marker, user)
     changed = changed_fields(live, compared)
     have_entity = live.get(ENTITY)
-    entity_changed = have_entity != text and json.loads(text or "null") != decoded_entity_value(
-        have_entity
+    entity_changed = have_entity != text and not json_equal(
+        json.loads(text or "null"), decoded_entity_value(have_entity)
     )
     depends: tuple[str, ...] = ()
     if changed or entity_changed or target.adopt:
