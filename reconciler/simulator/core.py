@@ -214,8 +214,8 @@ class Simulator:
     def advance(self, seconds: float) -> None:
         def run(platform: Platform) -> str:
             self._clock.advance(seconds)
-            platform.tick()
             platform.refresh_recordings()
+            platform.tick()
             return "null"
 
         self._control(run)

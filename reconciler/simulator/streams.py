@@ -26,6 +26,7 @@ from reconciler.simulator.validate import (
 Json = dict[str, Any]
 
 
+RECORDING_SEGMENT = 4 * 3600.0  # long recordings are cut into 4-hour videos (spec)
 RECORDING_GRACE = 10.0  # seconds the recorder waits for a dropped source (spec: start_recording)
 
 
@@ -188,6 +189,7 @@ class Platform:
         live = bool(pushing and state["encoder_primary"])
         backup = bool(pushing and state["encoder_backup"])
         was_on = state["live"] or state["backup_live"]
+        changed = (live, backup) != (state["live"], state["backup_live"])
         if live != state["live"]:
             state["live"] = live
             state["started_at_primary" if live else "finished_at_primary"] = now
@@ -206,14 +208,17 @@ class Platform:
             if state["recording"] and not hold_recording:
                 self._finish_recording(state)  # the source dropped: the file is closed
             self.events.append(r.stream_event(state))
+        elif changed:  # one ingest of two came or went
+            self.events.append(r.stream_event(state))
 
     def _begin_recording(self, state: Json) -> None:
         state["recording"] = True
         state["recording_started_at"] = self._now()
         self.events.append(r.stream_event(state))
 
-    def _finish_recording(self, state: Json) -> str:
-        now = self._now()
+    def _finish_recording(self, state: Json, end: float | None = None) -> str:
+        """Close the current recording file (at `end`, default now) into a pending video."""
+        now = self._now() if end is None else end
         started = state["recording_started_at"]
         state["recording"] = False
         state["recording_started_at"] = None
@@ -353,10 +358,18 @@ class Platform:
                     self._save_video(video)
 
     def refresh_recordings(self) -> None:
-        """Re-render recording streams so `recording_duration` follows the clock."""
+        """After the clock moved: cut long recordings into RECORDING_SEGMENT videos, as the
+        platform does, and re-render recording streams so `recording_duration` follows."""
+        now = self._now()
         for state in self.store.all_states("streams"):
-            if state["recording"]:
-                self._save_stream(state)
+            if not state["recording"]:
+                continue
+            while now - state["recording_started_at"] >= RECORDING_SEGMENT:
+                end = state["recording_started_at"] + RECORDING_SEGMENT
+                self._finish_recording(state, end)
+                state["recording"], state["recording_started_at"] = True, end  # the next file
+                self.events.append(r.stream_event(state))
+            self._save_stream(state)
 
 
 _SLUG_CHARS = string.ascii_letters + string.digits

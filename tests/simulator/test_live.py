@@ -164,3 +164,24 @@ def test_request_log_counters_and_reset(c: httpx.Client, frozen: Simulator) -> N
     assert c.post("/_simulator/reset").status_code == 204
     assert c.get("/streaming/streams").json() == []
     assert c.get("/_simulator/webhooks").json() == []
+
+
+def test_long_recordings_are_cut_into_four_hour_videos(c: httpx.Client, frozen: Simulator) -> None:
+    sid = new_stream(c, active=True, auto_record=True)["id"]
+    frozen.connect(sid)
+    frozen.advance(9 * 3600)
+    stream = c.get(f"/streaming/streams/{sid}").json()
+    videos = c.get("/streaming/videos", params={"stream_id": sid}).json()
+    assert [v["duration"] for v in videos] == [4 * 3_600_000] * 2
+    assert [v["status"] for v in videos] == ["ready", "ready"]
+    assert stream["recording"] is True and stream["recording_duration"] == 3600
+
+
+def test_backup_ingest_changes_send_stream_webhooks(frozen: Simulator, c: httpx.Client) -> None:
+    sid = new_stream(c, active=True)["id"]
+    frozen.connect(sid)
+    before = len(frozen.webhooks())
+    frozen.connect(sid, backup=True)
+    frozen.disconnect(sid, backup=True)
+    hooks = [w["payload"]["message"]["stream"] for w in frozen.webhooks()[before:]]
+    assert [(h["live"], h["backup_live"]) for h in hooks] == [(True, True), (True, False)]
