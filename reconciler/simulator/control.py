@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.simulator.clock import iso
 from reconciler.simulator.config import Faults
-from reconciler.simulator.streams import ApiError
+from reconciler.simulator.rules import ApiError
 
 if TYPE_CHECKING:
     from reconciler.simulator.core import Response, Simulator

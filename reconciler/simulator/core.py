@@ -23,7 +23,7 @@ from reconciler.simulator.config import Faults, SimulatorConfig
 from reconciler.simulator.faults import FaultInjector
 from reconciler.simulator.routes import BODY_METHODS, CREATE_ROUTES, Call, match
 from reconciler.simulator.store import Store
-from reconciler.simulator.streams import ApiError, Platform
+from reconciler.simulator.rules import ApiError, Platform
 from reconciler.simulator.webhooks import WebhookSender
 
 Json = dict[str, Any]

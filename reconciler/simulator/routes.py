@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.simulator.render import list_item
-from reconciler.simulator.streams import ApiError, Platform, not_found
+from reconciler.simulator.rules import ApiError, Platform, not_found
 from reconciler.simulator.validate import INT64_MAX
 
 Json = dict[str, Any]
