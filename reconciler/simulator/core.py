@@ -22,8 +22,8 @@ from reconciler.simulator.clock import SimClock
 from reconciler.simulator.config import Faults, SimulatorConfig
 from reconciler.simulator.faults import FaultInjector
 from reconciler.simulator.routes import BODY_METHODS, CREATE_ROUTES, Call, match
-from reconciler.simulator.store import Store
 from reconciler.simulator.rules import ApiError, Platform
+from reconciler.simulator.store import Store
 from reconciler.simulator.webhooks import WebhookSender
 
 Json = dict[str, Any]
