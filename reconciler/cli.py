@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -198,11 +199,17 @@ def _account_options(f: Callable[..., Any]) -> Callable[..., Any]:
     )
 
 
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class Account:
     api: StreamingAPI
     settings: ClientSettings
     where: str  # for messages: the base URL or the simulator file
+    # The account's clock: cleanup ages streams against it (the simulator's clock can be advanced).
+    now: Callable[[], datetime]
 
 
 def _client_settings(kw: dict[str, Any]) -> ClientSettings:
@@ -244,6 +251,7 @@ def open_account(kw: dict[str, Any]) -> Iterator[Account]:
                 SIMULATOR_URL, SIMULATOR_KEY, transport=sim.transport(), settings=settings
             )
             where = f"embedded simulator ({state})"
+            now = sim.now
         else:
             key = os.environ.get(ENV_API_KEY, "").strip()
             if not key:
@@ -256,8 +264,9 @@ def open_account(kw: dict[str, Any]) -> Iterator[Account]:
             base_url = os.environ.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL
             client = StreamingClient(base_url, key, settings=settings, transport=transport_override)
             where = base_url
+            now = _wall_clock
         stack.callback(client.close)
-        yield Account(api=client, settings=settings, where=where)
+        yield Account(api=client, settings=settings, where=where, now=now)
 
 
 def _split_paths(
@@ -364,6 +373,7 @@ def plan(paths: tuple[str, ...], detailed_exitcode: bool, **kw: Any) -> None:
     options = _run_options(kw)
     desired = load_desired(paths, options)  # invalid manifests: no request at all
     with open_account(kw) as account:
+        options = replace(options, now=account.now)
         _live, the_plan = plan_against(desired, account.api, options)
     _out(render_plan(the_plan, kw["output"], color=_color()))
     if detailed_exitcode and not the_plan.is_empty:
@@ -402,6 +412,7 @@ def apply(paths: tuple[str, ...], yes: bool, lock_wait: float, lock_ttl: float, 
     options = _run_options(kw)
     desired = load_desired(paths, options)
     with open_account(kw) as account:
+        options = replace(options, now=account.now)
         _live, shown = plan_against(desired, account.api, options)
         if fmt is not Format.JSON:
             _out(render_plan(shown, fmt, color=_color()))
