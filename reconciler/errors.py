@@ -25,7 +25,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class ManifestError(ReconcilerError):
@@ -47,7 +49,9 @@ class LockHeldError(ReconcilerError):
 class ApiError(ReconcilerError):
     """A call to the Streaming API failed; names the call, never the key."""
 
-    def __init__(self, message: str, *, method: str = "", path: str = "", status: int | None = None):
+    def __init__(
+        self, message: str, *, method: str = "", path: str = "", status: int | None = None
+    ):
         self.method = method
         self.path = path
         self.status = status

@@ -198,10 +198,13 @@ def plan_broadcast_changes(
             for action in (Action.CREATE, Action.ADOPT)
             if (change_id := f"{Resource.STREAM}/{skey}/{action}") in stream_changes
         )
+        # A broadcast goes on air only on streams that are ready: activated and updated (a held
+        # region change must not let the show go live in the old region).
         activations = tuple(
             change_id
             for skey in want.stream_keys
-            if (change_id := f"{Resource.STREAM}/{skey}/{Action.ACTIVATE}") in stream_changes
+            for action in (Action.UPDATE, Action.ACTIVATE)
+            if (change_id := f"{Resource.STREAM}/{skey}/{action}") in stream_changes
         )
         if target.live is None:
             _create(out, want, stream_deps, activations)
@@ -330,6 +333,12 @@ def _status(
             return
         if current == "paused" and want.pause_on_interruption:
             return  # paused by the policy while its streams are down: no flapping
+    if wanted == "live" and (waiting := _streams_waiting(want, stream_targets)):
+        names = ", ".join(f"'{k}'" for k in waiting)
+        out.warnings.append(
+            f"broadcast '{want.key}' is declared live; no encoder has connected to its "
+            f"stream(s) {names} yet"
+        )
     if wanted == current:
         return
     if wanted == "live" and current == "paused" and want.pause_on_interruption:
@@ -340,10 +349,27 @@ def _status(
 
 
 def _streams_down(want: DesiredBroadcast, stream_targets: Mapping[str, StreamTarget]) -> list[str]:
-    """The stream keys, when every stream of the broadcast is active and none is on air; else []."""
+    """The stream keys, when every stream of the broadcast is active, none is on air and at least
+    one had a session (an interruption); else []. Streams whose encoder never connected are
+    waiting, not interrupted: pausing the show before it started would be wrong."""
+    had_session = False
     for skey in want.stream_keys:
         live = stream_targets[skey].live
         if live is None or not live.get("active") or live.get("live") or live.get("backup_live"):
+            return []
+        had_session = had_session or bool(live.get("started_at_primary"))
+    return list(want.stream_keys) if had_session else []
+
+
+def _streams_waiting(
+    want: DesiredBroadcast, stream_targets: Mapping[str, StreamTarget]
+) -> list[str]:
+    """The stream keys when none of the broadcast's streams has ever had a session; else []."""
+    for skey in want.stream_keys:
+        live = stream_targets[skey].live
+        if live is not None and (
+            live.get("live") or live.get("backup_live") or live.get("started_at_primary")
+        ):
             return []
     return list(want.stream_keys)
 

@@ -36,7 +36,10 @@ def test_apply_creates_everything_then_converges(
     again = invoke("plan", "--detailed-exitcode", manifests)
     assert again.exit_code == 0, again.output
     assert again.stdout.endswith("\nNo changes. The account matches the manifests.\n")
-    assert "Warning: broadcast 'launch-show' is live but its stream(s)" in again.stdout
+    assert (
+        "Warning: broadcast 'launch-show' is declared live; no encoder has connected to its "
+        "stream(s) 'studio-a' yet" in again.stdout
+    )
 
     second = invoke("apply", "--yes", manifests)
     assert second.exit_code == 0, second.output

@@ -25,7 +25,9 @@ spec:
 def seed_stream(state: Path, *, advance_days: int) -> int:
     sim = Simulator(
         SimulatorConfig(
-            api_key=SIMULATOR_KEY, state_path=str(state), start_time=datetime(2026, 1, 1, tzinfo=UTC)
+            api_key=SIMULATOR_KEY,
+            state_path=str(state),
+            start_time=datetime(2026, 1, 1, tzinfo=UTC),
         )
     )
     with httpx.Client(base_url="http://sim", transport=sim.transport()) as http:

@@ -263,7 +263,13 @@ def test_unowned_broadcasts_are_never_targets() -> None:
 
 
 def interrupted(status: str, *, on_air: bool, policy: bool):  # type: ignore[no-untyped-def]
-    cam = stream(1, owner=marker("cam", broadcasts={"show": 50}), active=True, live=on_air)
+    cam = stream(
+        1,
+        owner=marker("cam", broadcasts={"show": 50}),
+        active=True,
+        live=on_air,
+        started_at_primary="2026-01-01T10:00:00.000Z",  # it had a session: a drop, not a wait
+    )
     d = desired(
         [dstream("cam", active=True)],
         [dbroadcast("show", ["cam"], status="live", pause_on_interruption=policy)],
@@ -291,6 +297,30 @@ def test_paused_by_the_policy_does_not_flap_while_down() -> None:
 def test_back_to_live_when_the_stream_returns() -> None:
     (resume,) = interrupted("paused", on_air=True, policy=True).changes
     assert resume.body["status"] == "live" and resume.reason.startswith("stream(s) back")
+
+
+def test_a_stream_that_never_had_a_session_is_waiting_not_interrupted() -> None:
+    cam = stream(1, owner=marker("cam", broadcasts={"show": 50}), active=True, live=False)
+    d = desired(
+        [dstream("cam", active=True)],
+        [dbroadcast("show", ["cam"], status="live", pause_on_interruption=True)],
+    )
+    plan = compute_plan(d, live(cam, broadcast(50, "show", [1], status="live")))
+    assert plan.is_empty
+    assert plan.warnings == (
+        "broadcast 'show' is declared live; no encoder has connected to its stream(s) 'cam' yet",
+    )
+
+
+def test_going_live_waits_for_the_update_of_its_stream() -> None:
+    cam = stream(1, owner=marker("cam", broadcasts={"show": 50}), transcoding_region="ix1")
+    d = desired(
+        [dstream("cam", transcoding_region="dt1")],
+        [dbroadcast("show", ["cam"], status="live")],
+    )
+    plan = compute_plan(d, live(cam, broadcast(50, "show", [1], status="pending")))
+    go_live = next(c for c in plan.changes if c.action is Action.SET_STATUS)
+    assert "stream/cam/update" in go_live.depends_on
 
 
 def test_live_broadcast_with_stream_on_air_is_quiet() -> None:
