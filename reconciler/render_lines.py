@@ -135,7 +135,8 @@ def detail_lines(change: Change) -> list[str]:
                 lines.append(f"{name}: {_value(diff.before)} -> (removed)")
             else:
                 lines.append(f"{name}: {_value(diff.before)} -> {_value(diff.after)}")
-    if change.stream_refs:
+    # A create lists its streams here; an update already shows them in its `/streams` diff.
+    if change.stream_refs and not any(d.path == "/streams" for d in change.diffs):
         lines.append(f"streams: {', '.join(change.stream_refs)}")
     if change.reason:
         lines.append(f"# {change.reason}")
