@@ -136,7 +136,10 @@ def detail_lines(change: Change) -> list[str]:
             else:
                 lines.append(f"{name}: {_value(diff.before)} -> {_value(diff.after)}")
     # A create lists its streams here; an update already shows them in its `/streams` diff.
-    if change.stream_refs and not any(d.path == "/streams" for d in change.diffs):
+    shown_as_diff = change.action is not Action.CREATE and any(
+        d.path == "/streams" for d in change.diffs
+    )
+    if change.stream_refs and not shown_as_diff:
         lines.append(f"streams: {', '.join(change.stream_refs)}")
     if change.reason:
         lines.append(f"# {change.reason}")
