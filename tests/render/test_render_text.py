@@ -1,0 +1,38 @@
+"""The text plan lists a broadcast's streams exactly once: under a create, or as the diff of an
+update (never both)."""
+
+from __future__ import annotations
+
+from reconciler.changes import Action, Change, FieldDiff, Plan, Resource, Stage
+from reconciler.render import render_plan
+
+
+def test_a_created_broadcast_lists_its_streams() -> None:
+    create = Change(
+        Resource.BROADCAST,
+        "show",
+        Action.CREATE,
+        Stage.CREATE_BROADCASTS,
+        title="Show",
+        body={"name": "Show", "status": "pending"},
+        stream_refs=("cam-a", "cam-b"),
+    )
+    text = render_plan(Plan(changes=(create,)), "text", color=False)
+    assert text.count("streams: cam-a, cam-b") == 1
+
+
+def test_an_updated_broadcast_shows_its_streams_once_as_a_diff() -> None:
+    update = Change(
+        Resource.BROADCAST,
+        "show",
+        Action.UPDATE,
+        Stage.UPDATE_BROADCASTS,
+        target_id=5,
+        title="Show",
+        diffs=(FieldDiff("replace", "/streams", ["cam-a"], ["cam-a", "cam-b"]),),
+        body={"name": "Show"},
+        stream_refs=("cam-a", "cam-b"),
+    )
+    text = render_plan(Plan(changes=(update,)), "text", color=False)
+    assert text.count("cam-b") == 1
+    assert "streams: " in text
