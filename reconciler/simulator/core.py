@@ -43,6 +43,16 @@ def json_response(status: int, value: object, headers: Mapping[str, str] | None 
     return Response(status, body, {**JSON_TYPE, **(headers or {})})
 
 
+@dataclass
+class _Outcome:
+    """What one API request produced: the answer, its route, what to log, webhooks to send."""
+
+    logged_body: object
+    response: Response = field(default_factory=lambda: Response(500))
+    template: str = "<unknown>"
+    events: list[Json] = field(default_factory=list)
+
+
 class Simulator:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
@@ -75,62 +85,64 @@ class Simulator:
         if delay:
             time.sleep(delay)  # outside the lock: parallel requests overlap as on a network
         headers = {k.lower(): v for k, v in headers.items()}
-        response, template, logged_body = self._api(method, path, query, headers, body)
+        outcome = _Outcome(_loggable(body))
+        self._api(outcome, method, path, query, headers, body)
+        response = outcome.response
         entry: Json = {"method": method, "path": path, "query": query,
-                       "status": response.status, "body": logged_body}  # fmt: skip
+                       "status": response.status, "body": outcome.logged_body}  # fmt: skip
         if response.drop:
             entry["dropped"] = True
         with self._lock:
             self._log.append(entry)
-            self._counters[f"{method} {template}"] += 1
-            events, self._platform.events = self._platform.events, []
-        self._webhooks.send(events)
+            self._counters[f"{method} {outcome.template}"] += 1
+        self._webhooks.send(outcome.events)
         return response
 
     def _api(
-        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
-    ) -> tuple[Response, str, object]:
-        logged: object = _loggable(raw)
-        retry_after = self._faults.throttle()
-        if retry_after is not None:
-            body = {"status": 429, "error": "Too Many Requests"}
-            return (
-                json_response(429, body, {"retry-after": str(retry_after)}),
-                "<throttled>",
-                logged,
-            )
+        self,
+        out: _Outcome,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        raw: bytes,
+    ) -> None:
+        """Fill `out` with the answer to one API request; faults first, then auth, then rules."""
         try:
             found = match(path)
-        except ApiError as err:
-            return json_response(err.status, err.body), "<unknown>", logged
+        except ApiError as err:  # an id past int64: no such object
+            out.response = json_response(err.status, err.body)
+            return
         if found is None:
-            return (
-                json_response(404, {"status": 404, "error": f"Not Found: {path}"}),
-                ("<unknown>"),
-                logged,
-            )
-        template, ids, handlers = found
+            out.response = json_response(404, {"status": 404, "error": f"Not Found: {path}"})
+            return
+        out.template, ids, handlers = found
+        retry_after = self._faults.throttle()
+        if retry_after is not None:
+            error = {"status": 429, "error": "Too Many Requests"}
+            out.response = json_response(429, error, {"retry-after": str(retry_after)})
+            return
         if method not in handlers:
-            allowed = ", ".join(sorted(handlers))
-            error = {"status": 405, "error": f"Method Not Allowed: {method} {template}"}
-            return json_response(405, error, {"allow": allowed}), template, logged
+            error = {"status": 405, "error": f"Method Not Allowed: {method} {out.template}"}
+            out.response = json_response(405, error, {"allow": ", ".join(sorted(handlers))})
+            return
         status = self._faults.server_error()
         if status is not None:
-            return (
-                json_response(status, {"status": status, "error": "Server Error"}),
-                template,
-                (logged),
-            )
+            out.response = json_response(status, {"status": status, "error": "Server Error"})
+            return
         if not self._authorized(headers.get("authorization", "")):
             error = {"status": 401, "error": "Unauthorized: send Authorization: APIKey <key>"}
-            return json_response(401, error), template, logged
+            out.response = json_response(401, error)
+            return
         if len(raw) > self.config.max_body_bytes:
             error = {"status": 413, "error": f"body over {self.config.max_body_bytes} bytes"}
-            return json_response(413, error), template, None
+            out.response, out.logged_body = json_response(413, error), None
+            return
         try:
             data = _parse_body(raw) if method in BODY_METHODS else {}
         except ApiError as err:
-            return json_response(err.status, err.body), template, logged
+            out.response = json_response(err.status, err.body)
+            return
         call = Call(self._platform, ids, query, data, self.config.page_size)
         with self._lock:
             try:
@@ -140,11 +152,13 @@ class Simulator:
             except ApiError as err:
                 self._store.rollback()  # an error leaves the state unchanged
                 self._platform.events = []
-                return json_response(err.status, err.body), template, logged
-        drop = (method, template) in CREATE_ROUTES and self._faults.drop_create()
+                out.response = json_response(err.status, err.body)
+                return
+            out.events, self._platform.events = self._platform.events, []
+        drop = (method, out.template) in CREATE_ROUTES and self._faults.drop_create()
         content = reply.text.encode() if reply.text is not None else b""
         headers_out = dict(JSON_TYPE) if reply.text is not None else {}
-        return Response(reply.status, content, headers_out, drop=drop), template, logged
+        out.response = Response(reply.status, content, headers_out, drop=drop)
 
     def _authorized(self, header: str) -> bool:
         scheme, _, key = header.strip().partition(" ")

@@ -35,7 +35,7 @@ def render_stream(state: Json, client_id: int, now: float) -> Json:
     live, backup_live = state["live"], state["backup_live"]
     body.update(
         {
-            "transcoding_region": state.get("transcoding_region"),
+            "transcoding_region": region,  # the effective one: "ed1" when never set
             "token": token,
             "live": live,
             "backup_live": backup_live,

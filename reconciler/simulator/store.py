@@ -24,18 +24,23 @@ CREATE TABLE IF NOT EXISTS broadcasts (id INTEGER PRIMARY KEY, state TEXT NOT NU
 CREATE TABLE IF NOT EXISTS videos (id INTEGER PRIMARY KEY, state TEXT NOT NULL, body TEXT NOT NULL,
     stream_id INTEGER, client_user_id INTEGER, status TEXT);
 CREATE INDEX IF NOT EXISTS videos_stream ON videos (stream_id);
+CREATE INDEX IF NOT EXISTS videos_status ON videos (status);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
 class Store:
     def __init__(self, path: str | None) -> None:
-        self._db = sqlite3.connect(path or ":memory:", check_same_thread=False)
-        self._db.executescript(_SCHEMA)
-        if path:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.commit()
+        """Open (or create) the state; ValueError with the file name when it cannot."""
+        try:
+            self._db = sqlite3.connect(path or ":memory:", check_same_thread=False)
+            self._db.executescript(_SCHEMA)
+            if path:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.commit()
+        except sqlite3.Error as err:
+            raise ValueError(f"cannot open simulator state {path}: {err}") from None
 
     def close(self) -> None:
         self._db.close()

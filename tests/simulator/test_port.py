@@ -130,3 +130,13 @@ def test_serve_command_end_to_end(tmp_path: Path) -> None:
                       headers={"Authorization": f"APIKey {KEY}"}) as c:  # fmt: skip
         assert [s["name"] for s in c.get("/streaming/streams").json()] == ["cli"]
     reopened.close()
+
+
+def test_unreadable_state_file_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "not-a-db.sqlite"
+    bogus.write_text("this is not sqlite " * 100)
+    with pytest.raises(ValueError, match=r"not-a-db\.sqlite"):
+        Simulator(SimulatorConfig(api_key=KEY, state_path=str(bogus)))
+    result = CliRunner().invoke(simulator_group, ["serve", "--port", "0", "--state", str(bogus)])
+    assert result.exit_code == 1 and "cannot open" in result.output
+    assert "Traceback" not in result.output

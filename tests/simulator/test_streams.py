@@ -95,3 +95,13 @@ def test_active_stream_quota() -> None:
         assert patch.status_code == 422
         assert c.get(f"/streaming/streams/{other['id']}").json()["active"] is False
     sim.close()
+
+
+def test_region_defaults_to_ed1_and_patch_to_null_restores_it(c: Any) -> None:
+    stream = new_stream(c)
+    assert stream["transcoding_region"] == "ed1"
+    sid = stream["id"]
+    c.patch(f"/streaming/streams/{sid}", json={"stream": {"transcoding_region": "ix1"}})
+    back = c.patch(f"/streaming/streams/{sid}", json={"stream": {"transcoding_region": None}})
+    assert back.json()["transcoding_region"] == "ed1"
+    assert "vp-push-ed1." in back.json()["push_url"]
