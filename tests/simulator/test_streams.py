@@ -105,3 +105,25 @@ def test_region_defaults_to_ed1_and_patch_to_null_restores_it(c: Any) -> None:
     back = c.patch(f"/streaming/streams/{sid}", json={"stream": {"transcoding_region": None}})
     assert back.json()["transcoding_region"] == "ed1"
     assert "vp-push-ed1." in back.json()["push_url"]
+
+
+def test_dvr_cleanup_is_204(c: Any) -> None:
+    sid = new_stream(c, dvr_enabled=True)["id"]
+    assert c.put(f"/streaming/streams/{sid}/dvr_cleanup").status_code == 204
+
+
+def test_parallel_creates_are_all_kept_with_unique_ids(sim: Simulator) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(i: int) -> int:
+        with client(sim) as http:
+            return int(new_stream(http, name=f"p{i}")["id"])
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(create, range(80)))
+    assert len(set(ids)) == 80
+    assert sim.counters() == {"POST /streaming/streams": 80}
+    with client(sim) as http:
+        listed = [s["id"] for p in (1, 2, 3, 4) for s in http.get(
+            "/streaming/streams", params={"page": p}).json()]  # fmt: skip
+    assert sorted(listed) == sorted(ids)
