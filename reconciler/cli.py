@@ -9,37 +9,29 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
 from reconciler import __version__
-from reconciler.api.protocol import StreamingAPI
-from reconciler.api.settings import ClientSettings, parse_rate_limit
 from reconciler.changes import ChangeResult, Plan
+from reconciler.cli_account import open_account
+from reconciler.cli_options import (
+    account_options,
+    connection_options,
+    paths_argument,
+    run_options,
+    split_paths,
+)
 from reconciler.errors import ConfigError, ReconcilerError
-from reconciler.redact import redact_text, register_secret
+from reconciler.redact import redact_text
 from reconciler.render import Format, plan_json, render_plan, render_report, report_json
 from reconciler.render_lines import headline, plan_summary_line
 from reconciler.simulator.cli import simulator
 
-ENV_API_KEY = "GCORE_API_KEY"
-ENV_BASE_URL = "GCORE_BASE_URL"
-DEFAULT_BASE_URL = "https://api.gcore.com"
-DEFAULT_SIMULATOR_STATE = ".reconciler/simulator.sqlite"
-SIMULATOR_KEY = "embedded-simulator-key"  # the embedded simulator's own key, never a real one
-SIMULATOR_URL = "http://simulator.invalid"
-
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_HELD = 0, 1, 2, 3
-
-# The httpx transport seam (as httpx's MockTransport): tests route the real command line to an
-# in-process simulator by setting this; None = the network at GCORE_BASE_URL.
-transport_override: Any = None
 
 
 class ReconcilerGroup(click.Group):
@@ -102,199 +94,6 @@ def main() -> None:
     _configure_logging()
 
 
-# --- shared options -----------------------------------------------------------------------------
-
-
-def _paths_argument(f: Callable[..., Any]) -> Callable[..., Any]:
-    # Not `required`: `--simulator manifests/` hands the path to --simulator; _split_paths
-    # gives it back and checks that at least one path is left.
-    return click.argument("paths", nargs=-1, type=click.Path(exists=True), metavar="PATH...")(f)
-
-
-def _apply_all(f: Callable[..., Any], options: list[Callable[..., Any]]) -> Callable[..., Any]:
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
-def _connection_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Where the account is (--simulator or GCORE_*) and how the client paces its calls."""
-    return _apply_all(
-        f,
-        [
-            click.option(
-                "--simulator",
-                "simulator_state",
-                is_flag=False,
-                flag_value=DEFAULT_SIMULATOR_STATE,
-                default=None,
-                metavar="[STATE_FILE]",
-                help="Run against an embedded simulator whose state persists in this SQLite file "
-                f"(default {DEFAULT_SIMULATOR_STATE}). Use --simulator=FILE to name the file.",
-            ),
-            click.option(
-                "--rate-limit",
-                metavar="RPS",
-                help="Requests per second to the API (0 or 'none' = unlimited). "
-                "Env: RECONCILER_RATE_LIMIT.",
-            ),
-            click.option(
-                "--concurrency",
-                type=click.IntRange(1),
-                help="Requests in flight (list pages, apply workers). Env: RECONCILER_CONCURRENCY.",
-            ),
-            click.option(
-                "--timeout",
-                type=click.FloatRange(0, min_open=True),
-                help="Seconds per response. Env: RECONCILER_TIMEOUT.",
-            ),
-            click.option(
-                "--retries",
-                type=click.IntRange(0),
-                help="Retries of reads and idempotent writes. Env: RECONCILER_RETRIES.",
-            ),
-        ],
-    )
-
-
-def _account_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """plan and apply: connection, set name, prune and guard overrides, output format."""
-    return _apply_all(
-        _connection_options(f),
-        [
-            click.option(
-                "--set-name",
-                help="Ownership scope when there is no Settings document (else it must match).",
-            ),
-            click.option("--no-prune", is_flag=True, help="Never delete or release owned objects."),
-            click.option(
-                "--allow-live-changes",
-                is_flag=True,
-                help="Let changes through that would disturb a live stream.",
-            ),
-            click.option(
-                "--allow-empty-prune",
-                is_flag=True,
-                default=None,
-                help="Prune a kind even when its manifests became empty.",
-            ),
-            click.option(
-                "--max-deletions", type=click.IntRange(0), help="Deletions per kind and run (cap)."
-            ),
-            click.option(
-                "--max-deletion-percent",
-                type=click.FloatRange(0, 100),
-                help="Deletions per kind and run, as a percentage of the owned objects (cap).",
-            ),
-            click.option(
-                "--output",
-                "-o",
-                "output",
-                type=click.Choice([f.value for f in Format]),
-                default=Format.TEXT.value,
-                show_default=True,
-                help="Output format.",
-            ),
-        ],
-    )
-
-
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Account:
-    api: StreamingAPI
-    settings: ClientSettings
-    where: str  # for messages: the base URL or the simulator file
-    # The account's clock: cleanup ages streams against it (the simulator's clock can be advanced).
-    now: Callable[[], datetime]
-
-
-def _client_settings(kw: dict[str, Any]) -> ClientSettings:
-    rate: float | None = None
-    unlimited = False
-    if kw.get("rate_limit") is not None:
-        try:
-            rate = parse_rate_limit(str(kw["rate_limit"]))
-        except ValueError as error:
-            raise ConfigError(f"--rate-limit {kw['rate_limit']!r}: {error}") from None
-        unlimited = rate is None
-    settings = ClientSettings.from_env(
-        os.environ,
-        rate_limit=rate,
-        concurrency=kw.get("concurrency"),
-        timeout=kw.get("timeout"),
-        retries=kw.get("retries"),
-    )
-    return replace(settings, rate_limit=None) if unlimited else settings
-
-
-@contextmanager
-def open_account(kw: dict[str, Any]) -> Iterator[Account]:
-    """The API to talk to: the embedded simulator with --simulator, else GCORE_API_KEY at
-    GCORE_BASE_URL. Never falls back silently from one to the other."""
-    from reconciler.api.client import StreamingClient
-
-    settings = _client_settings(kw)
-    with ExitStack() as stack:
-        state = kw.get("simulator_state")
-        if state is not None:
-            from reconciler.simulator import Simulator, SimulatorConfig
-
-            Path(state).parent.mkdir(parents=True, exist_ok=True)
-            sim = Simulator(SimulatorConfig(api_key=SIMULATOR_KEY, state_path=str(state)))
-            stack.callback(sim.close)
-            settings = replace(settings, rate_limit=None)  # a local simulator needs no pacing
-            client = StreamingClient(
-                SIMULATOR_URL, SIMULATOR_KEY, transport=sim.transport(), settings=settings
-            )
-            where = f"embedded simulator ({state})"
-            now = sim.now
-        else:
-            key = os.environ.get(ENV_API_KEY, "").strip()
-            if not key:
-                raise ConfigError(
-                    f"no API key: set {ENV_API_KEY} (and {ENV_BASE_URL} if not "
-                    f"{DEFAULT_BASE_URL}), or pass --simulator to try the tool on an embedded "
-                    "simulator"
-                )
-            register_secret(key)
-            base_url = os.environ.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL
-            client = StreamingClient(base_url, key, settings=settings, transport=transport_override)
-            where = base_url
-            now = _wall_clock
-        stack.callback(client.close)
-        yield Account(api=client, settings=settings, where=where, now=now)
-
-
-def _split_paths(
-    kw: dict[str, Any], paths: tuple[str, ...], *, required: bool = True
-) -> tuple[str, ...]:
-    """`--simulator manifests/` reads as --simulator=manifests/ to click: give the path back."""
-    state = kw.get("simulator_state")
-    if state is not None and (Path(state).is_dir() or state.endswith((".yaml", ".yml"))):
-        kw["simulator_state"] = DEFAULT_SIMULATOR_STATE
-        paths = (state, *paths)
-    if required and not paths:
-        raise click.UsageError("Missing argument 'PATH...': the manifest files or directories.")
-    return paths
-
-
-def _run_options(kw: dict[str, Any]) -> Any:
-    from reconciler.pipeline import RunOptions
-
-    return RunOptions(
-        set_name=kw.get("set_name"),
-        prune=False if kw.get("no_prune") else None,
-        allow_live_changes=bool(kw.get("allow_live_changes")),
-        allow_empty_prune=kw.get("allow_empty_prune"),
-        max_deletions=kw.get("max_deletions"),
-        max_deletion_percent=kw.get("max_deletion_percent"),
-    )
-
-
 def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
@@ -335,7 +134,7 @@ class Progress:
 
 
 @main.command()
-@_paths_argument
+@paths_argument
 @click.option("--set-name", help="Ownership scope when the manifests have no Settings document.")
 def validate(paths: tuple[str, ...], set_name: str | None) -> None:
     """Check manifests offline (no credentials, no request).
@@ -344,7 +143,7 @@ def validate(paths: tuple[str, ...], set_name: str | None) -> None:
     """
     from reconciler.manifest import load_manifests
 
-    paths = _split_paths({}, paths)
+    paths = split_paths({}, paths)
     desired = load_manifests(list(paths), set_name=set_name)
     counts = (len(desired.streams), len(desired.broadcasts), len(desired.cleanups))
     click.echo(
@@ -355,8 +154,8 @@ def validate(paths: tuple[str, ...], set_name: str | None) -> None:
 
 
 @main.command()
-@_paths_argument
-@_account_options
+@paths_argument
+@account_options
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -369,8 +168,8 @@ def plan(paths: tuple[str, ...], detailed_exitcode: bool, **kw: Any) -> None:
     """
     from reconciler.pipeline import load_desired, plan_against
 
-    paths = _split_paths(kw, paths)
-    options = _run_options(kw)
+    paths = split_paths(kw, paths)
+    options = run_options(kw)
     desired = load_desired(paths, options)  # invalid manifests: no request at all
     with open_account(kw) as account:
         options = replace(options, now=account.now)
@@ -381,8 +180,8 @@ def plan(paths: tuple[str, ...], detailed_exitcode: bool, **kw: Any) -> None:
 
 
 @main.command()
-@_paths_argument
-@_account_options
+@paths_argument
+@account_options
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (needed off a terminal).")
 @click.option(
     "--lock-wait",
@@ -407,9 +206,9 @@ def apply(paths: tuple[str, ...], yes: bool, lock_wait: float, lock_ttl: float, 
     """
     from reconciler.pipeline import LockOptions, apply_desired, load_desired, plan_against
 
-    paths = _split_paths(kw, paths)
+    paths = split_paths(kw, paths)
     fmt = Format(kw["output"])
-    options = _run_options(kw)
+    options = run_options(kw)
     desired = load_desired(paths, options)
     with open_account(kw) as account:
         options = replace(options, now=account.now)
@@ -468,7 +267,7 @@ def _confirm(shown: Plan) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True), metavar="[PATH...]")
-@_connection_options
+@connection_options
 @click.option("--set-name", help="The set to export (default: the Settings document in PATH).")
 @click.option(
     "--include-unowned",
@@ -492,7 +291,7 @@ def export(
     """Write manifests for what the set owns (applying them to the same account is a no-op)."""
     from reconciler.export import export_account
 
-    paths = _split_paths(kw, paths, required=False)
+    paths = split_paths(kw, paths, required=False)
     if set_name is None:
         if not paths:
             raise ConfigError("export needs the set name: pass --set-name or the manifests' PATH")
@@ -509,8 +308,8 @@ def export(
 
 
 @main.command()
-@_paths_argument
-@_connection_options
+@paths_argument
+@connection_options
 @click.option("--set-name", help="Ownership scope when there is no Settings document.")
 @click.option(
     "--output",
@@ -534,7 +333,7 @@ def status(
     from reconciler.pipeline import RunOptions, load_desired
     from reconciler.status import read_status, render_status
 
-    paths = _split_paths(kw, paths)
+    paths = split_paths(kw, paths)
     desired = load_desired(paths, RunOptions(set_name=set_name))
     with open_account(kw) as account:
         rows = read_status(desired, account.api, latest=latest)

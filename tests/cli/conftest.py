@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from reconciler import cli
+from reconciler import cli, cli_account
 from reconciler.redact import forget_secrets
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ def manifests(tmp_path: Path) -> Path:
 @pytest.fixture
 def invoke(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """`invoke("plan", path, ...)` runs the CLI against `sim` with GCORE_API_KEY set."""
-    monkeypatch.setattr(cli, "transport_override", sim.transport())
+    monkeypatch.setattr(cli_account, "transport_override", sim.transport())
     base_env = {
         "GCORE_API_KEY": sim.config.api_key,
         "GCORE_BASE_URL": "http://simulator.invalid",

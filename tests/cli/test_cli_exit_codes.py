@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler import cli
+from reconciler import cli, cli_account
 
 STUDIO_B = """
 kind: Stream
@@ -91,7 +91,9 @@ class FailingTransport(httpx.BaseTransport):
 def test_partial_failure_exits_1_and_the_next_run_finishes(
     sim: Any, api: Any, invoke: Any, manifests: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "transport_override", FailingTransport(sim.transport(), "Launch show"))
+    monkeypatch.setattr(
+        cli_account, "transport_override", FailingTransport(sim.transport(), "Launch show")
+    )
     first = invoke("apply", "--yes", manifests)
     assert first.exit_code == 1, first.output
     lines = first.stdout.splitlines()
@@ -104,7 +106,7 @@ def test_partial_failure_exits_1_and_the_next_run_finishes(
     assert any(line.startswith('done     + broadcast encore-show "Encore show"') for line in lines)
     assert "Apply: 3 done, 1 failed, 1 skipped, 0 held." in first.stdout
 
-    monkeypatch.setattr(cli, "transport_override", sim.transport())
+    monkeypatch.setattr(cli_account, "transport_override", sim.transport())
     second = invoke("apply", "--yes", manifests)
     assert second.exit_code == 0, second.output
     assert sorted(b["name"] for b in api.list_broadcasts()) == ["Encore show", "Launch show"]

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler import __version__, cli
+from reconciler import __version__, cli_account
 
 PASSPHRASE = "correct-horse-battery-staple"
 SRT_STREAM = """
@@ -115,7 +115,9 @@ def test_secrets_never_appear_in_any_output(
     changed = {"SRT_PASS": "another-passphrase-42"}
     for fmt in ("text", "json", "markdown"):
         outputs.append(invoke("plan", "-o", fmt, manifests, env=changed))
-    monkeypatch.setattr(cli, "transport_override", LeakyErrors(sim.transport(), sim.config.api_key))
+    monkeypatch.setattr(
+        cli_account, "transport_override", LeakyErrors(sim.transport(), sim.config.api_key)
+    )
     for fmt in ("text", "json", "markdown"):
         outputs.append(invoke("apply", "--yes", "-o", fmt, manifests, env=changed))
     assert outputs[-1].exit_code == 1

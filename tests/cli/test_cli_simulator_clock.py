@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 from click.testing import CliRunner
 
-from reconciler.cli import SIMULATOR_KEY, main
+from reconciler.cli import main
+from reconciler.cli_account import SIMULATOR_KEY
 from reconciler.simulator import Simulator, SimulatorConfig
 
 POLICY = """kind: Settings

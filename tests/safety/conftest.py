@@ -20,9 +20,9 @@ class CliRun:
 
 def cli_runner(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliRun]:
     """A function running `reconciler ARGS...` against `sim` with a key set."""
-    from reconciler import cli
+    from reconciler import cli, cli_account
 
-    monkeypatch.setattr(cli, "transport_override", sim.transport())
+    monkeypatch.setattr(cli_account, "transport_override", sim.transport())
     env = {
         "GCORE_API_KEY": sim.config.api_key,
         "GCORE_BASE_URL": "http://simulator.invalid",

@@ -1,0 +1,100 @@
+"""Where the account is: the embedded simulator (--simulator) or GCORE_API_KEY at GCORE_BASE_URL,
+and how the client paces its calls. Knows the environment variables, not the commands.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler.api.protocol import StreamingAPI
+from reconciler.api.settings import ClientSettings, parse_rate_limit
+from reconciler.errors import ConfigError
+from reconciler.redact import register_secret
+
+ENV_API_KEY = "GCORE_API_KEY"
+ENV_BASE_URL = "GCORE_BASE_URL"
+DEFAULT_BASE_URL = "https://api.gcore.com"
+DEFAULT_SIMULATOR_STATE = ".reconciler/simulator.sqlite"
+SIMULATOR_KEY = "embedded-simulator-key"  # the embedded simulator's own key, never a real one
+SIMULATOR_URL = "http://simulator.invalid"
+
+
+# The httpx transport seam (as httpx's MockTransport): tests route the real command line to an
+# in-process simulator by setting this; None = the network at GCORE_BASE_URL.
+transport_override: Any = None
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Account:
+    api: StreamingAPI
+    settings: ClientSettings
+    where: str  # for messages: the base URL or the simulator file
+    # The account's clock: cleanup ages streams against it (the simulator's clock can be advanced).
+    now: Callable[[], datetime]
+
+
+def client_settings(kw: dict[str, Any]) -> ClientSettings:
+    rate: float | None = None
+    unlimited = False
+    if kw.get("rate_limit") is not None:
+        try:
+            rate = parse_rate_limit(str(kw["rate_limit"]))
+        except ValueError as error:
+            raise ConfigError(f"--rate-limit {kw['rate_limit']!r}: {error}") from None
+        unlimited = rate is None
+    settings = ClientSettings.from_env(
+        os.environ,
+        rate_limit=rate,
+        concurrency=kw.get("concurrency"),
+        timeout=kw.get("timeout"),
+        retries=kw.get("retries"),
+    )
+    return replace(settings, rate_limit=None) if unlimited else settings
+
+
+@contextmanager
+def open_account(kw: dict[str, Any]) -> Iterator[Account]:
+    """The API to talk to: the embedded simulator with --simulator, else GCORE_API_KEY at
+    GCORE_BASE_URL. Never falls back silently from one to the other."""
+    from reconciler.api.client import StreamingClient
+
+    settings = client_settings(kw)
+    with ExitStack() as stack:
+        state = kw.get("simulator_state")
+        if state is not None:
+            from reconciler.simulator import Simulator, SimulatorConfig
+
+            Path(state).parent.mkdir(parents=True, exist_ok=True)
+            sim = Simulator(SimulatorConfig(api_key=SIMULATOR_KEY, state_path=str(state)))
+            stack.callback(sim.close)
+            settings = replace(settings, rate_limit=None)  # a local simulator needs no pacing
+            client = StreamingClient(
+                SIMULATOR_URL, SIMULATOR_KEY, transport=sim.transport(), settings=settings
+            )
+            where = f"embedded simulator ({state})"
+            now = sim.now
+        else:
+            key = os.environ.get(ENV_API_KEY, "").strip()
+            if not key:
+                raise ConfigError(
+                    f"no API key: set {ENV_API_KEY} (and {ENV_BASE_URL} if not "
+                    f"{DEFAULT_BASE_URL}), or pass --simulator to try the tool on an embedded "
+                    "simulator"
+                )
+            register_secret(key)
+            base_url = os.environ.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL
+            client = StreamingClient(base_url, key, settings=settings, transport=transport_override)
+            where = base_url
+            now = _wall_clock
+        stack.callback(client.close)
+        yield Account(api=client, settings=settings, where=where, now=now)
