@@ -25,9 +25,9 @@ def make_client(sim: SimHandle, *, concurrency: int, rate_limit: float | None = 
 
 
 def load(path: Path) -> Any:
-    from reconciler.manifest import load_manifests
+    from reconciler.pipeline import load_desired
 
-    return load_manifests([str(path)])
+    return load_desired([path])
 
 
 @dataclass(frozen=True)
@@ -39,20 +39,24 @@ class PlanRun:
 
 def plan(desired: Any, api: Any) -> PlanRun:
     """`reconciler plan`: one read of the account, the plan, the guards, the text rendering."""
-    from reconciler.pipeline import plan_account
-
+    from reconciler.pipeline import plan_against
     from reconciler.render import render_plan
 
-    result = plan_account(desired, api)
-    return PlanRun(result.plan, result.live, render_plan(result.plan, "text"))
+    live, result = plan_against(desired, api)
+    return PlanRun(result, live, render_plan(result, "text"))
 
 
 def apply(desired: Any, api: Any, *, workers: int) -> Any:
-    """`reconciler apply --yes`: plan without the lock; when something is to change, take the
-    lock, read and plan again, apply. Returns the report (None when nothing was to change)."""
-    from reconciler.pipeline import apply_account
+    """`reconciler apply --yes` as cli.py runs it: a plan without the lock; when something is
+    pending, take the lock, read and plan again, apply, render the report. Returns the report."""
+    from reconciler.pipeline import LockOptions, apply_desired, plan_against
+    from reconciler.render import render_plan, render_report
 
-    return apply_account(desired, api, workers=workers, owner="benchmark")
+    _live, shown = plan_against(desired, api)
+    render_plan(shown, "text")
+    run = apply_desired(desired, api, shown, lock=LockOptions(owner="benchmark"), workers=workers)
+    render_report(run.report, "text")
+    return run.report
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,8 @@ def _spread(ids: Sequence[int], sample: int | None) -> list[int]:
 
 
 def report_note(report: object) -> str:
-    if report is None:
-        return "nothing to change (no lock taken)"
     from reconciler.changes import Outcome, Report
 
     assert isinstance(report, Report)
     counts = ", ".join(f"{o.value} {report.count(o)}" for o in Outcome if report.count(o))
-    return f"report: {counts or 'empty'}; exit code {report.exit_code}"
+    return f"report: {counts or 'nothing to do'}; exit code {report.exit_code}"

@@ -184,6 +184,9 @@ class SimHandle:
             return _dispatch(self._sim, op, args)
         assert self._conn is not None
         self._conn.send((op, args))
+        while not self._conn.poll(1.0):  # seeding 20,000 objects takes a while; death does not
+            if not self._proc.is_alive():
+                raise RuntimeError(f"simulator child exited with code {self._proc.exitcode}")
         ok, value = self._conn.recv()
         if not ok:
             raise RuntimeError(f"simulator child: {value}")

@@ -1,0 +1,70 @@
+"""`reconciler apply` killed (SIGKILL) at random moments, again and again: the next run finds what
+the killed ones did and finishes it, with exactly one object per key and nothing else touched.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chaos_support import N, Account, cli_env, start_cli
+
+from reconciler.simulator import Faults
+
+pytestmark = [pytest.mark.chaos, pytest.mark.port]
+
+KILLS = 4
+
+
+def run_to_end(args: list[str], env: dict[str, str], timeout: float = 60) -> tuple[int, str]:
+    proc = start_cli(args, env)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        pytest.fail(f"`reconciler {' '.join(args)}` did not finish in {timeout} s:\n{out}")
+    return proc.returncode, out
+
+
+def test_killed_applies_are_finished_by_the_next_run(
+    sim: Any, sim_server: Any, manifests: Path, account: Account, unowned: dict[str, list[int]]
+) -> None:
+    before = account.snapshot(unowned)
+    # Slow enough that a kill lands in the middle of the work (about 1,000 requests per full run).
+    sim.set_faults(Faults(latency_ms=4))
+    env = cli_env(sim_server.url, **KILL_ENV)
+    rng = random.Random(1)
+    killed_mid_run = 0
+    for _ in range(KILLS):
+        sim.clear_log()
+        proc = start_cli(["apply", str(manifests), "--yes"], env)
+        time.sleep(rng.uniform(0.5, 2.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+        writes = [r for r in sim.requests() if r["method"] != "GET"]
+        killed_mid_run += bool(writes) and proc.returncode == -signal.SIGKILL
+        assert account.census().duplicates() == []
+
+    code, out = run_to_end(["apply", str(manifests), "--yes"], env)
+    assert code == 0, out
+    assert "Traceback" not in out
+    code, out = run_to_end(["plan", str(manifests), "--detailed-exitcode"], env)
+    assert code == 0, out
+
+    census = account.census()
+    assert census.stream_keys == {f"cam-{i:03d}": 1 for i in range(N)}
+    assert census.broadcast_names == {f"show-{i:03d}": 1 for i in range(N)}
+    assert census.recorded == {f"show-{i:03d}": 1 for i in range(N)}
+    assert census.lock_streams == 0
+    assert len(account.list("broadcasts")) == N + len(unowned["broadcasts"])
+    assert account.snapshot(unowned) == before
+    assert killed_mid_run >= 2  # the kills really interrupted writing runs
+
+
+KILL_ENV: dict[str, str] = {}
