@@ -5,6 +5,7 @@ A dropped create (fault) closes the connection without an answer. Knows nothing 
 
 from __future__ import annotations
 
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -70,6 +71,11 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
         self.simulator = simulator
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that went away (killed, timed out) is not the server's problem
+        super().handle_error(request, client_address)
 
 
 class ServerHandle:

@@ -140,3 +140,19 @@ def test_unreadable_state_file_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(simulator_group, ["serve", "--port", "0", "--state", str(bogus)])
     assert result.exit_code == 1 and "cannot open" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_client_that_disappears_leaves_no_traceback(
+    sim_server: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    host, port = sim_server.url.removeprefix("http://").split(":")
+    for _ in range(20):
+        with socket.create_connection((host, int(port))) as raw:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            raw.sendall(b"GET /streaming/streams HTTP/1.1\r\nHost: x\r\n\r\n")
+        # closed with RST before reading the answer
+    with http(sim_server.url) as c:
+        assert c.get("/streaming/streams").status_code == 200
+    assert "Traceback" not in capfd.readouterr().err
