@@ -74,8 +74,14 @@ def open_account(kw: dict[str, Any]) -> Iterator[Account]:
         if state is not None:
             from reconciler.simulator import Simulator, SimulatorConfig
 
-            Path(state).parent.mkdir(parents=True, exist_ok=True)
-            sim = Simulator(SimulatorConfig(api_key=SIMULATOR_KEY, state_path=str(state)))
+            try:
+                Path(state).parent.mkdir(parents=True, exist_ok=True)
+                sim = Simulator(SimulatorConfig(api_key=SIMULATOR_KEY, state_path=str(state)))
+            except (OSError, ValueError) as error:
+                raise ConfigError(
+                    f"--simulator={state}: cannot open the simulator's state file ({error}); "
+                    "name another file with --simulator=FILE"
+                ) from None
             stack.callback(sim.close)
             settings = replace(settings, rate_limit=None)  # a local simulator needs no pacing
             client = StreamingClient(

@@ -66,3 +66,15 @@ def test_a_fresh_stream_on_the_simulator_clock_is_not_stale(tmp_path: Path) -> N
         main, ["plan", f"--simulator={state}", "--detailed-exitcode", str(manifests)]
     )
     assert shown.exit_code == 0, shown.output
+
+
+def test_an_unreadable_simulator_state_file_is_a_clear_error(tmp_path: Path) -> None:
+    state = tmp_path / "not-a-database.sqlite"
+    state.write_text("this is not SQLite, just text that happens to be here\n" * 20)
+    manifests = tmp_path / "policy.yaml"
+    manifests.write_text(POLICY)
+
+    result = CliRunner().invoke(main, ["plan", f"--simulator={state}", str(manifests)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: --simulator={state}: cannot open the simulator's")
+    assert "Traceback" not in result.output
