@@ -194,12 +194,27 @@ def plan(paths: tuple[str, ...], detailed_exitcode: bool, **kw: Any) -> None:
 @click.option(
     "--lock-ttl",
     type=click.FloatRange(1),
-    default=600.0,
+    default=120.0,
     show_default=True,
     metavar="SECONDS",
     help="Lifetime of this run's lock if it dies without releasing it (refreshed while running).",
 )
-def apply(paths: tuple[str, ...], yes: bool, lock_wait: float, lock_ttl: float, **kw: Any) -> None:
+@click.option(
+    "--lock-owner",
+    envvar="RECONCILER_LOCK_OWNER",
+    default="",
+    metavar="TEXT",
+    help="Who holds the lock, as other runs will name it (e.g. the CI job URL). "
+    "Default: user@host pid N. Env: RECONCILER_LOCK_OWNER.",
+)
+def apply(
+    paths: tuple[str, ...],
+    yes: bool,
+    lock_wait: float,
+    lock_ttl: float,
+    lock_owner: str,
+    **kw: Any,
+) -> None:
     """Make the account match the manifests, in the platform's lifecycle order.
 
     Exit 0 converged, 1 a change failed (or an error), 3 a change was held back by a safety rule.
@@ -223,7 +238,7 @@ def apply(paths: tuple[str, ...], yes: bool, lock_wait: float, lock_ttl: float, 
             account.api,
             shown,
             options,
-            lock=LockOptions(ttl=lock_ttl, wait=lock_wait),
+            lock=LockOptions(owner=lock_owner, ttl=lock_ttl, wait=lock_wait),
             workers=account.settings.concurrency,
             on_start=lambda fresh: _announce_replan(fresh, shown, fmt, progress),
             on_result=progress.result,
@@ -338,6 +353,45 @@ def status(
     with open_account(kw) as account:
         rows = read_status(desired, account.api, latest=latest)
     _out(render_status(rows, output))
+
+
+@main.command()
+@paths_argument
+@connection_options
+@click.option("--set-name", help="The set to unlock (default: the Settings document in PATH).")
+@click.option("--yes", "-y", is_flag=True, help="Unlock without asking (needed off a terminal).")
+def unlock(paths: tuple[str, ...], set_name: str | None, yes: bool, **kw: Any) -> None:
+    """Remove the set's apply lock left by a run that died (like `terraform force-unlock`).
+
+    Only when no apply of the set is running: a live holder would then write beside another run.
+    Exit 0 removed (or there was none), 1 error.
+    """
+    from reconciler.lock import break_lock, find_locks, format_time
+
+    paths = split_paths(kw, paths, required=False)
+    if set_name is None:
+        if not paths:
+            raise ConfigError("unlock needs the set name: pass --set-name or the manifests' PATH")
+        from reconciler.pipeline import RunOptions, load_desired
+
+        set_name = load_desired(paths, RunOptions()).settings.set_name
+    with open_account(kw) as account:
+        held = find_locks(account.api, set_name)
+        if not held:
+            click.echo(f"manifest set '{set_name}' is not locked")
+            return
+        for record in held:
+            until = format_time(record.expires_at)
+            click.echo(
+                f"lock of '{set_name}' held by '{record.owner}' until {until} "
+                f"(stream id {record.stream_id})"
+            )
+        if not yes:
+            if not stdin_is_terminal():
+                raise ConfigError("refusing to unlock without --yes when not on a terminal")
+            click.confirm("Remove it?", abort=True)
+        removed = break_lock(account.api, set_name)
+    click.echo(f"removed {len(removed)} lock{'s' if len(removed) != 1 else ''} of '{set_name}'")
 
 
 @main.command()

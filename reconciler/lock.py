@@ -163,6 +163,11 @@ def acquire_lock(
         sleep(min(poll, remaining))
 
 
+def find_locks(api: StreamingAPI, set_name: str) -> list[LockRecord]:
+    """The lock streams of the set, expired or not (what `reconciler unlock` shows)."""
+    return _records(api.list_streams(), set_name)
+
+
 def break_lock(api: StreamingAPI, set_name: str) -> list[LockRecord]:
     """Delete every lock stream of the set, whoever holds it (an operator's escape hatch)."""
     records = _records(api.list_streams(), set_name)

@@ -39,7 +39,7 @@ class RunOptions:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
-DEFAULT_LOCK_TTL = 600.0
+DEFAULT_LOCK_TTL = 120.0
 
 
 @dataclass(frozen=True)
