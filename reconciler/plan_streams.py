@@ -28,6 +28,7 @@ from reconciler.ownership import encode_entity_data as encode
 
 Json = dict[str, Any]
 ENTITY = "client_entity_data"
+REGION = "transcoding_region"  # the tutorial's field, gone from the current API
 
 
 @dataclass
@@ -238,6 +239,11 @@ def _converge(out: Planned, want: DesiredStream, target: StreamTarget, marker: M
     fields = _declared(want)
     name = str(fields.get("name", want.key))
     compared = {k: v for k, v in fields.items() if k != "active"}
+    if REGION in compared and REGION not in live:
+        # The current Gcore API no longer reports the tutorial's region field (API-FACTS §5):
+        # comparing it would PATCH on every run, so it is sent on create only, and said so.
+        del compared[REGION]
+        out.warnings.append(_region_unreported(want.key))
     # The user's part of client_entity_data is theirs only when declared (invariant 3).
     user = want.user_entity_data if want.user_entity_data is not None else target.user_data
     text = encode(marker, user)
@@ -336,6 +342,14 @@ def _recording(
             reason=reason,
             depends_on=depends,
         )
+    )
+
+
+def _region_unreported(key: str) -> str:
+    return (
+        f"stream '{key}': the account does not report transcoding_region, so it cannot be "
+        "compared; it is sent only when the stream is created (ingest regions are chosen by the "
+        "platform)"
     )
 
 

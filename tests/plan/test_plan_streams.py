@@ -259,3 +259,22 @@ def test_declared_null_matches_a_field_the_server_leaves_out() -> None:
     assert compute_plan(desired([dstream("s", cdn_id=None)]), state).is_empty
     (update,) = compute_plan(desired([dstream("s", cdn_id=3)]), state).changes
     assert update.diffs == (FieldDiff("add", "/cdn_id", None, 3),)
+
+
+def test_a_region_the_account_does_not_report_is_not_compared_and_says_so() -> None:
+    # The current Gcore API has no transcoding_region (API-FACTS §5): no perpetual PATCH.
+    cam = stream(1, owner=marker("cam"))
+    cam.pop("transcoding_region", None)
+    plan = compute_plan(desired([dstream("cam", transcoding_region="ix1")], []), live(cam))
+    assert plan.changes == ()
+    assert plan.warnings == (
+        "stream 'cam': the account does not report transcoding_region, so it cannot be compared; "
+        "it is sent only when the stream is created (ingest regions are chosen by the platform)",
+    )
+
+
+def test_a_reported_region_is_compared() -> None:
+    cam = stream(1, owner=marker("cam"), transcoding_region="ed2")
+    plan = compute_plan(desired([dstream("cam", transcoding_region="ix1")], []), live(cam))
+    (update,) = plan.changes
+    assert update.body == {"name": "cam", "transcoding_region": "ix1"}
