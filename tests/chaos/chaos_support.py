@@ -87,7 +87,7 @@ class Account:
         finally:
             self.sim.set_faults(saved)
 
-    def list(self, kind: str) -> list[Json]:
+    def objects(self, kind: str) -> list[Json]:
         out: list[Json] = []
         with self.calm():
             page = 1
@@ -107,7 +107,7 @@ class Account:
             return dict(got.json())
 
     def census(self) -> Census:
-        streams = self.list("streams")
+        streams = self.objects("streams")
         ours: set[int] = set()
         keys: Counter[str] = Counter()
         recorded: Counter[str] = Counter()
@@ -123,13 +123,13 @@ class Account:
                 keys[marker.key] += 1
                 recorded.update(marker.broadcasts.keys())
         names: Counter[str] = Counter(
-            str(b["name"]) for b in self.list("broadcasts") if ours.intersection(b["stream_ids"])
+            str(b["name"]) for b in self.objects("broadcasts") if ours.intersection(b["stream_ids"])
         )
         return Census(keys, names, recorded, locks)
 
     def snapshot(self, ids: Mapping[str, list[int]]) -> str:
         """The full JSON of the given objects, as one comparable text."""
-        by_kind = {kind: {int(o["id"]): o for o in self.list(kind)} for kind in ids}
+        by_kind = {kind: {int(o["id"]): o for o in self.objects(kind)} for kind in ids}
         return json.dumps(
             {k: [by_kind[k].get(i) for i in v] for k, v in ids.items()}, sort_keys=True
         )

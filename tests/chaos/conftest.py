@@ -52,3 +52,19 @@ def unowned(account: Account) -> dict[str, list[int]]:
         {"broadcast": {"name": "show-000", "status": "pending", "stream_ids": [streams[1]["id"]]}},
     )
     return {"streams": [int(s["id"]) for s in streams], "broadcasts": [int(broadcast["id"])]}
+
+
+@pytest.fixture
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's client with millisecond backoff (its defaults suit the real API, not a test run
+    in seconds). Retry-After from 429s is still honoured as sent."""
+    from dataclasses import replace
+
+    from reconciler import cli_account
+
+    real = cli_account.client_settings
+
+    def quick(kw: dict[str, Any]) -> Any:
+        return replace(real(kw), backoff_base=0.005, backoff_max=0.05)
+
+    monkeypatch.setattr(cli_account, "client_settings", quick)

@@ -12,13 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chaos_support import N, Account, cli_env, start_cli
+from chaos_support import Account, N, cli_env, start_cli
 
 from reconciler.simulator import Faults
 
 pytestmark = [pytest.mark.chaos, pytest.mark.port]
 
-KILLS = 4
+KILLS = 5
+# A killed run cannot release its lock: it expires after the TTL, and the next run waits for it
+# (what a cron job does with --lock-wait).
+APPLY = ["apply", "--yes", "--lock-ttl", "2", "--lock-wait", "20"]
 
 
 def run_to_end(args: list[str], env: dict[str, str], timeout: float = 60) -> tuple[int, str]:
@@ -36,22 +39,22 @@ def test_killed_applies_are_finished_by_the_next_run(
     sim: Any, sim_server: Any, manifests: Path, account: Account, unowned: dict[str, list[int]]
 ) -> None:
     before = account.snapshot(unowned)
-    # Slow enough that a kill lands in the middle of the work (about 1,000 requests per full run).
-    sim.set_faults(Faults(latency_ms=4))
-    env = cli_env(sim_server.url, **KILL_ENV)
+    # A full run is ~400 requests: at 10 ms each, 8 in flight, a kill lands in the middle of it.
+    sim.set_faults(Faults(latency_ms=10))
+    env = cli_env(sim_server.url)
     rng = random.Random(1)
     killed_mid_run = 0
     for _ in range(KILLS):
         sim.clear_log()
-        proc = start_cli(["apply", str(manifests), "--yes"], env)
-        time.sleep(rng.uniform(0.5, 2.5))
+        proc = start_cli([*APPLY, str(manifests)], env)
+        time.sleep(rng.uniform(0.3, 1.3))
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
         writes = [r for r in sim.requests() if r["method"] != "GET"]
         killed_mid_run += bool(writes) and proc.returncode == -signal.SIGKILL
         assert account.census().duplicates() == []
 
-    code, out = run_to_end(["apply", str(manifests), "--yes"], env)
+    code, out = run_to_end([*APPLY, str(manifests)], env)
     assert code == 0, out
     assert "Traceback" not in out
     code, out = run_to_end(["plan", str(manifests), "--detailed-exitcode"], env)
@@ -62,9 +65,6 @@ def test_killed_applies_are_finished_by_the_next_run(
     assert census.broadcast_names == {f"show-{i:03d}": 1 for i in range(N)}
     assert census.recorded == {f"show-{i:03d}": 1 for i in range(N)}
     assert census.lock_streams == 0
-    assert len(account.list("broadcasts")) == N + len(unowned["broadcasts"])
+    assert len(account.objects("broadcasts")) == N + len(unowned["broadcasts"])
     assert account.snapshot(unowned) == before
     assert killed_mid_run >= 2  # the kills really interrupted writing runs
-
-
-KILL_ENV: dict[str, str] = {}
