@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         sim.close()
 
     within = noop_result.total <= bound * 1.10
-    cpu_ok = noop_result.cpu < 3.0
+    # tracemalloc multiplies CPU time: under it, the CPU target is not judged.
+    cpu_ok = noop_result.cpu < 3.0 or args.tracemalloc
     empty = not noop.plan.changes and not after.plan.changes
     ok = within and cpu_ok and empty and not apply_failed
     print(
@@ -162,10 +163,13 @@ def main(argv: list[str] | None = None) -> int:
         f"wall {noop_result.wall:.2f} s; naive baseline wall {est_wall:.1f} s"
     )
     command_cpu = results[0].cpu + noop_result.cpu
+    command_ok = command_cpu < 3.0 or args.tracemalloc
     print(
-        f"{'PASS' if command_cpu < 3.0 else 'FAIL'}: load manifests + no-op plan CPU "
+        f"{'PASS' if command_ok else 'FAIL'}: load manifests + no-op plan CPU "
         f"{command_cpu:.2f} s (all of `reconciler plan` but start-up; target < 3 s)"
     )
+    if args.tracemalloc:
+        print("(under --tracemalloc CPU times are inflated: the CPU targets are not judged)")
     print(f"{'PASS' if empty else 'FAIL'}: no-op plans were empty before and after the apply")
     print(f"{'PASS' if not apply_failed else 'FAIL'}: the 1% apply converged")
     emit_json(
