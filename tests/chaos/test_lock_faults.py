@@ -1,5 +1,5 @@
 """The lock under failing reads: a run that could not confirm its lock must not leave it behind,
-or every later run (cron, pipeline) is locked out until the TTL (10 minutes by default) expires.
+or every later run (cron, pipeline) is locked out until its TTL expires.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from chaos_support import Account
 
 from reconciler.errors import ServerError
 from reconciler.lock import acquire_lock
+
+pytestmark = pytest.mark.chaos
 
 
 class FailingSecondListing:
