@@ -77,3 +77,16 @@ def test_redact_value_masks_secret_fields_and_strings() -> None:
         "cleared": {"srt_passphrase": None},
     }
     assert value["token"] == "0f3a9b8c7d6e"  # a copy: the input is untouched
+
+
+def test_many_tokens_are_masked_by_lookup_even_glued_to_other_characters() -> None:
+    tokens = [f"{n:08x}cafe{n:04d}" for n in range(10_000)]
+    register_secrets(tokens)
+    register_secret("key/with+odd=chars")
+    text = (
+        f"push rtmp-less {tokens[42]} then x{tokens[7]}y and {tokens[9999]}, "
+        "auth key/with+odd=chars; dvr_duration: 3600 -> 7200"
+    )
+    assert redact_text(text) == (
+        "push rtmp-less *** then x***y and ***, auth ***; dvr_duration: 3600 -> 7200"
+    )

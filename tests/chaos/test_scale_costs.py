@@ -4,40 +4,13 @@ each one is a request count or a CPU budget a user with thousands of streams not
 
 from __future__ import annotations
 
-import secrets
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from chaos_support import write_set
 
-from reconciler import redact
 from reconciler.pipeline import apply_desired, load_desired, plan_against
-
-
-@pytest.fixture
-def many_tokens() -> Iterator[list[str]]:
-    tokens = [secrets.token_hex(16) for _ in range(10_000)]  # the simulator's token shape
-    yield tokens
-    redact.forget_secrets()
-
-
-def test_masking_ten_thousand_stream_tokens_stays_cheap(many_tokens: list[str]) -> None:
-    """`read_account` registers every stream token; every printed line is then redacted. With
-    10,000 streams, registering them and redacting 1,000 plan lines must take well under a
-    second of CPU (a token-set lookup does it in ~0.05 s; one regex alternation of 10,000
-    branches takes ~1.7 s here, and apply prints a line per change)."""
-    start = time.process_time()
-    redact.register_secrets(many_tokens)
-    line = "~ update stream cam-00001 (id 1000001): dvr_duration: 3600 -> 7200"
-    for _ in range(1000):
-        assert redact.redact_text(line) == line
-    spent = time.process_time() - start
-    # Masking must still work: a registered token anywhere in a text is hidden.
-    assert many_tokens[4321] not in redact.redact_text(f"key {many_tokens[4321]} leaked")
-    assert spent < 0.5, f"{spent:.2f} s of CPU"
 
 
 def page_one_sweeps(sim: Any, kind: str) -> int:
