@@ -25,8 +25,8 @@ from reconciler.cli_options import (
     run_options,
     split_paths,
 )
-from reconciler.errors import ConfigError, ReconcilerError
-from reconciler.redact import redact_text
+from reconciler.errors import ConfigError, ManifestError, ReconcilerError
+from reconciler.redact import redact_registered, redact_text
 from reconciler.render import Format, plan_json, render_plan, render_report, report_json
 from reconciler.render_lines import headline, plan_summary_line
 from reconciler.simulator.cli import simulator
@@ -41,14 +41,14 @@ class ReconcilerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ReconcilerError as error:
-            message = redact_text(str(error))
-            label = "invalid manifests" if type(error).__name__ == "ManifestError" else "error"
-            if label == "invalid manifests":
-                count = len(getattr(error, "problems", ()))
-                click.echo(message, err=True)
+            if isinstance(error, ManifestError):
+                # Problems never quote secret values (the loader's rule); the field-value rule
+                # of redact_text would mask the words after `spec.srt_passphrase:`.
+                click.echo(redact_registered(str(error)), err=True)
+                count = len(error.problems)
                 click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
             else:
-                click.echo(f"{label}: {message}", err=True)
+                click.echo(f"error: {redact_text(str(error))}", err=True)
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)

@@ -97,14 +97,24 @@ def forget_secrets() -> None:
         _other_pattern = None
 
 
-def redact_text(text: str) -> str:
-    """Mask every secret in free text (messages, logs, rendered output)."""
+def redact_registered(text: str) -> str:
+    """Mask only the registered literal secrets (the API key, stream tokens). For texts whose
+    shape is ours and that never quote a secret value, such as manifest problems, where the
+    `field: value` rule would mask the words after `spec.srt_passphrase:`."""
     if not text:
         return text
     if _other_pattern is not None:
         text = _other_pattern.sub(MASK, text)
     if _words:
         text = _WORD_RUN.sub(_mask_word_run, text)
+    return text
+
+
+def redact_text(text: str) -> str:
+    """Mask every secret in free text (messages, logs, rendered output)."""
+    text = redact_registered(text)
+    if not text:
+        return text
     for regex, replacement in _PATTERNS:
         text = regex.sub(replacement or _mask_field_value, text)
     return text

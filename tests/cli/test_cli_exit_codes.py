@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from reconciler import cli, cli_account
 
@@ -157,3 +158,21 @@ def test_bad_client_flag_is_a_clear_error(invoke: Any, manifests: Path) -> None:
     assert "--rate-limit 'fast'" in result.stderr
     env_result = invoke("plan", manifests, env={"RECONCILER_TIMEOUT": "-1"})
     assert env_result.exit_code == 1 and "RECONCILER_TIMEOUT" in env_result.stderr
+
+
+def test_a_missing_secret_variable_is_named_in_full(tmp_path: Path) -> None:
+    # The problem text is ours and never quotes a secret: nothing in it is masked.
+    manifest = tmp_path / "cam.yaml"
+    manifest.write_text(
+        "kind: Settings\nname: prod\n---\nkind: Stream\nname: cam\n"
+        "spec:\n  srt_passphrase: ${CAM_SRT_PASSPHRASE}\n"
+    )
+    result = CliRunner().invoke(
+        cli.main, ["validate", str(manifest)], env={"CAM_SRT_PASSPHRASE": None}
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"{manifest}:7: spec.srt_passphrase: environment variable CAM_SRT_PASSPHRASE is not set; "
+        "export it (or write $${CAM_SRT_PASSPHRASE} for a literal '${CAM_SRT_PASSPHRASE}')\n"
+        "1 problem found\n"
+    )
