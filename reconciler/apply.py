@@ -1,30 +1,51 @@
 """Executes a `Plan` through the `StreamingAPI`: stages in lifecycle order (invariant 6), the
 independent changes of a stage in parallel on one bounded pool, exactly one `ChangeResult` per
-change, broadcast ownership recorded in our stream markers, and no duplicate creates (invariant 8).
+change, broadcast ownership recorded in our stream markers, and no duplicate creates (invariant 8):
+the creates of a stage whose outcome is unknown are looked up together, one sweep per round.
 
 Knows nothing of manifests, guards or output formats.
 """
 
 from __future__ import annotations
 
+import queue
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
-from reconciler.apply_markers import Json, StreamBook, infer_set_name
+from reconciler.apply_markers import (
+    Json,
+    StreamBook,
+    infer_set_name,
+    match_lost_broadcasts,
+    match_lost_streams,
+)
 from reconciler.changes import Action, Change, ChangeResult, Outcome, Plan, Report, Resource
 from reconciler.errors import AmbiguousCreate, ReconcilerError
 from reconciler.live import LiveState
-from reconciler.ownership import decode_entity_data
+from reconciler.ownership import Marker, decode_entity_data
 from reconciler.redact import redact_text
 
 FOUND_AFTER_AMBIGUOUS = "found after an ambiguous create"
+# POSTs of one create in one run. Every unknown outcome is looked up before the next POST.
+MAX_CREATE_ATTEMPTS = 3
 
 
 class _Unresolved(ReconcilerError):
     """A change needs an id that this run does not have (its create did not happen)."""
+
+
+@dataclass(frozen=True)
+class _Lost:
+    """A create whose outcome is unknown: looked up with the other lost creates of its stage."""
+
+    body: Json  # what was sent (a broadcast's with its stream_ids)
+    stream_ids: tuple[int, ...]
+    error: str
 
 
 def apply_plan(
@@ -39,6 +60,7 @@ def apply_plan(
     """Run every change once; a failure stops only the changes that depend on it.
 
     `set_name` scopes which streams are ours; by default it is read from the markers in the plan.
+    `on_result` is called on the calling thread, once per change, as results come in.
     """
     run = _Run(plan, api, live, set_name or infer_set_name(plan, live))
     results: dict[int, ChangeResult] = {}
@@ -54,28 +76,133 @@ def apply_plan(
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="apply") as pool:
         for stage in sorted(by_stage):
-            waiting = list(by_stage[stage])
-            running: dict[Future[ChangeResult], int] = {}
-            while waiting or running:
-                still_waiting: list[int] = []
-                for index in waiting:
-                    verdict = run.gate(index, results)
-                    if verdict is None:
-                        running[pool.submit(run.execute, index)] = index
-                    elif isinstance(verdict, ChangeResult):
-                        finish(index, verdict)
-                    else:
-                        still_waiting.append(index)
-                waiting = still_waiting
-                if not running:
-                    # Nothing can make progress: a dependency on a later stage or a cycle.
-                    for index in waiting:
-                        finish(index, run.skipped(index, "depends on a change that runs later"))
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    finish(running.pop(future), future.result())
+            _Stage(run, pool, results, finish).run_all(by_stage[stage])
     return Report(results=tuple(results[i] for i in range(len(plan.changes))))
+
+
+class _Stage:
+    """Runs one stage: a change is submitted once its dependencies have results, and results
+    come back through one queue, so scheduling costs O(1) per change whatever the plan size."""
+
+    def __init__(
+        self,
+        run: _Run,
+        pool: ThreadPoolExecutor,
+        results: Mapping[int, ChangeResult],
+        finish: Callable[[int, ChangeResult], None],
+    ) -> None:
+        self.run = run
+        self.pool = pool
+        self.results = results
+        self.finish = finish
+        self.done: queue.SimpleQueue[tuple[int, ChangeResult | _Lost]] = queue.SimpleQueue()
+        self.running = 0
+        self.blocked: dict[int, int] = {}  # index -> its dependencies in this stage still open
+        self.dependents: dict[int, list[int]] = defaultdict(list)
+        self.lost_attempts: dict[int, int] = defaultdict(int)
+
+    def run_all(self, indexes: list[int]) -> None:
+        changes = self.run.plan.changes
+        for index in indexes:  # held first, so that their dependents see them at once
+            held = changes[index].held
+            if held is not None:
+                self.finish(index, ChangeResult(changes[index], Outcome.HELD, detail=held))
+        members = set(indexes)
+        for index in indexes:
+            if index in self.results:
+                continue
+            open_deps = [d for d in self.run.deps[index] if d in members and d not in self.results]
+            if open_deps:
+                self.blocked[index] = len(open_deps)
+                for dep in open_deps:
+                    self.dependents[dep].append(index)
+            elif (skipped := self._start(index)) is not None:
+                self._settle(index, skipped)
+        lost: dict[int, _Lost] = {}
+        while True:
+            while self.running:
+                index, outcome = self.done.get()
+                self.running -= 1
+                if isinstance(outcome, _Lost):
+                    lost[index] = outcome
+                else:
+                    self._settle(index, outcome)
+            if not lost:
+                break
+            self._look_up(lost)  # only now: every lost create of this round is known
+            lost = {}
+        # Never started: a dependency on a later stage, or a cycle.
+        for index in indexes:
+            if index not in self.results:
+                self.finish(index, self.run.skipped(index, "depends on a change that runs later"))
+
+    def _start(self, index: int) -> ChangeResult | None:
+        """Submit the change if it can run; return its result if it is skipped. A dependency on
+        a later stage leaves it waiting: it is skipped when the stage ends."""
+        verdict = self.run.gate(index, self.results)
+        if verdict is None:
+            self._submit(index, partial(self.run.execute, index))
+        return verdict if isinstance(verdict, ChangeResult) else None
+
+    def _settle(self, index: int, result: ChangeResult) -> None:
+        """Record a result and start the dependents it unblocks (a loop: chains can be long)."""
+        todo = [(index, result)]
+        while todo:
+            index, result = todo.pop()
+            self.finish(index, result)
+            for dependent in self.dependents.pop(index, ()):
+                self.blocked[dependent] -= 1
+                if self.blocked[dependent] == 0:
+                    del self.blocked[dependent]
+                    skipped = self._start(dependent)
+                    if skipped is not None:
+                        todo.append((dependent, skipped))
+
+    def _submit(self, index: int, work: Callable[[], ChangeResult | _Lost]) -> None:
+        self.running += 1
+        self.pool.submit(self._work, index, work)
+
+    def _work(self, index: int, work: Callable[[], ChangeResult | _Lost]) -> None:
+        try:
+            outcome = work()
+        except BaseException as error:  # the stage must still hear back, or it waits forever
+            self.done.put((index, self.run.failed(index, f"internal error: {error!r}")))
+            raise
+        self.done.put((index, outcome))
+
+    def _look_up(self, lost: Mapping[int, _Lost]) -> None:
+        """One sweep per kind for all the lost creates of this round: those found are ours,
+        the others are created again while the budget lasts, else they fail."""
+        for resource in (Resource.STREAM, Resource.BROADCAST):
+            group = {i: item for i, item in lost.items() if self._resource(i) is resource}
+            if not group:
+                continue
+            try:
+                found = self.run.find_lost(resource, group)
+            except ReconcilerError as error:
+                for index, item in sorted(group.items()):
+                    why = (
+                        f"the outcome is unknown ({item.error}) and looking for the object "
+                        f"failed: {error}; not created again: the next run finds it if it exists"
+                    )
+                    self._settle(index, self.run.failed(index, why))
+                continue
+            for index, item in sorted(group.items()):
+                self.lost_attempts[index] += 1
+                if index in found:
+                    self._submit(index, partial(self.run.found, index, item, found[index]))
+                elif self.lost_attempts[index] < MAX_CREATE_ATTEMPTS:
+                    self._submit(index, partial(self.run.execute, index))
+                else:
+                    why = (
+                        f"the outcome is unknown after {MAX_CREATE_ATTEMPTS} attempts (last: "
+                        f"{item.error}) and a lookup after each found nothing; not tried again "
+                        "in this run: the next run creates it"
+                    )
+                    self._settle(index, self.run.failed(index, why))
+
+    def _resource(self, index: int) -> Resource:
+        return self.run.plan.changes[index].resource
 
 
 class _Run:
@@ -122,36 +249,60 @@ class _Run:
     def skipped(self, index: int, cause: str) -> ChangeResult:
         return ChangeResult(self.plan.changes[index], Outcome.SKIPPED, detail=cause)
 
-    def execute(self, index: int) -> ChangeResult:
+    def failed(self, index: int, why: str) -> ChangeResult:
+        return ChangeResult(self.plan.changes[index], Outcome.FAILED, detail=redact_text(why))
+
+    def execute(self, index: int) -> ChangeResult | _Lost:
         change = self.plan.changes[index]
+        if change.action is Action.CREATE:
+            return self._guarded(index, lambda: self._create(change))
+        return self._guarded(index, lambda: self._dispatch(change))
+
+    def found(self, index: int, lost: _Lost, answer: Json) -> ChangeResult | _Lost:
+        """A lost create that the lookup found: ours, recorded like a create that answered."""
+        change = self.plan.changes[index]
+        ids = list(lost.stream_ids)
+        detail = FOUND_AFTER_AMBIGUOUS
+        return self._guarded(index, lambda: self._created(change, lost.body, ids, answer, detail))
+
+    def _guarded(
+        self, index: int, work: Callable[[], ChangeResult | _Lost]
+    ) -> ChangeResult | _Lost:
         try:
-            object_id, detail = self._dispatch(change)
+            return work()
         except ReconcilerError as error:
-            return ChangeResult(change, Outcome.FAILED, detail=redact_text(str(error)))
+            return self.failed(index, str(error))
         except Exception as error:  # an unexpected bug must still give this change a result
-            message = redact_text(f"internal error: {type(error).__name__}: {error}")
-            return ChangeResult(change, Outcome.FAILED, detail=message)
-        return ChangeResult(change, Outcome.DONE, detail=detail, object_id=object_id)
+            return self.failed(index, f"internal error: {type(error).__name__}: {error}")
+
+    def find_lost(self, resource: Resource, lost: Mapping[int, _Lost]) -> dict[int, Json]:
+        """One sweep of `resource`: index -> the object a lost create of that index made."""
+        if resource is Resource.STREAM:
+            wanted = {i: item.body.get("client_entity_data") for i, item in lost.items()}
+            return match_lost_streams(self.api.list_streams(), wanted)
+        wanted_broadcasts = {i: (item.body, item.stream_ids) for i, item in lost.items()}
+        return match_lost_broadcasts(
+            self.api.list_broadcasts(),
+            wanted_broadcasts,
+            known=self.known_broadcasts,
+            ours=self.book.our_ids(),
+        )
 
     # --- actions -----------------------------------------------------------------------------
 
-    def _dispatch(self, change: Change) -> tuple[int | None, str]:
-        action, resource = change.action, change.resource
-        if action is Action.CREATE:
-            if resource is Resource.STREAM:
-                return self._create_stream(change)
-            return self._create_broadcast(change)
+    def _dispatch(self, change: Change) -> ChangeResult:
+        action = change.action
         if action is Action.CLEANUP:
             target = self._target(change)
             self.api.delete_stream(target)
-            return target, ""
-        if action is Action.DELETE_RECORDING:
+        elif action is Action.DELETE_RECORDING:
             target = self._target(change)
             self.api.delete_video(target)
-            return target, ""
-        if resource is Resource.STREAM:
-            return self._stream_change(change), ""
-        return self._broadcast_change(change), ""
+        elif change.resource is Resource.STREAM:
+            target = self._stream_change(change)
+        else:
+            target = self._broadcast_change(change)
+        return ChangeResult(change, Outcome.DONE, object_id=target)
 
     def _stream_change(self, change: Change) -> int:
         target, action = self._target(change), change.action
@@ -195,80 +346,44 @@ class _Run:
             self.book.forget_broadcast(change.key, target, skip=set(stream_ids) | self.doomed)
         return target
 
-    def _create_stream(self, change: Change) -> tuple[int, str]:
+    def _create(self, change: Change) -> ChangeResult | _Lost:
         body = dict(change.body)
-        detail = ""
+        stream_ids: list[int] = []
+        if change.resource is Resource.STREAM:
+            send = self.api.create_stream
+        else:
+            send = self.api.create_broadcast
+            stream_ids = self._stream_ids(change)
+            if change.stream_refs:
+                body["stream_ids"] = stream_ids
         try:
-            answer = self.api.create_stream(body)
-        except AmbiguousCreate:
-            found = self._find_stream(change)
-            if found is not None:
-                answer, detail = found, FOUND_AFTER_AMBIGUOUS
-            else:
-                answer = self._create_again(lambda: self.api.create_stream(body))
-        stream_id = int(answer["id"])
-        self.created[(Resource.STREAM, change.key)] = stream_id
-        self.book.note_stream(change.key, stream_id, body, answer)
-        return stream_id, detail
+            answer = send(body)
+        except AmbiguousCreate as error:
+            if change.resource is Resource.STREAM and _marker_of(body) is None:
+                raise ReconcilerError(
+                    f"{error}; the stream carries no marker to look for it by: not created again"
+                ) from error
+            return _Lost(body, tuple(stream_ids), redact_text(str(error)))
+        return self._created(change, body, stream_ids, answer, "")
 
-    def _create_broadcast(self, change: Change) -> tuple[int, str]:
-        body = dict(change.body)
-        stream_ids = self._stream_ids(change)
-        if change.stream_refs:
-            body["stream_ids"] = stream_ids
-        detail = ""
-        try:
-            answer = self.api.create_broadcast(body)
-        except AmbiguousCreate:
-            found = self._find_broadcast(body, stream_ids)
-            if found is not None:
-                answer, detail = found, FOUND_AFTER_AMBIGUOUS
-            else:
-                answer = self._create_again(lambda: self.api.create_broadcast(body))
-        broadcast_id = int(answer["id"])
-        self.created[(Resource.BROADCAST, change.key)] = broadcast_id
-        self.known_broadcasts.add(broadcast_id)
-        try:
-            self.book.record_broadcast(stream_ids, change.key, broadcast_id)
-        except ReconcilerError as error:
-            raise ReconcilerError(
-                f"broadcast created (id {broadcast_id}) but recording it in the stream markers "
-                f"failed: {error}; the next run adopts it by its name"
-            ) from error
-        return broadcast_id, detail
-
-    def _create_again(self, create: Callable[[], Json]) -> Json:
-        """One more create after a lookup found nothing; a second unknown outcome is a failure."""
-        try:
-            return create()
-        except AmbiguousCreate as second:
-            raise ReconcilerError(
-                f"the outcome is unknown after two attempts ({second}); not tried again: the "
-                "next run finds the object if it was created"
-            ) from second
-
-    def _find_stream(self, change: Change) -> Json | None:
-        """The stream carrying our marker (set + key): the create was committed after all."""
-        wanted = decode_entity_data(change.body.get("client_entity_data")).marker
-        if wanted is None:
-            return None
-        for stream in self.api.list_streams():
-            marker = decode_entity_data(stream.get("client_entity_data")).marker
-            if marker and (marker.set_name, marker.key) == (wanted.set_name, wanted.key):
-                return stream
-        return None
-
-    def _find_broadcast(self, body: Mapping[str, Any], stream_ids: list[int]) -> Json | None:
-        """The newest unknown broadcast with that name using one of our streams."""
-        ours = set(stream_ids) & self.book.our_ids() or set(stream_ids)
-        matches = [
-            b
-            for b in self.api.list_broadcasts()
-            if b.get("name") == body.get("name")
-            and int(b["id"]) not in self.known_broadcasts
-            and ours & {int(s) for s in b.get("stream_ids") or []}
-        ]
-        return max(matches, key=lambda b: int(b["id"])) if matches else None
+    def _created(
+        self, change: Change, body: Json, stream_ids: list[int], answer: Json, detail: str
+    ) -> ChangeResult:
+        """Bookkeeping once a create's object is known: its id, and a broadcast in our markers."""
+        object_id = int(answer["id"])
+        self.created[(change.resource, change.key)] = object_id
+        if change.resource is Resource.STREAM:
+            self.book.note_stream(change.key, object_id, body, answer)
+        else:
+            self.known_broadcasts.add(object_id)
+            try:
+                self.book.record_broadcast(stream_ids, change.key, object_id)
+            except ReconcilerError as error:
+                raise ReconcilerError(
+                    f"broadcast created (id {object_id}) but recording it in the stream markers "
+                    f"failed: {error}; the next run adopts it by its name"
+                ) from error
+        return ChangeResult(change, Outcome.DONE, detail=detail, object_id=object_id)
 
     # --- ids ---------------------------------------------------------------------------------
 
@@ -314,6 +429,10 @@ def _dependencies(plan: Plan) -> list[tuple[int, ...]]:
         deps |= {dep for name in change.depends_on for dep in by_id.get(name, ()) if dep != index}
         out.append(tuple(sorted(deps)))
     return out
+
+
+def _marker_of(body: Mapping[str, Any]) -> Marker | None:
+    return decode_entity_data(body.get("client_entity_data")).marker
 
 
 def _past(outcome: Outcome) -> str:

@@ -1,5 +1,6 @@
 """What apply knows about our streams while it runs: key -> id, current names and the current
-`client_entity_data`, and the serialised edits of the broadcasts recorded in the markers.
+`client_entity_data`, the serialised edits of the broadcasts recorded in the markers, and how a
+create whose outcome is unknown is recognised in a listing.
 
 Knows the API only through `StreamingAPI`; knows nothing of stages or scheduling.
 """
@@ -7,7 +8,8 @@ Knows the API only through `StreamingAPI`; knows nothing of stages or scheduling
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -164,3 +166,59 @@ class StreamBook:
                 continue
             if broadcast_id in marker.broadcasts.values():
                 self.edit_marker(sid, remove)
+
+
+def match_lost_streams(
+    listing: Iterable[Mapping[str, Any]], wanted: Mapping[int, str | None]
+) -> dict[int, Json]:
+    """`wanted` maps a lost create to the `client_entity_data` it sent; each is matched to the
+    listed stream carrying the same marker (set + key), the lowest id if there are several."""
+    keys: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, raw in wanted.items():
+        marker = decode_entity_data(raw).marker
+        if marker is not None:
+            keys[(marker.set_name, marker.key)].append(index)
+    best: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for stream in listing:
+        marker = decode_entity_data(stream.get("client_entity_data")).marker
+        if marker is None or (marker.set_name, marker.key) not in keys:
+            continue
+        key = (marker.set_name, marker.key)
+        if key not in best or int(stream["id"]) < int(best[key]["id"]):
+            best[key] = stream
+    return {i: dict(best[key]) for key, indexes in keys.items() if key in best for i in indexes}
+
+
+def match_lost_broadcasts(
+    listing: Iterable[Mapping[str, Any]],
+    wanted: Mapping[int, tuple[Mapping[str, Any], Sequence[int]]],
+    *,
+    known: Iterable[int],
+    ours: set[int],
+) -> dict[int, Json]:
+    """`wanted` maps a lost create to the body and stream ids it sent. A match is a broadcast
+    this run did not know (`known`: those that existed before it or that it made), with the same
+    name and using one of our streams among those; each is taken once: an identical stream set
+    first, then the newest."""
+    names = {body.get("name") for body, _ids in wanted.values()}
+    seen = set(known)
+    candidates: dict[Any, list[Mapping[str, Any]]] = defaultdict(list)
+    for broadcast in listing:
+        if broadcast.get("name") in names and int(broadcast["id"]) not in seen:
+            candidates[broadcast.get("name")].append(broadcast)
+    taken: set[int] = set()
+    out: dict[int, Json] = {}
+    for index, (body, sent_ids) in sorted(wanted.items()):
+        ids = set(sent_ids)
+        look_for = ids & ours or ids
+        scored = []
+        for broadcast in candidates[body.get("name")]:
+            uses = {int(s) for s in broadcast.get("stream_ids") or []}
+            # Without stream ids (the planner never sends that) the name alone must do.
+            if int(broadcast["id"]) not in taken and (look_for & uses or not ids):
+                scored.append(((uses == ids, int(broadcast["id"])), broadcast))
+        if scored:
+            _score, match = max(scored, key=lambda pair: pair[0])
+            taken.add(int(match["id"]))
+            out[index] = dict(match)
+    return out
