@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from reconciler.apply import FOUND_AFTER_AMBIGUOUS, apply_plan
+from reconciler.apply import FOUND_AFTER_AMBIGUOUS, MAX_CREATE_ATTEMPTS, apply_plan
 from reconciler.changes import Action, Change, Outcome, Plan, Resource, Stage
 from reconciler.errors import ServerError
 from reconciler.live import read_live
@@ -271,13 +271,14 @@ class LostCreates:
         raise AmbiguousCreate("timed out", method="POST", path="/streaming/streams")
 
 
-def test_a_create_that_stays_ambiguous_is_tried_once_more_then_fails(sim: Any, api: Any) -> None:
+def test_a_create_that_stays_ambiguous_fails_after_the_budget(sim: Any, api: Any) -> None:
     lost = LostCreates(api)
     report = apply_plan(Plan(changes=(create_stream("cam"),)), lost, read_live(api))
     (result,) = report.results
     assert result.outcome is Outcome.FAILED
-    assert "unknown after two attempts" in result.detail and "next run" in result.detail
-    assert lost.creates == 2
+    assert f"unknown after {MAX_CREATE_ATTEMPTS} attempts" in result.detail
+    assert "timed out" in result.detail and "next run" in result.detail
+    assert lost.creates == MAX_CREATE_ATTEMPTS
     assert api.list_streams() == []
 
 
