@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -123,44 +123,133 @@ def acquire_lock(
 ) -> Lock:
     """Take the set's lock, waiting up to `wait` seconds for a holder; raises LockHeldError.
 
-    `streams`, a recent listing (the plan's read), saves the first sweep: a stale listing is
-    safe because the sweep that confirms our lock decides. `Lock.streams` is that confirming
-    sweep, taken after the lock was ours: a fresh read for the re-plan.
+    `streams`, a recent listing (the plan's read), saves the first sweep when it shows no lock
+    of the set: the sweep that confirms our lock decides. A listing that shows one is not
+    trusted (the holder may have refreshed or released it since): the streams are listed anew.
+    `Lock.streams` is the confirming sweep: one complete listing that started after our lock
+    stream was created, in which it is the lowest live lock, so it shows every write made under
+    the previous holder's lock (a fresh read for the re-plan).
+    If anything fails once we may have created a lock stream, ours are deleted before the error
+    propagates (found by id, or by our nonce after an ambiguous create); never another run's.
     Use the result as a context manager: it refreshes itself while held and releases on exit.
     """
-    nonce = uuid.uuid4().hex[:16]
+    ours = _Ours(api, set_name, uuid.uuid4().hex[:16])
+    try:
+        return _acquire(ours, owner, ttl, wait, poll, clock, sleep, streams)
+    except BaseException:
+        ours.withdraw()
+        raise
+
+
+def _acquire(
+    ours: _Ours,
+    owner: str,
+    ttl: float,
+    wait: float,
+    poll: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    streams: Sequence[dict[str, Any]] | None,
+) -> Lock:
+    api, set_name, nonce = ours.api, ours.set_name, ours.nonce
     deadline = clock() + wait
     ambiguous = 0
-    known = streams
+    # A listing showing a lock of the set is stale evidence: deleting an "expired" lock the
+    # holder has refreshed since, or waiting for one it released, would both be wrong.
+    known = streams if streams is not None and not _records(streams, set_name) else None
     while True:
         listing = list(known) if known is not None else api.list_streams()
         known = None
         records = _records(listing, set_name)
+        ours.seen(records)
         now = clock()
         live = sorted((r for r in records if r.expires_at > now), key=lambda r: r.stream_id)
         mine = next((r for r in live if r.nonce == nonce), None)
         if not live:
             for stale in records:  # expired: nobody can revive them, deleting is safe
-                _delete_quietly(api, stale.stream_id)
+                ours.delete(stale.stream_id)
             expires = math.ceil(clock() + ttl)
             try:
-                api.create_stream(_fields(set_name, owner, expires, nonce))
+                ours.create(_fields(set_name, owner, expires, nonce))
             except AmbiguousCreate:
                 ambiguous += 1
                 if ambiguous >= MAX_AMBIGUOUS_CREATES:
                     raise
             continue  # list again: confirm we are the lowest live lock
         if mine is not None and live[0] is mine:
+            extra = ours.ids - {mine.stream_id}  # a create that was ambiguous, then committed
+            for stream_id in sorted(extra):
+                ours.delete(stream_id)
             log.info("lock of set %r taken by %r (stream %d)", set_name, owner, mine.stream_id)
-            return Lock(api, mine, ttl=ttl, clock=clock, streams=tuple(listing))
-        if mine is not None:  # a lower lock was created at the same time: it wins
-            _delete_quietly(api, mine.stream_id)
+            kept = tuple(s for s in listing if int(s["id"]) not in extra)
+            return Lock(api, mine, ttl=ttl, clock=clock, streams=kept)
+        for stream_id in sorted(ours.ids):  # a lower lock was created at the same time: it wins
+            ours.delete(stream_id)
         holder = live[0]
         remaining = deadline - clock()
         if remaining <= 0:
             raise SetLocked(set_name, holder)
         log.info("set %r is locked by %r; waiting up to %.0fs", set_name, holder.owner, remaining)
         sleep(min(poll, remaining))
+
+
+@dataclass
+class _Ours:
+    """The lock streams one acquire_lock call created or may have created, so that a failure
+    can remove them. Holds only streams carrying our nonce: never another run's lock."""
+
+    api: StreamingAPI
+    set_name: str
+    nonce: str
+    ids: set[int] = field(default_factory=set)
+    unsure: bool = False  # a create's outcome is unknown and no listing has settled it yet
+
+    def create(self, fields: dict[str, Any]) -> None:
+        self.unsure = True  # until the answer says otherwise (an interrupt leaves it unknown)
+        try:
+            created = self.api.create_stream(fields)
+        except AmbiguousCreate:
+            raise
+        except ApiError:
+            self.unsure = False  # a definite refusal: nothing was created
+            raise
+        stream_id = created.get("id")
+        if isinstance(stream_id, int) and not isinstance(stream_id, bool):
+            self.ids.add(stream_id)
+            self.unsure = False
+
+    def seen(self, records: Iterable[LockRecord]) -> None:
+        """A listing taken after our creates settles which of them exist."""
+        self.ids |= {r.stream_id for r in records if r.nonce == self.nonce}
+        self.unsure = False
+
+    def delete(self, stream_id: int) -> None:
+        _delete_quietly(self.api, stream_id)
+        self.ids.discard(stream_id)
+
+    def withdraw(self) -> None:
+        """After a failure, best effort: delete our lock streams (each failure is logged)."""
+        if self.unsure:
+            try:
+                self.seen(_records(self.api.list_streams(), self.set_name))
+            except ApiError as exc:
+                log.warning(
+                    "could not look for this run's lock of set %r after an unknown create (%s); "
+                    "if it was created it expires on its own",
+                    self.set_name,
+                    exc,
+                )
+        for stream_id in sorted(self.ids):
+            try:
+                self.delete(stream_id)
+            except ApiError as exc:
+                log.warning(
+                    "could not remove this run's lock stream %d of set %r (%s); it expires on "
+                    "its own, or `reconciler unlock` removes it",
+                    stream_id,
+                    self.set_name,
+                    exc,
+                )
 
 
 def find_locks(api: StreamingAPI, set_name: str) -> list[LockRecord]:

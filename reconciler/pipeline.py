@@ -7,10 +7,12 @@ Glue only: every decision lives in the modules it calls. Knows nothing of click 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
 from reconciler.apply import apply_plan
@@ -23,6 +25,12 @@ from reconciler.lock import acquire_lock, default_owner
 from reconciler.manifest import load_manifests
 from reconciler.plan import PlanOptions, compute_plan
 from reconciler.redact import register_secrets
+
+Json = dict[str, Any]
+
+# The stream listing each live plan was computed from (plan_against), by the plan's identity, so
+# that apply_desired can hand it to the lock. Plans are unhashable; an entry dies with its plan.
+_LISTINGS: dict[int, tuple[weakref.ref[Plan], tuple[Json, ...]]] = {}
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,10 @@ def load_desired(paths: Sequence[str | Path], options: RunOptions = RunOptions()
 
 
 def read_account(api: StreamingAPI) -> LiveState:
-    live = read_live(api)
+    return _masked(read_live(api))
+
+
+def _masked(live: LiveState) -> LiveState:
     # Stream keys read from the account are masked in every output from now on.
     register_secrets(s.get("token") for s in live.streams)
     register_secrets(s.get("srt_passphrase") for s in live.streams)
@@ -90,7 +101,20 @@ def plan_against(
     desired: DesiredState, api: StreamingAPI, options: RunOptions = RunOptions()
 ) -> tuple[LiveState, Plan]:
     live = read_account(api)
-    return live, plan_for(desired, live, api, options)
+    plan = plan_for(desired, live, api, options)
+    _remember(plan, live.streams)
+    return live, plan
+
+
+def _remember(plan: Plan, streams: tuple[Json, ...]) -> None:
+    key = id(plan)
+    _LISTINGS[key] = (weakref.ref(plan), streams)
+    weakref.finalize(plan, _LISTINGS.pop, key, None)
+
+
+def _listing_of(plan: Plan) -> tuple[Json, ...] | None:
+    entry = _LISTINGS.get(id(plan))
+    return entry[1] if entry is not None and entry[0]() is plan else None
 
 
 def build_plan(
@@ -119,9 +143,16 @@ def apply_desired(
     workers: int = 8,
     on_start: Callable[[Plan], None] | None = None,
     on_result: Callable[[ChangeResult], None] | None = None,
+    live: LiveState | None = None,
 ) -> ApplyRun:
     """Take the set's lock, read and plan again (another run may have changed the account since
-    `shown` was computed), apply, release. A plan with nothing pending takes no lock at all."""
+    `shown` was computed), apply, release. A plan with nothing pending takes no lock at all.
+
+    `live` is the read `shown` was computed from (default: the one plan_against made for it).
+    Its streams save the lock's first sweep; under the lock the streams come from the sweep that
+    confirmed it (`Lock.streams`, complete and taken after the lock was ours) and only the
+    broadcasts are swept again: after the plan shown, one sweep per kind.
+    """
     if not shown.pending:
         return ApplyRun(plan=shown, report=held_only_report(shown), replanned=False)
     with acquire_lock(
@@ -130,8 +161,10 @@ def apply_desired(
         owner=lock.owner or default_owner(),
         ttl=lock.ttl,
         wait=lock.wait,
-    ):
-        live, plan = plan_against(desired, api, options)
+        streams=live.streams if live is not None else _listing_of(shown),
+    ) as held:
+        fresh = _masked(LiveState(streams=held.streams, broadcasts=tuple(api.list_broadcasts())))
+        plan = plan_for(desired, fresh, api, options)
         replanned = _signature(plan) != _signature(shown)
         if not plan.pending:
             return ApplyRun(plan=plan, report=held_only_report(plan), replanned=replanned)
@@ -140,7 +173,7 @@ def apply_desired(
         report = apply_plan(
             plan,
             api,
-            live,
+            fresh,
             workers=workers,
             on_result=on_result,
             set_name=desired.settings.set_name,
