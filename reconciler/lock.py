@@ -4,8 +4,9 @@ job, a pipeline) exclude each other with nothing but the API key in common.
 The lock is an inactive stream named `reconciler-lock: <set>` whose `client_entity_data` holds
 `{"reconciler-lock": {"set", "owner", "expires_at", "nonce"}}`. Taking it: list streams; a live
 lock of the set -> wait or LockHeldError; otherwise delete expired locks, create ours, list again,
-and the lowest id among live locks wins (a loser deletes its own). Stream ids only grow, so two
-racing creators always agree on the winner. Uses only the `StreamingAPI` protocol.
+and the lowest id among live locks wins (a loser deletes its own, and so does a take that
+fails midway). Stream ids only grow, so two racing creators always agree on the winner. Uses
+only the `StreamingAPI` protocol.
 """
 
 from __future__ import annotations
