@@ -82,7 +82,8 @@ def apply_plan(
 
 class _Stage:
     """Runs one stage: a change is submitted once its dependencies have results, and results
-    come back through one queue, so scheduling costs O(1) per change whatever the plan size."""
+    come back through one queue, so scheduling costs O(1) per change whatever the plan size.
+    Lost creates wait until the stage is otherwise idle, then are looked up in one round."""
 
     def __init__(
         self,
@@ -179,7 +180,9 @@ class _Stage:
                 continue
             try:
                 found = self.run.find_lost(resource, group)
-            except ReconcilerError as error:
+            except Exception as error:  # an ApiError; a bug must still give each a result
+                if not isinstance(error, ReconcilerError):
+                    error = ReconcilerError(f"internal error: {type(error).__name__}: {error}")
                 for index, item in sorted(group.items()):
                     why = (
                         f"the outcome is unknown ({item.error}) and looking for the object "
@@ -233,7 +236,7 @@ class _Run:
     # --- scheduling --------------------------------------------------------------------------
 
     def gate(self, index: int, results: Mapping[int, ChangeResult]) -> ChangeResult | str | None:
-        """None: run it now; "wait": a dependency is still running; a result: held or skipped."""
+        """None: run it now; "wait": a dependency has no result yet; a result: held or skipped."""
         change = self.plan.changes[index]
         if change.held is not None:
             return ChangeResult(change, Outcome.HELD, detail=change.held)
@@ -254,9 +257,8 @@ class _Run:
 
     def execute(self, index: int) -> ChangeResult | _Lost:
         change = self.plan.changes[index]
-        if change.action is Action.CREATE:
-            return self._guarded(index, lambda: self._create(change))
-        return self._guarded(index, lambda: self._dispatch(change))
+        work = self._create if change.action is Action.CREATE else self._dispatch
+        return self._guarded(index, partial(work, change))
 
     def found(self, index: int, lost: _Lost, answer: Json) -> ChangeResult | _Lost:
         """A lost create that the lookup found: ours, recorded like a create that answered."""
