@@ -52,9 +52,11 @@ def apply(desired: Any, api: Any, *, workers: int) -> Any:
     from reconciler.pipeline import LockOptions, apply_desired, plan_against
     from reconciler.render import render_plan, render_report
 
-    _live, shown = plan_against(desired, api)
+    live, shown = plan_against(desired, api)
     render_plan(shown, "text")
-    run = apply_desired(desired, api, shown, lock=LockOptions(owner="benchmark"), workers=workers)
+    run = apply_desired(
+        desired, api, shown, lock=LockOptions(owner="benchmark"), workers=workers, live=live
+    )
     render_report(run.report, "text")
     return run.report
 

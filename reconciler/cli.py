@@ -227,7 +227,7 @@ def apply(
     desired = load_desired(paths, options)
     with open_account(kw) as account:
         options = replace(options, now=account.now)
-        _live, shown = plan_against(desired, account.api, options)
+        live, shown = plan_against(desired, account.api, options)
         if fmt is not Format.JSON:
             _out(render_plan(shown, fmt, color=_color()))
         if shown.pending and not yes:
@@ -242,6 +242,7 @@ def apply(
             workers=account.settings.concurrency,
             on_start=lambda fresh: _announce_replan(fresh, shown, fmt, progress),
             on_result=progress.result,
+            live=live,  # the read the plan shown came from: spares the lock a sweep
         )
         progress.close()
     if fmt is Format.JSON:

@@ -7,12 +7,10 @@ Glue only: every decision lives in the modules it calls. Knows nothing of click 
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
 from reconciler.apply import apply_plan
@@ -25,12 +23,6 @@ from reconciler.lock import acquire_lock, default_owner
 from reconciler.manifest import load_manifests
 from reconciler.plan import PlanOptions, compute_plan
 from reconciler.redact import register_secrets
-
-Json = dict[str, Any]
-
-# The stream listing each live plan was computed from (plan_against), by the plan's identity, so
-# that apply_desired can hand it to the lock. Plans are unhashable; an entry dies with its plan.
-_LISTINGS: dict[int, tuple[weakref.ref[Plan], tuple[Json, ...]]] = {}
 
 
 @dataclass(frozen=True)
@@ -101,20 +93,7 @@ def plan_against(
     desired: DesiredState, api: StreamingAPI, options: RunOptions = RunOptions()
 ) -> tuple[LiveState, Plan]:
     live = read_account(api)
-    plan = plan_for(desired, live, api, options)
-    _remember(plan, live.streams)
-    return live, plan
-
-
-def _remember(plan: Plan, streams: tuple[Json, ...]) -> None:
-    key = id(plan)
-    _LISTINGS[key] = (weakref.ref(plan), streams)
-    weakref.finalize(plan, _LISTINGS.pop, key, None)
-
-
-def _listing_of(plan: Plan) -> tuple[Json, ...] | None:
-    entry = _LISTINGS.get(id(plan))
-    return entry[1] if entry is not None and entry[0]() is plan else None
+    return live, plan_for(desired, live, api, options)
 
 
 def build_plan(
@@ -148,7 +127,7 @@ def apply_desired(
     """Take the set's lock, read and plan again (another run may have changed the account since
     `shown` was computed), apply, release. A plan with nothing pending takes no lock at all.
 
-    `live` is the read `shown` was computed from (default: the one plan_against made for it).
+    `live` is the read `shown` was computed from (None: the lock sweeps streams itself).
     Its streams save the lock's first sweep; under the lock the streams come from the sweep that
     confirmed it (`Lock.streams`, complete and taken after the lock was ours) and only the
     broadcasts are swept again: after the plan shown, one sweep per kind.
@@ -161,7 +140,7 @@ def apply_desired(
         owner=lock.owner or default_owner(),
         ttl=lock.ttl,
         wait=lock.wait,
-        streams=live.streams if live is not None else _listing_of(shown),
+        streams=live.streams if live is not None else None,
     ) as held:
         fresh = _masked(LiveState(streams=held.streams, broadcasts=tuple(api.list_broadcasts())))
         plan = plan_for(desired, fresh, api, options)

@@ -56,9 +56,9 @@ def sweeps(sim: Any) -> dict[str, int]:
 
 def test_apply_reads_each_kind_once_after_the_plan(sim: Any, api: Any, manifest: Path) -> None:
     desired = load_desired([manifest])
-    _live, shown = plan_against(desired, api)
+    live, shown = plan_against(desired, api)
     sim.clear_log()
-    run = apply_desired(desired, api, shown)
+    run = apply_desired(desired, api, shown, live=live)
     assert run.report.exit_code == 0
     assert sweeps(sim) == {"streams": 1, "broadcasts": 1}
     assert sim.counters()["POST /streaming/streams"] == 3  # two streams and the lock

@@ -31,9 +31,9 @@ def test_apply_reads_each_kind_once_after_the_plan_it_shows(
     back the sweep that confirmed the lock, `Lock.streams`, as the fresh read for the re-plan).
     Every extra sweep costs ceil(N/25)+1 requests: ~400 requests per sweep at 10,000 streams."""
     desired = load_desired([write_set(tmp_path / "m", n=30)])
-    _live, shown = plan_against(desired, api)
+    live, shown = plan_against(desired, api)
     sim.clear_log()
-    run = apply_desired(desired, api, shown)
+    run = apply_desired(desired, api, shown, live=live)
     assert run.report.exit_code == 0
     assert page_one_sweeps(sim, "broadcasts") == 1  # the re-plan's read
     assert page_one_sweeps(sim, "streams") == 1  # the lock's confirmation = the re-plan's read
