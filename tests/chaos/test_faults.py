@@ -81,7 +81,7 @@ def test_every_run_tells_the_truth(
 ) -> None:
     """Many lost create answers make changes fail; after every run a fault-free plan agrees with
     the exit code: 0 means nothing is left to do, 1 comes with the failures named."""
-    sim.set_faults(Faults(error_rate=0.05, drop_create_rate=0.4, seed=3))
+    sim.set_faults(Faults(error_rate=0.3, drop_create_rate=0.4, seed=3))
     env = cli_env(sim_server.url)
     codes = []
     for _ in range(6):
