@@ -31,7 +31,7 @@ class BroadcastIndex:
     recorders: Mapping[int, tuple[str, ...]]  # broadcast id -> keys of our streams listing it
     protected: frozenset[str]  # keys flagged protected in some marker
     orphaned: frozenset[str]  # keys flagged orphan in some marker
-    by_name: Mapping[str, tuple[int, ...]]  # unclaimed broadcasts using one of our streams
+    by_name: Mapping[str, tuple[int, ...]]  # unclaimed broadcasts using only our streams
     warnings: tuple[str, ...]
 
 
@@ -70,7 +70,9 @@ def index_broadcasts(
         if bid in owner or bid in streams.foreign_broadcasts:
             continue
         used = by_id[bid].get("stream_ids") or ()
-        if any(int(s) in streams.owned_by_id for s in used):
+        # Our creates send only our streams: one using any other stream (unmanaged, or another
+        # set's) was made by someone else, even with the same name, and is never taken over.
+        if used and all(int(s) in streams.owned_by_id for s in used):
             by_name[str(by_id[bid].get("name"))].append(bid)
     return BroadcastIndex(
         by_id=by_id,

@@ -1,0 +1,44 @@
+"""Helpers for the review scenarios: the account as a user would read it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.ownership import decode_entity_data
+
+
+def mutating(sim: Any) -> list[str]:
+    """Every non-GET request since the last `clear_log`, as 'METHOD path'."""
+    return [f"{e['method']} {e['path']}" for e in sim.requests() if e["method"] != "GET"]
+
+
+def entity(stream: dict[str, Any]) -> Any:
+    raw = stream.get("client_entity_data")
+    return json.loads(raw) if raw else None
+
+
+def owned(api: Any, set_name: str) -> dict[str, dict[str, Any]]:
+    """The streams of one set by key."""
+    found = {}
+    for stream in api.list_streams():
+        marker = decode_entity_data(stream.get("client_entity_data")).marker
+        if marker is not None and marker.set_name == set_name:
+            found[marker.key] = stream
+    return found
+
+
+def marker_broadcasts(stream: dict[str, Any]) -> dict[str, int]:
+    marker = decode_entity_data(stream.get("client_entity_data")).marker
+    assert marker is not None
+    return dict(marker.broadcasts)
+
+
+def converged(cli: Any, sim: Any, path: Any) -> None:
+    """plan says no changes, and apply sends zero mutating requests (invariant 3)."""
+    sim.clear_log()
+    shown = cli("plan", "--detailed-exitcode", path)
+    assert shown.exit_code == 0, shown.output
+    run = cli("apply", "--yes", path)
+    assert run.exit_code == 0, run.output
+    assert mutating(sim) == []
