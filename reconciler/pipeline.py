@@ -92,6 +92,7 @@ def plan_for(
 def plan_against(
     desired: DesiredState, api: StreamingAPI, options: RunOptions = RunOptions()
 ) -> tuple[LiveState, Plan]:
+    api.expect_counts(streams=len(desired.streams), broadcasts=len(desired.broadcasts))
     live = read_account(api)
     return live, plan_for(desired, live, api, options)
 

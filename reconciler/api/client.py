@@ -50,7 +50,11 @@ class StreamingClient:
                 "the API key contains a line break or characters an HTTP header cannot carry: "
                 "check GCORE_API_KEY"
             )
-        parts = urlsplit(base_url)
+        try:
+            parts = urlsplit(base_url)
+            httpx.URL(base_url)  # a bad port or bracket would otherwise escape as a traceback
+        except (ValueError, httpx.InvalidURL):
+            parts = urlsplit("")
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(
                 f"base URL {base_url!r} is not an http(s) URL: check GCORE_BASE_URL "
@@ -78,6 +82,8 @@ class StreamingClient:
         )
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        # Expected size of the next sweep per kind: the manifests' count, then the last sweep's.
+        self._expected: dict[str, int] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -112,6 +118,12 @@ class StreamingClient:
 
     def list_broadcasts(self) -> list[Json]:
         return self._sweep("/streaming/broadcasts", {}, "broadcasts")
+
+    def expect_counts(self, *, streams: int, broadcasts: int) -> None:
+        """How many streams and broadcasts the account probably holds (the manifests' counts),
+        for the next sweep of each kind; a sweep then expects what the last one found."""
+        with self._pool_lock:
+            self._expected.update(streams=streams, broadcasts=broadcasts)
 
     def list_videos(self, *, stream_id: int | None = None) -> list[Json]:
         params: dict[str, Any] = {"per_page": VIDEO_PAGE_SIZE}
@@ -225,13 +237,18 @@ class StreamingClient:
             reply = self._caller.call("GET", path, route=path, params={**params, "page": page})
             return _page(reply.data, path, page)
 
-        return sweep(
+        found = sweep(
             fetch,
             executor=self._executor(),
             concurrency=self.settings.concurrency,
             page_size=page_size,
             what=what,
+            expected=self._expected.get(what, 0) if not params else 0,
         )
+        if not params:
+            with self._pool_lock:
+                self._expected[what] = len(found)
+        return found
 
     def _executor(self) -> ThreadPoolExecutor | None:
         if self.settings.concurrency == 1:

@@ -131,3 +131,48 @@ def test_a_server_that_never_ends_the_list_is_a_bad_response(
     )
     with client, pytest.raises(BadResponse, match="did not end after 12 pages"):
         client.list_streams()
+
+
+@pytest.mark.parametrize("count", [0, 1, 25, 26, 60, 1000, 1049])
+def test_an_expected_size_that_is_right_costs_exactly_the_lower_bound(
+    fake: FakeAPI, count: int
+) -> None:
+    fake.add("streams", count)
+    with fake.client(concurrency=8) as api:
+        api.expect_counts(streams=count, broadcasts=0)
+        assert len(api.list_streams()) == count
+    assert len(fake.log) == math.ceil(count / 25) + 1
+
+
+@pytest.mark.parametrize(("count", "expected"), [(1049, 500), (1049, 1), (60, 30)])
+def test_more_objects_than_expected_are_all_read_within_the_concurrency(
+    fake: FakeAPI, count: int, expected: int
+) -> None:
+    fake.add("streams", count)
+    with fake.client(concurrency=8) as api:
+        api.expect_counts(streams=expected, broadcasts=0)
+        assert sorted(s["id"] for s in api.list_streams()) == sorted(fake.objects["streams"])
+    lower_bound = math.ceil(count / 25) + 1
+    assert lower_bound <= len(fake.log) <= lower_bound + 7
+
+
+@pytest.mark.parametrize(("count", "expected"), [(0, 2000), (60, 2000), (1000, 1049)])
+def test_fewer_objects_than_expected_end_at_the_first_empty_page(
+    fake: FakeAPI, count: int, expected: int
+) -> None:
+    fake.add("streams", count)
+    with fake.client(concurrency=8) as api:
+        api.expect_counts(streams=expected, broadcasts=0)
+        assert len(api.list_streams()) == count
+    lower_bound = math.ceil(count / 25) + 1
+    assert lower_bound <= len(fake.log) <= lower_bound + 7
+
+
+def test_the_next_sweep_expects_what_the_last_one_found(fake: FakeAPI) -> None:
+    fake.add("broadcasts", 1000)
+    with fake.client(concurrency=8) as api:
+        api.list_broadcasts()  # no expectation: rounds of 1, 2, 4, 8 pages
+        first = len(fake.log)
+        api.list_broadcasts()
+    assert first > 41  # the rounds overshot the end
+    assert len(fake.log) - first == 41
