@@ -14,7 +14,7 @@ from reconciler.changes import Action, Change, Plan, Resource
 from reconciler.desired import DeletionPolicy, DesiredState
 from reconciler.errors import ReconcilerError
 from reconciler.live import LiveState
-from reconciler.ownership import Marker
+from reconciler.ownership import Marker, encode_entity_data
 from reconciler.plan_broadcasts import (
     BroadcastIndex,
     BroadcastTarget,
@@ -25,6 +25,7 @@ from reconciler.plan_broadcasts import (
 )
 from reconciler.plan_streams import (
     StreamIndex,
+    StreamTarget,
     deletion_policy_flags,
     index_streams,
     plan_stream_changes,
@@ -32,6 +33,8 @@ from reconciler.plan_streams import (
 )
 
 __all__ = ["PlanError", "PlanOptions", "compute_plan", "owned_stream_ids"]
+
+LONG_ID = 10**12 - 1  # the id a broadcast created in this run gets is not known yet: assume long
 
 
 class PlanError(ReconcilerError):
@@ -65,6 +68,7 @@ def compute_plan(
     if problems:
         raise PlanError(problems)
     markers = desired_markers(desired, streams, broadcasts, targets)
+    _check_marker_room(desired, stream_targets, targets, markers)
     stream_plan = plan_stream_changes(desired, streams, stream_targets, markers, prune)
     broadcast_plan = plan_broadcast_changes(
         desired,
@@ -113,6 +117,29 @@ def _link_stream_deletes(changes: list[Change]) -> list[Change]:
             change = replace(change, depends_on=(*change.depends_on, *recorded_by[change.key]))
         out.append(change)
     return out
+
+
+def _check_marker_room(
+    desired: DesiredState,
+    stream_targets: Mapping[str, StreamTarget],
+    targets: Mapping[str, BroadcastTarget],
+    markers: Mapping[str, Marker],
+) -> None:
+    """`MarkerTooLarge` now, before any request, when a marker with the broadcasts this run will
+    record (created, adopted, recovered) no longer fits beside the user's data: apply would
+    otherwise create the broadcast and then fail to record it, leaving it unowned."""
+    pending: dict[str, dict[str, int]] = defaultdict(dict)
+    for key, want in desired.broadcasts.items():
+        target = targets[key]
+        if target.how is not How.OWNED:
+            for skey in want.stream_keys:
+                pending[skey][key] = target.id or LONG_ID
+    for skey, entries in sorted(pending.items()):
+        user = desired.streams[skey].user_entity_data
+        if user is None:
+            user = stream_targets[skey].user_data
+        marker = markers[skey]
+        encode_entity_data(replace(marker, broadcasts={**marker.broadcasts, **entries}), user)
 
 
 def desired_markers(
