@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -284,7 +285,7 @@ class Caller:
                         text = str(data[key])
                         break
         if not text:
-            text = response.content.decode("utf-8", "replace").strip()
+            text = _plain(response.content.decode("utf-8", "replace").strip())
         return self.scrub(" ".join(text.split())[:_MAX_MESSAGE])
 
     def _server_text(self, response: httpx.Response) -> str:
@@ -293,6 +294,14 @@ class Caller:
     def scrub(self, text: str) -> str:
         """A server may echo our headers back: the key never reaches a message."""
         return text.replace(self._secret, "***") if self._secret else text
+
+
+def _plain(text: str) -> str:
+    """A proxy's HTML error page becomes its title: the markup helps nobody reading a CI log."""
+    if not text.startswith("<"):
+        return text
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    return f"an HTML page ({title.group(1).strip()})" if title else "an HTML page"
 
 
 def _colon(text: str) -> str:

@@ -49,7 +49,12 @@ def _load(
         raise ManifestError([Problem("<no paths>", 0, "", "no manifest paths given")])
     problems: list[Problem] = []
     validated: list[Validated] = []
-    for file in manifest_files(paths, problems):
+    files = manifest_files(paths, problems)
+    if not files:
+        # A wrong directory must not read as an empty set (which would plan to prune it all).
+        problems = problems or [Problem(str(paths[0]), 0, "", "no *.yaml or *.yml files found")]
+        raise ManifestError(problems)
+    for file in files:
         try:
             text = file.read_bytes().decode("utf-8")
         except UnicodeDecodeError as exc:
