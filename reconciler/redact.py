@@ -41,6 +41,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)(\brtmps?://[^\s\"'?#]+)\?[^\s\"'<>)\]]+"), rf"\1?{MASK}"),
     # SRT push URL: the fragment is the stream key (srt://host:5001?streamid=123#08cd54f0).
     (re.compile(r"(?i)(\bsrt://[^\s\"'#]+)#[^\s\"'<>)\]]+"), rf"\1#{MASK}"),
+    # A password in a URL's user info (https://user:password@proxy/): keep the user.
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s\"'/@:]*:)[^\s\"'/@]+@"), rf"\1{MASK}@"),
     # Secret-looking query or fragment parameters in any URL (?token=..., &passphrase=...).
     (
         re.compile(rf"(?i)([?&#;](?:{_FIELD_ALTERNATION}|key|sig|signature)=)[^&#\s\"'<>]+"),

@@ -6,6 +6,9 @@ The project's CLI adds this group with `main.add_command(simulator)`.
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from pathlib import Path
 
 import click
 
@@ -98,9 +101,11 @@ def serve(
         faults=faults,
     )
     try:
+        if state_path:  # as --simulator=FILE does: `--state .reconciler/sim.sqlite` just works
+            Path(state_path).parent.mkdir(parents=True, exist_ok=True)
         sim = Simulator(config)
     except Exception as err:  # e.g. an unreadable state file: a message, not a traceback
-        raise click.ClickException(f"cannot open the simulator state: {err}") from None
+        raise click.ClickException(f"--state {state_path}: {err}") from None
     try:
         server = start_server(sim, host=host, port=port)
     except OSError as err:
@@ -114,6 +119,7 @@ def serve(
         f"state: {state_path or 'in memory'})"
     )
     click.echo(f"control API: {server.url}/_simulator/  (Ctrl-C to stop)")
+    _stop_on_signals()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -121,3 +127,15 @@ def serve(
     finally:
         server.stop()
         sim.close()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM (`kill`, docker stop, CI teardown) stops as Ctrl-C does: exit 0, state closed.
+    SIGINT too, even when a non-interactive shell's `&` started us with it ignored."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
