@@ -330,7 +330,7 @@ class _Run:
             self.book.forget_broadcast(change.key, target, skip=self.doomed)
             return target
         if action is Action.ORPHAN:
-            self.book.forget_broadcast(change.key, target, skip=set())
+            self.book.forget_broadcast(change.key, target, skip=set(), release=True)
             return target
         body = dict(change.body)
         stream_ids = self._stream_ids(change) if change.stream_refs else None

@@ -16,7 +16,7 @@ from typing import Any
 from reconciler.api.protocol import StreamingAPI
 from reconciler.changes import Action, Plan, Resource
 from reconciler.live import LiveState
-from reconciler.ownership import Marker, decode_entity_data, encode_entity_data
+from reconciler.ownership import Marker, MarkerTooLarge, decode_entity_data, encode_entity_data
 
 Json = dict[str, Any]
 
@@ -138,18 +138,28 @@ class StreamBook:
 
     def record_broadcast(self, stream_ids: Iterable[int], key: str, broadcast_id: int) -> None:
         def add(marker: Marker) -> Marker:
-            if marker.broadcasts.get(key) == broadcast_id:
+            if (
+                marker.broadcasts.get(key) == broadcast_id
+                and broadcast_id not in marker.released_broadcasts
+            ):
                 return marker
-            return replace(marker, broadcasts={**marker.broadcasts, key: broadcast_id})
+            return replace(
+                marker,
+                broadcasts={**marker.broadcasts, key: broadcast_id},
+                released_broadcasts=marker.released_broadcasts - {broadcast_id},
+            )
 
         ours = self.our_ids()
         for sid in sorted(set(stream_ids) & ours):
             self.edit_marker(sid, add)
 
-    def forget_broadcast(self, key: str, broadcast_id: int, *, skip: set[int]) -> None:
-        """Remove the broadcast id from every one of our markers that lists it."""
+    def forget_broadcast(
+        self, key: str, broadcast_id: int, *, skip: set[int], release: bool = False
+    ) -> None:
+        """Remove the broadcast id from every one of our markers that lists it; `release` (an
+        orphan) also records the id as released there, so no later run recovers it by name."""
 
-        def remove(marker: Marker) -> Marker:
+        def remove(marker: Marker, released: bool) -> Marker:
             kept = {k: v for k, v in marker.broadcasts.items() if v != broadcast_id}
             if len(kept) == len(marker.broadcasts):
                 return marker
@@ -158,6 +168,9 @@ class StreamBook:
                 broadcasts=kept,
                 protected_broadcasts=marker.protected_broadcasts - {key},
                 orphan_broadcasts=marker.orphan_broadcasts - {key},
+                released_broadcasts=marker.released_broadcasts | {broadcast_id}
+                if released
+                else marker.released_broadcasts,
             )
 
         for sid in sorted(self.our_ids() - skip):
@@ -165,7 +178,10 @@ class StreamBook:
             if marker is None:
                 continue
             if broadcast_id in marker.broadcasts.values():
-                self.edit_marker(sid, remove)
+                try:
+                    self.edit_marker(sid, lambda m: remove(m, release))
+                except MarkerTooLarge:  # no room to remember it: release it all the same
+                    self.edit_marker(sid, lambda m: remove(m, False))
 
 
 def match_lost_streams(

@@ -31,6 +31,8 @@ class Marker:
     orphan: bool = False  # deletion policy orphan: release instead of delete
     protected_broadcasts: frozenset[str] = frozenset()
     orphan_broadcasts: frozenset[str] = frozenset()
+    # ids of broadcasts released by deletion policy orphan: never recovered by name again
+    released_broadcasts: frozenset[int] = frozenset()
 
     def to_json_value(self) -> dict[str, Any]:
         value: dict[str, Any] = {"set": self.set_name, "key": self.key}
@@ -44,6 +46,8 @@ class Marker:
             value["protected_broadcasts"] = sorted(self.protected_broadcasts)
         if self.orphan_broadcasts:
             value["orphan_broadcasts"] = sorted(self.orphan_broadcasts)
+        if self.released_broadcasts:
+            value["released_broadcasts"] = sorted(self.released_broadcasts)
         return value
 
 
@@ -87,7 +91,14 @@ def _marker_from(value: Any) -> Marker | None:
         orphan=value.get("orphan") is True,
         protected_broadcasts=frozenset(_strings(value.get("protected_broadcasts"))),
         orphan_broadcasts=frozenset(_strings(value.get("orphan_broadcasts"))),
+        released_broadcasts=frozenset(_ints(value.get("released_broadcasts"))),
     )
+
+
+def _ints(value: Any) -> list[int]:
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, int) and not isinstance(v, bool)]
 
 
 def _strings(value: Any) -> list[str]:

@@ -159,6 +159,7 @@ def desired_markers(
     uses: dict[str, dict[str, int]] = defaultdict(dict)
     protect: dict[str, set[str]] = defaultdict(set)
     orphan: dict[str, set[str]] = defaultdict(set)
+    taken = {t.id for t in targets.values() if t.id is not None}
     for key, want in desired.broadcasts.items():
         target = targets.get(key)
         for skey in want.stream_keys:
@@ -173,9 +174,16 @@ def desired_markers(
     for skey, want_stream in desired.streams.items():
         entries = uses.get(skey, {})
         kept_protect, kept_orphan = protect.get(skey, set()), orphan.get(skey, set())
+        released: frozenset[int] = frozenset()
         owned = streams.owned.get(skey)
         if owned is not None:
             live_marker = owned.marker
+            # Released broadcasts stay remembered while they exist and nobody adopts them.
+            released = frozenset(
+                bid
+                for bid in live_marker.released_broadcasts
+                if bid in index.by_id and bid not in index.owner and bid not in taken
+            )
             for bkey, bid in live_marker.broadcasts.items():
                 if bkey in desired.broadcasts or index.owner.get(bid) != bkey:
                     continue
@@ -193,5 +201,6 @@ def desired_markers(
             orphan=is_orphan,
             protected_broadcasts=frozenset(kept_protect),
             orphan_broadcasts=frozenset(kept_orphan),
+            released_broadcasts=released,
         )
     return markers

@@ -43,6 +43,7 @@ def index_broadcasts(
     recorders: dict[int, set[str]] = defaultdict(set)
     protected: set[str] = set()
     orphaned: set[str] = set()
+    released: set[int] = set()
     for owned in streams.owned_by_id.values():
         marker = owned.marker
         for key, bid in marker.broadcasts.items():
@@ -51,6 +52,7 @@ def index_broadcasts(
                 recorders[bid].add(marker.key)
         protected |= marker.protected_broadcasts
         orphaned |= marker.orphan_broadcasts
+        released |= marker.released_broadcasts
     owner: dict[int, str] = {}
     warnings = []
     for bid in sorted(claims):
@@ -67,7 +69,7 @@ def index_broadcasts(
         grouped[owner[bid]].append(bid)
     by_name: dict[str, list[int]] = defaultdict(list)
     for bid in sorted(by_id):
-        if bid in owner or bid in streams.foreign_broadcasts:
+        if bid in owner or bid in streams.foreign_broadcasts or bid in released:
             continue
         used = by_id[bid].get("stream_ids") or ()
         # Our creates send only our streams: one using any other stream (unmanaged, or another

@@ -1,0 +1,127 @@
+"""Protect and orphan end to end: what stays, what is released, and that a released object is
+never taken back or touched again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from review_support import converged, entity, marker_broadcasts, mutating, owned
+
+SETTINGS = "kind: Settings\nname: prod\n"
+CAM = "---\nkind: Stream\nname: cam\nspec: {client_entity_data: {team: ops}}\n"
+
+
+def show(policy: str = "", name: str = "Show") -> str:
+    extra = f"policy: {{{policy}}}\n" if policy else ""
+    return f"---\nkind: Broadcast\nname: show\n{extra}spec: {{name: {name}, streams: [cam]}}\n"
+
+
+def test_a_protected_stream_and_broadcast_stay_and_converge(
+    sim: Any, api: Any, cli: Any, write: Any
+) -> None:
+    path = write(
+        SETTINGS
+        + "---\nkind: Stream\nname: keep\npolicy: {protect: true}\n"
+        + CAM
+        + show("protect: true")
+    )
+    assert cli("apply", "--yes", path).exit_code == 0
+    path = write(SETTINGS + CAM)
+    sim.clear_log()
+    run = cli("plan", path)
+    assert "stream 'keep'" in run.output and "kept: protected" in run.output
+    assert "broadcast 'show'" in run.output
+    converged(cli, sim, path)
+    assert set(owned(api, "prod")) == {"cam", "keep"}
+    assert len(api.list_broadcasts()) == 1
+
+
+def test_an_orphaned_stream_keeps_the_users_data_and_can_be_adopted_elsewhere(
+    sim: Any, api: Any, cli: Any, write: Any
+) -> None:
+    path = write(
+        SETTINGS + "---\nkind: Stream\nname: cam\npolicy: {deletion: orphan}\n"
+        "spec: {client_entity_data: {team: ops}}\n---\nkind: Stream\nname: other\n"
+    )
+    assert cli("apply", "--yes", path).exit_code == 0
+    cam = owned(api, "prod")["cam"]
+    path = write(SETTINGS + "---\nkind: Stream\nname: other\n")
+    run = cli("apply", "--yes", path)
+    assert run.exit_code == 0, run.output
+    assert entity(api.get_stream(cam["id"])) == {"team": "ops"}
+    converged(cli, sim, path)
+    assert [m for m in mutating(sim) if str(cam["id"]) in m] == []
+
+    there = write(
+        f"kind: Settings\nname: other-set\n---\nkind: Stream\nname: moved\nadopt: {cam['id']}\n"
+    )
+    assert cli("apply", "--yes", there).exit_code == 0
+    data = entity(api.get_stream(cam["id"]))
+    assert data["team"] == "ops" and data["reconciler"]["set"] == "other-set"
+    converged(cli, sim, path)
+    converged(cli, sim, there)
+
+
+def test_an_orphaned_broadcast_is_not_taken_back_by_a_new_one_with_its_name(
+    sim: Any, api: Any, cli: Any, write: Any
+) -> None:
+    """Released means never touched again: a later broadcast declared with the same title on
+    the same streams is a new broadcast, not the released one found 'from an interrupted run'."""
+    path = write(SETTINGS + CAM + show("deletion: orphan"))
+    assert cli("apply", "--yes", path).exit_code == 0
+    (released,) = api.list_broadcasts()
+    path = write(SETTINGS + CAM)
+    assert cli("apply", "--yes", "--allow-empty-prune", path).exit_code == 0
+    assert marker_broadcasts(owned(api, "prod")["cam"]) == {}
+    before = api.get_broadcast(released["id"])
+
+    path = write(
+        SETTINGS
+        + CAM
+        + show(name="Show").replace("name: show", "name: show2").replace("pending_message", "x")
+    )
+    sim.clear_log()
+    run = cli("apply", "--yes", path)
+    assert run.exit_code == 0, run.output
+    assert [m for m in mutating(sim) if str(released["id"]) in m] == [], run.output
+    assert api.get_broadcast(released["id"]) == before
+    assert len(api.list_broadcasts()) == 2
+    converged(cli, sim, path)
+
+
+def test_a_released_broadcast_can_still_be_adopted_explicitly(
+    sim: Any, api: Any, cli: Any, write: Any
+) -> None:
+    path = write(SETTINGS + CAM + show("deletion: orphan"))
+    assert cli("apply", "--yes", path).exit_code == 0
+    (released,) = api.list_broadcasts()
+    path = write(SETTINGS + CAM)
+    assert cli("apply", "--yes", "--allow-empty-prune", path).exit_code == 0
+    converged(cli, sim, path)
+
+    path = write(
+        SETTINGS + CAM + show().replace("name: show\n", f"name: again\nadopt: {released['id']}\n")
+    )
+    run = cli("apply", "--yes", path)
+    assert run.exit_code == 0, run.output
+    cam = owned(api, "prod")["cam"]
+    assert marker_broadcasts(cam) == {"again": released["id"]}
+    assert "released_broadcasts" not in entity(cam)["reconciler"]
+    converged(cli, sim, path)
+
+
+def test_a_released_broadcast_deleted_by_hand_is_forgotten(
+    sim: Any, api: Any, cli: Any, write: Any
+) -> None:
+    path = write(SETTINGS + CAM + show("deletion: orphan"))
+    assert cli("apply", "--yes", path).exit_code == 0
+    (released,) = api.list_broadcasts()
+    path = write(SETTINGS + CAM)
+    assert cli("apply", "--yes", "--allow-empty-prune", path).exit_code == 0
+    assert entity(owned(api, "prod")["cam"])["reconciler"]["released_broadcasts"] == [
+        released["id"]
+    ]
+    api.delete_broadcast(released["id"])
+    assert cli("apply", "--yes", path).exit_code == 0
+    assert "released_broadcasts" not in entity(owned(api, "prod")["cam"])["reconciler"]
+    converged(cli, sim, path)
