@@ -304,7 +304,10 @@ def export(
     out_file: str | None,
     **kw: Any,
 ) -> None:
-    """Write manifests for what the set owns (applying them to the same account is a no-op)."""
+    """Write manifests for what the set owns (applying them to the same account is a no-op).
+
+    Exit 0, 1 error.
+    """
     from reconciler.export import export_account
 
     paths = split_paths(kw, paths, required=False)
@@ -334,6 +337,7 @@ def export(
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
+    help="Output format.",
 )
 @click.option(
     "--latest",
@@ -345,7 +349,10 @@ def export(
 def status(
     paths: tuple[str, ...], set_name: str | None, output: str, latest: int, **kw: Any
 ) -> None:
-    """Show each managed stream: live, recording, and its latest recordings' processing state."""
+    """Show each managed stream: live, recording, and its latest recordings' processing state.
+
+    Exit 0, 1 error.
+    """
     from reconciler.pipeline import RunOptions, load_desired
     from reconciler.status import read_status, render_status
 
@@ -357,7 +364,7 @@ def status(
 
 
 @main.command()
-@paths_argument
+@click.argument("paths", nargs=-1, type=click.Path(exists=True), metavar="[PATH...]")
 @connection_options
 @click.option("--set-name", help="The set to unlock (default: the Settings document in PATH).")
 @click.option("--yes", "-y", is_flag=True, help="Unlock without asking (needed off a terminal).")
@@ -397,7 +404,7 @@ def unlock(paths: tuple[str, ...], set_name: str | None, yes: bool, **kw: Any) -
 
 @main.command()
 def schema() -> None:
-    """Print the JSON Schema of the manifest format (for editors)."""
+    """Print the JSON Schema of the manifest format (for editors). Exit 0."""
     from reconciler.manifest import manifest_json_schema
 
     click.echo(json.dumps(manifest_json_schema(), indent=2, sort_keys=False))

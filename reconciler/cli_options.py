@@ -10,8 +10,11 @@ from typing import Any
 
 import click
 
+from reconciler.api.settings import ClientSettings
 from reconciler.cli_account import DEFAULT_SIMULATOR_STATE
 from reconciler.render import Format
+
+_DEFAULTS = ClientSettings()  # the defaults the help shows are the ones the client uses
 
 
 def paths_argument(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,22 +48,25 @@ def connection_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 "--rate-limit",
                 metavar="RPS",
                 help="Requests per second to the API (0 or 'none' = unlimited). "
-                "Env: RECONCILER_RATE_LIMIT.",
+                f"Env: RECONCILER_RATE_LIMIT; default {_DEFAULTS.rate_limit:g}.",
             ),
             click.option(
                 "--concurrency",
                 type=click.IntRange(1),
-                help="Requests in flight (list pages, apply workers). Env: RECONCILER_CONCURRENCY.",
+                help="Requests in flight (list pages, apply workers). "
+                f"Env: RECONCILER_CONCURRENCY; default {_DEFAULTS.concurrency}.",
             ),
             click.option(
                 "--timeout",
                 type=click.FloatRange(0, min_open=True),
-                help="Seconds per response. Env: RECONCILER_TIMEOUT.",
+                help="Seconds per response. "
+                f"Env: RECONCILER_TIMEOUT; default {_DEFAULTS.timeout:g}.",
             ),
             click.option(
                 "--retries",
                 type=click.IntRange(0),
-                help="Retries of reads and idempotent writes. Env: RECONCILER_RETRIES.",
+                help="Retries of reads and idempotent writes. "
+                f"Env: RECONCILER_RETRIES; default {_DEFAULTS.retries}.",
             ),
         ],
     )

@@ -48,8 +48,20 @@ def simulator() -> None:
     f"$GCORE_API_KEY, else the literal {DEFAULT_KEY!r}.",
 )
 @click.option("--webhook-url", help="POST webhook payloads (stream, broadcast, video) here.")
-@click.option("--page-size", default=25, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--active-stream-limit", default=50, show_default=True, type=click.IntRange(0))
+@click.option(
+    "--page-size",
+    default=25,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Objects per list page (the platform's is 25).",
+)
+@click.option(
+    "--active-stream-limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Streams the account may have active at once (activating one more is refused).",
+)
 @click.option(
     "--broadcast-create-empty-body",
     is_flag=True,
@@ -89,7 +101,10 @@ def serve(
     drop_create_rate: float,
     seed: int | None,
 ) -> None:
-    """Serve the simulated Gcore Streaming API until interrupted (Ctrl-C)."""
+    """Serve the simulated Gcore Streaming API until interrupted (Ctrl-C or SIGTERM).
+
+    Exit 0 when stopped, 1 when the port or the state file cannot be opened.
+    """
     faults = Faults(latency_ms, error_rate, rate_limit_rps, drop_create_rate, seed)
     config = SimulatorConfig(
         api_key=api_key,
