@@ -170,12 +170,17 @@ def _adoption_problem(want: DesiredStream, index: StreamIndex, adopted: dict[int
         return f"the stream is already managed by this set as '{index.owned_by_id[aid].marker.key}'"
     if aid in adopted:
         return f"stream '{adopted[aid]}' adopts the same id"
-    if want.user_entity_data is None and not isinstance(
-        decoded_entity_value(live.get(ENTITY)), dict | None
-    ):
+    value = decoded_entity_value(live.get(ENTITY))
+    if want.user_entity_data is None and not isinstance(value, dict | None):
         return (
             "its client_entity_data is text, not a JSON object, and adopting would overwrite it; "
             "declare client_entity_data in the manifest to replace it"
+        )
+    if want.user_entity_data is None and isinstance(value, dict) and RESERVED_KEY in value:
+        # Not a marker (those were sorted out above): the user's own value under our key.
+        return (
+            f"its client_entity_data holds a key '{RESERVED_KEY}' of its own, which our marker "
+            "would overwrite; declare client_entity_data in the manifest to replace it"
         )
     return ""
 

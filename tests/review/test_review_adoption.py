@@ -127,3 +127,17 @@ def test_adopting_a_broadcast_with_a_stream_of_another_set(
     assert run.exit_code == 1, run.output
     assert f"adopt_id {show['id']}" in run.output and "'other'" in run.output
     assert mutating(sim) == []
+
+
+def test_adopting_a_stream_whose_data_uses_the_reserved_key_is_refused(
+    sim: Any, api: Any, cli: Any, write: Any
+) -> None:
+    raw = json.dumps({"reconciler": "v2 pipeline", "team": "ops"})
+    mine = api.create_stream({"name": "Lobby", "client_entity_data": raw})
+    path = write(SETTINGS + f"---\nkind: Stream\nname: lobby\nadopt: {mine['id']}\n")
+    sim.clear_log()
+    run = cli("apply", "--yes", path)
+    assert run.exit_code == 1, run.output
+    assert "holds a key 'reconciler' of its own" in run.output
+    assert mutating(sim) == []
+    assert api.get_stream(mine["id"])["client_entity_data"] == raw
