@@ -320,7 +320,10 @@ def export(
     with open_account(kw) as account:
         text = export_account(account.api, set_name=set_name, include_unowned=include_unowned)
     if out_file:
-        Path(out_file).write_text(text, encoding="utf-8")
+        try:
+            Path(out_file).write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"--file {out_file}: cannot write it ({error.strerror})") from None
         click.echo(f"wrote {out_file}", err=True)
     else:
         _out(text)

@@ -119,7 +119,7 @@ def split_paths(
 ) -> tuple[str, ...]:
     """`--simulator manifests/` reads as --simulator=manifests/ to click: give the path back."""
     state = kw.get("simulator_state")
-    if state is not None and (Path(state).is_dir() or state.endswith((".yaml", ".yml"))):
+    if state is not None and (Path(state).is_dir() or state.endswith((".yaml", ".yml", "/"))):
         kw["simulator_state"] = DEFAULT_SIMULATOR_STATE
         paths = (state, *paths)
     if required and not paths:

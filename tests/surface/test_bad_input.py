@@ -148,3 +148,24 @@ def test_an_unreachable_port_fails_quickly_with_retries_0(
         "check GCORE_BASE_URL and the network\n"
     )
     assert time.monotonic() - started < 3
+
+
+def test_simulator_followed_by_a_missing_directory_names_it(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from reconciler import cli
+
+    missing = f"{tmp_path}/typo/"
+    result = CliRunner().invoke(cli.main, ["plan", "--simulator", missing])
+    assert result.exit_code == 1
+    assert result.stderr == f"{missing}: no such file or directory\n1 problem found\n"
+    assert not (tmp_path / "typo").exists()
+
+
+def test_export_to_an_unwritable_file_is_a_clear_error(
+    invoke: Any, manifests: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "no-such-dir" / "export.yaml"
+    result = invoke("export", "-f", target, manifests)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: --file {target}: cannot write it (No such file or directory)\n"
