@@ -38,13 +38,14 @@ def apply_guards(
     1. live-safety: changes that would disturb a live stream are held (`Change.held` set to the
        reason); changes that depend on a held change are held too ("waits for ...").
     2. empty kind: when the manifests declare no stream (resp. broadcast) at all, every prune of
-       that kind (DELETE and ORPHAN) is removed from the plan, with a note.
+       that kind (DELETE and ORPHAN) is held, with a note.
     3. caps: pending DELETEs per kind beyond `max_deletions` or `max_deletion_percent` of the owned
-       objects of that kind are removed (the first by key are kept), with a note.
+       objects of that kind are held (the first by key go through), with a note.
 
-    A removed prune takes the other changes on the same object (its teardown: stop recording,
-    finish, deactivate) and every change that depends on it along. Held changes stay in the plan:
-    apply reports them HELD and exits 3. Cleanup changes are capped by their policy, not here.
+    A held prune holds the other changes on the same object (its teardown: stop recording,
+    finish, deactivate) and every change that depends on it. Held changes stay in the plan, shown
+    with their reason: apply reports them HELD and exits 3, so cron can alert. Cleanup changes
+    are capped by their policy, not here.
     """
     changes = _hold_live_changes(plan.changes, desired, live, options)
     notes = list(plan.notes)
@@ -224,17 +225,21 @@ def _refuse_empty_kinds(
         prunes = [c for c in changes if c.resource is kind and c.action in DELETIONS]
         if not prunes:
             continue
-        changes, removed = _remove_prunes(changes, prunes)
         nothing = (
             "no resources at all"
             if not desired.streams and not desired.broadcasts
             else (f"no {kind}s")
         )
+        reason = (
+            f"prune refused: the manifests declare {nothing}; allow with --allow-empty-prune "
+            "or allow_empty_prune: true in Settings"
+        )
+        changes, also = _hold_prunes(changes, prunes, reason)
         notes.append(
             f"prune refused: the manifests declare {nothing} while {len(prunes)} owned "
             f"{kind}(s) would be deleted or released ({_keys(prunes)}); if that is intended, "
             "set allow_empty_prune: true in the Settings document or pass --allow-empty-prune"
-            + _along(removed, prunes)
+            + _along(also)
         )
     return changes, notes
 
@@ -259,13 +264,17 @@ def _cap_deletions(
         if len(deletes) <= allowed:
             continue
         excess = deletes[allowed:]
-        changes, removed = _remove_prunes(changes, excess)
+        reason = (
+            f"deletion cap: {allowed} {kind} deletion(s) per run; deleted on a later run "
+            "(raise with --max-deletions / --max-deletion-percent)"
+        )
+        changes, also = _hold_prunes(changes, excess, reason)
         notes.append(
             f"{len(excess)} {kind} deletion(s) held by the cap ({_keys(excess)}): at most "
             f"{max_count} per run and {percent:g}% of the {owned[kind]} owned {kind}s "
             f"(= {by_percent}); they are deleted on later runs; raise with --max-deletions / "
             "--max-deletion-percent (or max_deletions / max_deletion_percent in Settings)"
-            + _along(removed, excess)
+            + _along(also)
         )
     return changes, notes
 
@@ -292,26 +301,48 @@ def owned_counts(live: LiveState, set_name: str) -> dict[Resource, int]:
     return {Resource.STREAM: streams, Resource.BROADCAST: len(existing)}
 
 
-def _remove_prunes(
-    changes: tuple[Change, ...], prunes: Iterable[Change]
-) -> tuple[tuple[Change, ...], set[str]]:
-    """Drop the prunes, the other changes on the same objects, and their dependents."""
+def _hold_prunes(
+    changes: tuple[Change, ...], prunes: Iterable[Change], reason: str
+) -> tuple[tuple[Change, ...], list[str]]:
+    """Hold the prunes, the other changes on the same objects, and their dependents; returns the
+    plan and the ids held along with the prunes (for the note)."""
+    prune_ids = {c.id for c in prunes}
     objects = {(c.resource, c.key) for c in prunes}
-    removed = {c.id for c in changes if (c.resource, c.key) in objects}
+    first = {c.id: c.id for c in changes if (c.resource, c.key) in objects and not c.held}
     dependents = _dependents(changes)
-    queue = list(removed)
+    queue = list(first)
     while queue:
-        for waiting in dependents.get(queue.pop(), ()):
-            if waiting not in removed:
-                removed.add(waiting)
+        blocker = queue.pop()
+        for waiting in dependents.get(blocker, ()):
+            if waiting not in first:
+                first[waiting] = first[blocker]
                 queue.append(waiting)
-    return tuple(c for c in changes if c.id not in removed), removed
+    out = []
+    for change in changes:
+        if change.id in first and change.held is None:
+            root = first[change.id]
+            held_reason = (
+                reason
+                if root == change.id and change.id in prune_ids
+                else f"waits for {_prune_of(root, prunes)}, which is held: {reason}"
+            )
+            change = change.hold(held_reason)
+        out.append(change)
+    return tuple(out), sorted(set(first) - prune_ids)
 
 
-def _along(removed: set[str], prunes: Iterable[Change]) -> str:
-    """The changes removed with the prunes that are not the prunes themselves, for the note."""
-    extra = sorted(removed - {c.id for c in prunes})
-    return f"; also left for later: {', '.join(extra)}" if extra else ""
+def _prune_of(change_id: str, prunes: Iterable[Change]) -> str:
+    """The prune a companion change belongs to (same object), else the change itself."""
+    resource_key = change_id.rsplit("/", 1)[0]
+    for prune in prunes:
+        if prune.id.rsplit("/", 1)[0] == resource_key:
+            return prune.id
+    return change_id
+
+
+def _along(also: list[str]) -> str:
+    """The changes held with the prunes that are not the prunes themselves, for the note."""
+    return f"; also held: {', '.join(also)}" if also else ""
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -65,10 +65,11 @@ def test_an_empty_manifest_set_deletes_nothing(
     path.write_text(SETTINGS)
     sim.clear_log()
     run = reconcile("apply", "--yes", path)
-    assert run.exit_code == 0, run.stdout + run.stderr
+    assert run.exit_code == 3, run.stdout + run.stderr  # held back by a safety rule: cron alerts
     assert "prune refused: the manifests declare no resources at all while 2 owned stream(s)" in (
         run.stdout
     )
+    assert "Apply: 0 done, 0 failed, 0 skipped, 2 held." in run.stdout
     assert "--allow-empty-prune" in run.stdout
     assert deletes(sim) == []
     assert set(ours(api)) == {"a", "b"}
@@ -90,7 +91,8 @@ def test_a_cap_stops_the_excess_deletions_and_says_so(
     path.write_text(streams_doc("s00"))
 
     run = reconcile("apply", "--yes", path)  # 25% of 12 owned = 3 per run
-    assert run.exit_code == 0, run.stdout + run.stderr
+    assert run.exit_code == 3, run.stdout + run.stderr  # the rest is held for later runs
+    assert "Apply: 3 done, 0 failed, 0 skipped, 8 held." in run.stdout
     assert (
         "8 stream deletion(s) held by the cap (s04, s05, s06, s07, s08, s09, s10, s11): at most "
         "10 per run and 25% of the 12 owned streams (= 3)" in run.stdout
@@ -99,7 +101,7 @@ def test_a_cap_stops_the_excess_deletions_and_says_so(
     assert sorted(ours(api)) == ["s00", *keys[4:]]
 
     raised = reconcile("apply", "--yes", "--max-deletion-percent", 100, "--max-deletions", 5, path)
-    assert raised.exit_code == 0
+    assert raised.exit_code == 3
     assert "3 stream deletion(s) held by the cap (s09, s10, s11)" in raised.stdout
     assert sorted(ours(api)) == ["s00", "s09", "s10", "s11"]
 

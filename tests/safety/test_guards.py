@@ -169,14 +169,24 @@ def test_manifests_without_streams_refuse_to_prune_owned_streams() -> None:
         notes=("earlier note",),
     )
     guarded = apply_guards(plan, desired, live)
-    assert [c.id for c in guarded.changes] == ["broadcast/b/create"]
+    assert [c.id for c in guarded.pending] == ["broadcast/b/create"]
+    refusal = (
+        "prune refused: the manifests declare no streams; allow with --allow-empty-prune "
+        "or allow_empty_prune: true in Settings"
+    )
     assert guarded.notes == (
         "earlier note",
         "prune refused: the manifests declare no streams while 3 owned stream(s) would be "
         "deleted or released (s1, s2, s3); if that is intended, set allow_empty_prune: true in "
-        "the Settings document or pass --allow-empty-prune; also left for later: "
-        "stream/s1/stop_recording",
+        "the Settings document or pass --allow-empty-prune; also held: stream/s1/stop_recording",
     )
+    held = {c.id: c.held for c in guarded.held}
+    assert held == {
+        "stream/s1/stop_recording": f"waits for stream/s1/delete, which is held: {refusal}",
+        "stream/s1/delete": refusal,
+        "stream/s2/delete": refusal,
+        "stream/s3/orphan": refusal,
+    }
 
 
 def test_empty_manifests_altogether_refuse_every_prune() -> None:
@@ -185,7 +195,7 @@ def test_empty_manifests_altogether_refuse_every_prune() -> None:
     )
     plan = Plan(changes=(change(B, "b1", Action.DELETE, 5), change(S, "s1", Action.DELETE, 1)))
     guarded = apply_guards(plan, desired_state(), live)
-    assert guarded.changes == ()
+    assert guarded.pending == () and len(guarded.held) == 2
     assert len(guarded.notes) == 2
     assert all("declare no resources at all" in n for n in guarded.notes)
 
@@ -198,7 +208,7 @@ def test_allow_empty_prune_from_settings_or_flag() -> None:
     by_flag = GuardOptions(allow_empty_prune=True)
     assert apply_guards(plan, desired_state(), live, by_flag).changes == plan.changes
     refused = apply_guards(plan, by_settings, live, GuardOptions(allow_empty_prune=False))
-    assert refused.changes == ()
+    assert refused.pending == ()
 
 
 def test_count_cap_keeps_the_first_deletions_by_key_and_says_so() -> None:
@@ -207,7 +217,12 @@ def test_count_cap_keeps_the_first_deletions_by_key_and_says_so() -> None:
     desired = desired_state([desired_stream("keep")], max_deletions=10)
     deletes = tuple(change(S, f"s{i:02d}", Action.DELETE, i) for i in range(15, 0, -1))
     guarded = apply_guards(Plan(changes=deletes), desired, live)
-    assert sorted(c.key for c in guarded.changes) == [f"s{i:02d}" for i in range(1, 11)]
+    assert sorted(c.key for c in guarded.pending) == [f"s{i:02d}" for i in range(1, 11)]
+    assert sorted(c.key for c in guarded.held) == [f"s{i:02d}" for i in range(11, 16)]
+    assert {c.held for c in guarded.held} == {
+        "deletion cap: 10 stream deletion(s) per run; deleted on a later run "
+        "(raise with --max-deletions / --max-deletion-percent)"
+    }
     assert guarded.notes == (
         "5 stream deletion(s) held by the cap (s11, s12, s13, s14, s15): at most 10 per run and "
         "25% of the 100 owned streams (= 25); they are deleted on later runs; raise with "
@@ -215,7 +230,7 @@ def test_count_cap_keeps_the_first_deletions_by_key_and_says_so() -> None:
         "Settings)",
     )
     raised = apply_guards(Plan(changes=deletes), desired, live, GuardOptions(max_deletions=20))
-    assert len(raised.changes) == 15 and raised.notes == ()
+    assert len(raised.pending) == 15 and raised.notes == ()
 
 
 def test_percent_cap_counts_owned_objects_from_the_markers() -> None:
@@ -225,10 +240,10 @@ def test_percent_cap_counts_owned_objects_from_the_markers() -> None:
     desired = desired_state([desired_stream("keep")])
     deletes = tuple(change(S, f"s{i}", Action.DELETE, i) for i in range(1, 6))
     guarded = apply_guards(Plan(changes=deletes), desired, live)
-    assert [c.key for c in guarded.changes] == ["s1", "s2"]  # 25% of 8 owned
+    assert [c.key for c in guarded.pending] == ["s1", "s2"]  # 25% of 8 owned
     assert "25% of the 8 owned streams (= 2)" in guarded.notes[0]
     half = apply_guards(Plan(changes=deletes), desired, live, GuardOptions(max_deletion_percent=50))
-    assert len(half.changes) == 4
+    assert len(half.pending) == 4
 
 
 def test_caps_apply_per_kind_and_ignore_held_and_cleanup_changes() -> None:
@@ -247,14 +262,13 @@ def test_caps_apply_per_kind_and_ignore_held_and_cleanup_changes() -> None:
         )
     )
     guarded = apply_guards(plan, desired, live, GuardOptions(max_deletions=1))
-    assert [c.id for c in guarded.changes] == [
-        "stream/s3/delete",
+    assert [c.id for c in guarded.pending] == [
         "stream/s1/delete",
         "broadcast/b1/delete",
         "stream/#50/cleanup",
         "stream/#51/cleanup",
     ]
-    assert guarded.changes[0].held is not None
+    assert [c.id for c in guarded.held] == ["stream/s3/delete", "broadcast/b2/delete"]
     assert len(guarded.notes) == 1 and guarded.notes[0].startswith("1 broadcast deletion(s)")
 
 
@@ -270,10 +284,13 @@ def test_a_capped_prune_takes_its_teardown_and_dependents_along() -> None:
         )
     )
     guarded = apply_guards(plan, desired, live)
-    assert [c.id for c in guarded.changes] == ["stream/s1/delete"]
-    assert guarded.notes[0].endswith(
-        "; also left for later: broadcast/z/update, stream/s2/deactivate"
-    )
+    assert [c.id for c in guarded.pending] == ["stream/s1/delete"]
+    assert guarded.notes[0].endswith("; also held: broadcast/z/update, stream/s2/deactivate")
+    assert {c.id for c in guarded.held} == {
+        "stream/s2/deactivate",
+        "stream/s2/delete",
+        "broadcast/z/update",
+    }
 
 
 def test_percent_cap_always_allows_one_unless_zero() -> None:
