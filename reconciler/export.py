@@ -7,6 +7,7 @@ its models; knows nothing of the planner, apply or the CLI.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from reconciler.api.protocol import StreamingAPI
 from reconciler.live import LiveState, read_live
 from reconciler.manifest.models import KEY_RE, BroadcastDoc, BroadcastSpec, StreamDoc, StreamSpec
-from reconciler.ownership import LOCK_KEY, decode_entity_data
+from reconciler.ownership import LOCK_KEY, RESERVED_KEY, decode_entity_data
 from reconciler.redact import redact_text
 
 Json = dict[str, Any]
@@ -83,6 +84,13 @@ def export_manifests(live: LiveState, *, set_name: str, include_unowned: bool = 
                     f"stream {stream['id']} ({stream.get('name')!r}) is not exported: its "
                     "client_entity_data is not a JSON object, so the ownership marker cannot be "
                     "stored beside it"
+                )
+                continue
+            if data.marker is None and _uses_reserved_key(data.raw):
+                skipped.append(
+                    f"stream {stream['id']} ({stream.get('name')!r}) is not exported: its own "
+                    f"client_entity_data uses the key {RESERVED_KEY!r} that holds our marker; "
+                    "adopt it by hand with a client_entity_data mapping that replaces it"
                 )
                 continue
             key = unique_key(str(stream.get("name") or ""), int(stream["id"]), "stream", used)
@@ -219,6 +227,16 @@ def _policy(protect: bool, orphan: bool) -> dict[str, Any]:
 
 def _is_lock(stream: Json, user_data: Mapping[str, Any] | None) -> bool:
     return LOCK_KEY in (user_data or {}) or str(stream.get("name", "")).startswith(LOCK_KEY)
+
+
+def _uses_reserved_key(raw: str | None) -> bool:
+    """True when the JSON object holds the reserved key with something that is not our marker
+    (adopting would overwrite it, which the planner refuses)."""
+    try:
+        value = json.loads(raw or "null")
+    except ValueError:
+        return False
+    return isinstance(value, dict) and RESERVED_KEY in value
 
 
 def _render(set_name: str, docs: list[_Doc], skipped: list[str]) -> str:

@@ -170,3 +170,16 @@ def test_region_prefers_the_declared_region() -> None:
         "ix1"
     )
     assert region_of({"push_url": "srt://elsewhere/in"}) is None
+
+
+def test_an_unowned_stream_whose_own_json_uses_the_reserved_key_is_skipped() -> None:
+    # Adopting it would overwrite the user's "reconciler" value, which the planner refuses.
+    live = live_state(
+        [live_stream(7, "legacy", client_entity_data=json.dumps({"reconciler": "v2 pipeline"}))]
+    )
+    text = export_manifests(live, set_name="prod", include_unowned=True)
+    assert [d["kind"] for d in docs(text)] == ["Settings"]
+    assert (
+        "# skipped: stream 7 ('legacy') is not exported: its own client_entity_data uses the key "
+        "'reconciler' that holds our marker" in text
+    )
