@@ -79,18 +79,18 @@ def export_manifests(live: LiveState, *, set_name: str, include_unowned: bool = 
         used = set(keys.values())
         for stream in unowned:
             data = decode_entity_data(stream.get("client_entity_data"))
-            if data.marker is None and data.raw and data.user_data is None:
-                skipped.append(
-                    f"stream {stream['id']} ({stream.get('name')!r}) is not exported: its "
-                    "client_entity_data is not a JSON object, so the ownership marker cannot be "
-                    "stored beside it"
-                )
-                continue
             if data.marker is None and _uses_reserved_key(data.raw):
                 skipped.append(
                     f"stream {stream['id']} ({stream.get('name')!r}) is not exported: its own "
                     f"client_entity_data uses the key {RESERVED_KEY!r} that holds our marker; "
                     "adopt it by hand with a client_entity_data mapping that replaces it"
+                )
+                continue
+            if data.marker is None and data.raw and data.user_data is None:
+                skipped.append(
+                    f"stream {stream['id']} ({stream.get('name')!r}) is not exported: its "
+                    "client_entity_data is not a JSON object, so the ownership marker cannot be "
+                    "stored beside it"
                 )
                 continue
             key = unique_key(str(stream.get("name") or ""), int(stream["id"]), "stream", used)
