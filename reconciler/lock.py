@@ -35,6 +35,7 @@ log = logging.getLogger("reconciler.lock")
 
 LOCK_NAME_PREFIX = "reconciler-lock: "
 MAX_AMBIGUOUS_CREATES = 3
+DEFAULT_TTL = 120.0  # seconds; the holder refreshes it every third while it runs
 
 
 class LockLost(LockHeldError):
@@ -115,7 +116,7 @@ def acquire_lock(
     set_name: str,
     *,
     owner: str,
-    ttl: float = 600,
+    ttl: float = DEFAULT_TTL,
     wait: float = 0,
     poll: float = 5.0,
     clock: Callable[[], float] = time.time,

@@ -19,7 +19,7 @@ from reconciler.cleanup import collect_cleanup, with_cleanup
 from reconciler.desired import DesiredState
 from reconciler.guards import GuardOptions, apply_guards
 from reconciler.live import LiveState, read_live
-from reconciler.lock import acquire_lock, default_owner
+from reconciler.lock import DEFAULT_TTL, acquire_lock, default_owner
 from reconciler.manifest import load_manifests
 from reconciler.plan import PlanOptions, compute_plan
 from reconciler.redact import register_secrets
@@ -39,7 +39,7 @@ class RunOptions:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
-DEFAULT_LOCK_TTL = 120.0
+DEFAULT_LOCK_TTL = DEFAULT_TTL
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ waits for it or stops naming the holder of the lock; never both write, never a d
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,34 @@ from reconciler.simulator import Faults
 pytestmark = [pytest.mark.chaos, pytest.mark.port]
 
 
+def wait_for_lock_stream(sim: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(
+            r["method"] == "POST" and "reconciler-lock" in json.dumps(r["body"])
+            for r in sim.requests()
+        ):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the first apply never took the lock")
+
+
 @pytest.mark.parametrize("lock_wait", [0, 30])
 def test_two_concurrent_applies_never_both_write(
     sim: Any, sim_server: Any, manifests: Path, account: Account, lock_wait: int
 ) -> None:
-    sim.set_faults(Faults(latency_ms=2))
     env = cli_env(sim_server.url)
     args = ["apply", "--yes", "--lock-wait", str(lock_wait), str(manifests)]
-    procs = [start_cli(args, env) for _ in range(2)]
+    if lock_wait:
+        sim.set_faults(Faults(latency_ms=2))
+        procs = [start_cli(args, env) for _ in range(2)]  # both at once: either may win
+    else:
+        # The second run starts once the first holds the lock and is writing slowly (40 ms a
+        # request): it plans, finds work to do and meets the lock, whatever the machine's load.
+        sim.set_faults(Faults(latency_ms=40))
+        procs = [start_cli(args, env)]
+        wait_for_lock_stream(sim)
+        procs.append(start_cli(args, env))
     outputs = [p.communicate(timeout=90)[0] for p in procs]
     codes = [p.returncode for p in procs]
 
@@ -34,8 +55,8 @@ def test_two_concurrent_applies_never_both_write(
         assert codes == [0, 0], outputs
     else:
         # The second stopped at once: exit 1, naming the run that holds the lock.
-        assert sorted(codes) == [0, 1], outputs
-        winner = codes.index(0)
+        assert codes == [0, 1], outputs
+        winner = 0
         loser = outputs[1 - winner]
         assert "is locked by '" in loser, loser
         assert f"pid {procs[winner].pid}'" in loser, loser

@@ -59,7 +59,10 @@ def desired_states(draw: st.DrawFn) -> DesiredState:
             fields["pending_message"] = draw(st.sampled_from(["soon", "Please wait ..."]))
         broadcasts[key] = DesiredBroadcast(key=key, fields=fields, stream_keys=tuple(uses))
     return DesiredState(
-        settings=Settings(set_name=SET, max_deletions=100, max_deletion_percent=100.0),
+        # Prune guards off: this property is about convergence; the guards have their own tests.
+        settings=Settings(
+            set_name=SET, max_deletions=100, max_deletion_percent=100.0, allow_empty_prune=True
+        ),
         streams=streams,
         broadcasts=broadcasts,
     )

@@ -63,7 +63,7 @@ def test_the_lock_is_an_inactive_stream_and_release_deletes_it(api: Any) -> None
         value = json.loads(stream["client_entity_data"])[LOCK_KEY]
         assert value["set"] == "prod"
         assert value["owner"] == "alice@laptop pid 1"
-        assert value["expires_at"] == T0 + 600
+        assert value["expires_at"] == T0 + 120  # the default time to live
         assert is_lock_stream(stream)
     assert lock_streams(api) == []
 
@@ -76,7 +76,7 @@ def test_a_second_owner_is_refused_with_the_holder_named(api: Any) -> None:
     ):
         acquire_lock(api, "prod", owner="cron@box pid 9", clock=clock)
     assert str(caught.value) == (
-        "manifest set 'prod' is locked by 'ci@runner-7 pid 123' until 2026-05-28T20:36:40Z; "
+        "manifest set 'prod' is locked by 'ci@runner-7 pid 123' until 2026-05-28T20:28:40Z; "
         "another apply is running. Retry later or raise --lock-wait"
     )
     assert isinstance(caught.value, SetLocked)
