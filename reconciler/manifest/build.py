@@ -85,6 +85,7 @@ def build_state(
     _check_adopt(b, streams, "stream")
     _check_adopt(b, broadcasts, "broadcast")
     _check_references(b, all_broadcasts, all_streams)
+    _check_recording(b, streams)
     if settings is not None:
         _check_entity_data(b, streams, broadcasts, settings.set_name)
     cleanup_policies = tuple(_cleanup(b, item) for item in cleanups.values())
@@ -222,6 +223,21 @@ def _stream_refs(item: Validated) -> list[Any]:
     spec = item.doc.value.get("spec") if isinstance(item.doc.value, dict) else None
     refs = spec.get("streams") if isinstance(spec, dict) else None
     return refs if isinstance(refs, list) else []
+
+
+def _check_recording(b: _Builder, streams: dict[str, Validated]) -> None:
+    """`auto_record: true` with `recording: false` would stop, on every run, the recording the
+    platform starts whenever the encoder connects (and be held while live): a contradiction."""
+    for item in streams.values():
+        doc = item.model
+        assert isinstance(doc, StreamDoc)
+        if doc.spec.auto_record is True and doc.spec.recording is False:
+            b.report(
+                item.doc,
+                ("spec", "recording"),
+                "recording: false contradicts auto_record: true (the platform records whenever "
+                "the encoder connects); drop one of them",
+            )
 
 
 def _check_entity_data(

@@ -8,6 +8,7 @@ import pytest
 from manifest_support import Errors, Write, load
 
 from reconciler.errors import ManifestError, ReconcilerError
+from reconciler.manifest import load_manifests
 
 # The `errors` fixture puts a 3-line Settings document first: the user's text starts at line 4.
 
@@ -488,3 +489,17 @@ def test_no_paths() -> None:
     with pytest.raises(ManifestError) as caught:
         load()
     assert [str(p) for p in caught.value.problems] == ["<no paths>: no manifest paths given"]
+
+
+def test_recording_false_contradicts_auto_record(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "kind: Settings\nname: prod\n---\nkind: Stream\nname: cam\n"
+        "spec:\n  auto_record: true\n  recording: false\n"
+    )
+    with pytest.raises(ManifestError) as caught:
+        load_manifests([path])
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:8: spec.recording: recording: false contradicts auto_record: true (the platform "
+        "records whenever the encoder connects); drop one of them"
+    ]

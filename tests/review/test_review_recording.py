@@ -78,17 +78,13 @@ def test_a_stop_recording_on_a_live_stream_is_held_then_done_after_disconnect(
     converged(cli, sim, path)
 
 
-def test_auto_record_with_recording_false_is_held_on_every_live_run(
-    sim: Any, api: Any, cli: Any, write: Any
+def test_auto_record_with_recording_false_is_refused_before_any_request(
+    sim: Any, cli: Any, write: Any
 ) -> None:
-    """Contradictory manifest: the platform records (auto_record) and the manifest says not to.
-    While live, every run holds the stop (exit 3); after disconnect the account converges."""
+    """Contradictory manifest: the platform records (auto_record) and the manifest says not to;
+    it would hold a stop on every live run. Refused at load time, nothing sent."""
     path = write(stream("auto_record: true, recording: false"))
-    assert cli("apply", "--yes", path).exit_code == 0
-    cam = owned(api, "prod")["cam"]
-    sim.connect(cam["id"])
-    for _ in range(2):
-        run = cli("apply", "--yes", path)
-        assert run.exit_code == 3, run.output
-    sim.disconnect(cam["id"])
-    converged(cli, sim, path)
+    run = cli("apply", "--yes", path)
+    assert run.exit_code == 1
+    assert "spec.recording: recording: false contradicts auto_record: true" in run.output
+    assert sim.requests() == []
