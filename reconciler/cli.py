@@ -377,7 +377,8 @@ def unlock(paths: tuple[str, ...], set_name: str | None, yes: bool, **kw: Any) -
     Only when no apply of the set is running: a live holder would then write beside another run.
     Exit 0 removed (or there was none), 1 error.
     """
-    from reconciler.lock import break_lock, find_locks, format_time
+    from reconciler.lock import break_lock, find_locks
+    from reconciler.lock_stream import format_time
 
     paths = split_paths(kw, paths, required=False)
     if set_name is None:

@@ -12,28 +12,27 @@ only the `StreamingAPI` protocol.
 from __future__ import annotations
 
 import contextlib
-import getpass
-import json
 import logging
 import math
-import os
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
 from reconciler.errors import AmbiguousCreate, ApiError, LockHeldError, NotFoundError
-from reconciler.ownership import LOCK_KEY
+from reconciler.lock_stream import (
+    LockRecord,
+    format_time,
+    lock_fields,
+    lock_records,
+)
 
 log = logging.getLogger("reconciler.lock")
 
-LOCK_NAME_PREFIX = "reconciler-lock: "
 MAX_AMBIGUOUS_CREATES = 3
 DEFAULT_TTL = 120.0  # seconds; the holder refreshes it every third while it runs
 
@@ -53,62 +52,6 @@ class SetLocked(LockHeldError):
             f"{format_time(holder.expires_at)}; another apply is running. Retry later or raise "
             "--lock-wait"
         )
-
-
-@dataclass(frozen=True)
-class LockRecord:
-    """One lock stream as found in the account."""
-
-    stream_id: int
-    set_name: str
-    owner: str
-    expires_at: float  # unix seconds
-    nonce: str
-
-
-def lock_name(set_name: str) -> str:
-    return f"{LOCK_NAME_PREFIX}{set_name}"
-
-
-def lock_record(stream: dict[str, Any]) -> LockRecord | None:
-    """The lock carried by a stream, or None (also for any stream that is not a lock)."""
-    raw = stream.get("client_entity_data")
-    if not isinstance(raw, str) or LOCK_KEY not in raw:
-        return None
-    try:
-        value = json.loads(raw).get(LOCK_KEY)
-    except (ValueError, AttributeError):
-        return None
-    if not isinstance(value, dict):
-        return None
-    set_name, owner, expires = value.get("set"), value.get("owner"), value.get("expires_at")
-    if not isinstance(set_name, str) or not isinstance(owner, str):
-        return None
-    if not isinstance(expires, int | float) or isinstance(expires, bool):
-        return None
-    nonce = value.get("nonce")
-    return LockRecord(int(stream["id"]), set_name, owner, float(expires), str(nonce or ""))
-
-
-def is_lock_stream(stream: dict[str, Any]) -> bool:
-    """For planners and cleanup: a lock stream is never a resource to plan or clean up."""
-    name = stream.get("name")
-    return lock_record(stream) is not None or (
-        isinstance(name, str) and name.startswith(LOCK_NAME_PREFIX)
-    )
-
-
-def default_owner() -> str:
-    """`user@host pid N`: names a run well enough for a human to find it."""
-    try:
-        user = getpass.getuser()
-    except Exception:  # no passwd entry in some containers
-        user = "unknown"
-    return f"{user}@{socket.gethostname() or 'localhost'} pid {os.getpid()}"
-
-
-def format_time(unix: float) -> str:
-    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def acquire_lock(
@@ -158,11 +101,11 @@ def _acquire(
     ambiguous = 0
     # A listing showing a lock of the set is stale evidence: deleting an "expired" lock the
     # holder has refreshed since, or waiting for one it released, would both be wrong.
-    known = streams if streams is not None and not _records(streams, set_name) else None
+    known = streams if streams is not None and not lock_records(streams, set_name) else None
     while True:
         listing = list(known) if known is not None else api.list_streams()
         known = None
-        records = _records(listing, set_name)
+        records = lock_records(listing, set_name)
         ours.seen(records)
         now = clock()
         live = sorted((r for r in records if r.expires_at > now), key=lambda r: r.stream_id)
@@ -172,7 +115,7 @@ def _acquire(
                 ours.delete(stale.stream_id)
             expires = math.ceil(clock() + ttl)
             try:
-                ours.create(_fields(set_name, owner, expires, nonce))
+                ours.create(lock_fields(set_name, owner, expires, nonce))
             except AmbiguousCreate:
                 ambiguous += 1
                 if ambiguous >= MAX_AMBIGUOUS_CREATES:
@@ -233,7 +176,7 @@ class _Ours:
         """After a failure, best effort: delete our lock streams (each failure is logged)."""
         if self.unsure:
             try:
-                self.seen(_records(self.api.list_streams(), self.set_name))
+                self.seen(lock_records(self.api.list_streams(), self.set_name))
             except ApiError as exc:
                 log.warning(
                     "could not look for this run's lock of set %r after an unknown create (%s); "
@@ -256,12 +199,12 @@ class _Ours:
 
 def find_locks(api: StreamingAPI, set_name: str) -> list[LockRecord]:
     """The lock streams of the set, expired or not (what `reconciler unlock` shows)."""
-    return _records(api.list_streams(), set_name)
+    return lock_records(api.list_streams(), set_name)
 
 
 def break_lock(api: StreamingAPI, set_name: str) -> list[LockRecord]:
     """Delete every lock stream of the set, whoever holds it (an operator's escape hatch)."""
-    records = _records(api.list_streams(), set_name)
+    records = lock_records(api.list_streams(), set_name)
     for record in records:
         _delete_quietly(api, record.stream_id)
     return records
@@ -311,7 +254,7 @@ class Lock:
                 )
                 raise self.lost
             expires = math.ceil(now + self.ttl)
-            fields = _fields(self.set_name, self.owner, expires, self.record.nonce)
+            fields = lock_fields(self.set_name, self.owner, expires, self.record.nonce)
             try:
                 self._api.update_stream(self.stream_id, fields)
             except NotFoundError:
@@ -395,20 +338,6 @@ class Lock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
-
-
-def _records(streams: Iterable[dict[str, Any]], set_name: str) -> list[LockRecord]:
-    records = (lock_record(s) for s in streams)
-    return [r for r in records if r is not None and r.set_name == set_name]
-
-
-def _fields(set_name: str, owner: str, expires_at: int, nonce: str) -> dict[str, Any]:
-    value = {"set": set_name, "owner": owner, "expires_at": expires_at, "nonce": nonce}
-    return {
-        "name": lock_name(set_name),
-        "active": False,
-        "client_entity_data": json.dumps({LOCK_KEY: value}, sort_keys=True),
-    }
 
 
 def _delete_quietly(api: StreamingAPI, stream_id: int) -> None:

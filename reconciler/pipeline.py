@@ -19,7 +19,8 @@ from reconciler.cleanup import collect_cleanup, with_cleanup
 from reconciler.desired import DesiredState
 from reconciler.guards import GuardOptions, apply_guards
 from reconciler.live import LiveState, read_live
-from reconciler.lock import DEFAULT_TTL, acquire_lock, default_owner
+from reconciler.lock import DEFAULT_TTL, acquire_lock
+from reconciler.lock_stream import default_owner
 from reconciler.manifest import load_manifests
 from reconciler.plan import PlanOptions, compute_plan
 from reconciler.redact import register_secrets

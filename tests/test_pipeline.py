@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.changes import Action
 from reconciler.errors import ServerError
-from reconciler.lock import lock_record
+from reconciler.lock_stream import lock_record
 from reconciler.ownership import Marker, encode_entity_data
 from reconciler.pipeline import (
     RunOptions,

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from reconciler.errors import AmbiguousCreate, ServerError
-from reconciler.lock import SetLocked, acquire_lock, lock_record
+from reconciler.lock import SetLocked, acquire_lock
+from reconciler.lock_stream import lock_record
 from reconciler.ownership import LOCK_KEY
 
 T0 = 1_780_000_000.0
