@@ -1,7 +1,8 @@
 """Executes a `Plan` through the `StreamingAPI`: stages in lifecycle order (invariant 6), the
 independent changes of a stage in parallel on one bounded pool, exactly one `ChangeResult` per
 change, broadcast ownership recorded in our stream markers, and no duplicate creates (invariant 8):
-the creates of a stage whose outcome is unknown are looked up together, one sweep per round.
+a stage looks its planned creates up before its first POST of a kind, and its lost creates after
+each round (`apply_lookup`).
 
 Knows nothing of manifests, guards or output formats.
 """
@@ -12,40 +13,30 @@ import queue
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
-from reconciler.apply_markers import (
-    Json,
-    StreamBook,
-    infer_set_name,
-    match_lost_broadcasts,
-    match_lost_streams,
+from reconciler.apply_lookup import (
+    FOUND_AFTER_AMBIGUOUS,
+    FOUND_BEFORE_CREATING,
+    MAX_CREATE_ATTEMPTS,
+    Finder,
+    Found,
+    Sought,
+    StageLookup,
+    lost_create,
 )
+from reconciler.apply_markers import Json, StreamBook, infer_set_name
 from reconciler.changes import Action, Change, ChangeResult, Outcome, Plan, Report, Resource
 from reconciler.errors import AmbiguousCreate, ReconcilerError
 from reconciler.live import LiveState
-from reconciler.ownership import Marker, decode_entity_data
 from reconciler.redact import redact_text
 
-FOUND_AFTER_AMBIGUOUS = "found after an ambiguous create"
-# POSTs of one create in one run. Every unknown outcome is looked up before the next POST.
-MAX_CREATE_ATTEMPTS = 3
+__all__ = ["FOUND_AFTER_AMBIGUOUS", "FOUND_BEFORE_CREATING", "MAX_CREATE_ATTEMPTS", "apply_plan"]
 
 
 class _Unresolved(ReconcilerError):
     """A change needs an id that this run does not have (its create did not happen)."""
-
-
-@dataclass(frozen=True)
-class _Lost:
-    """A create whose outcome is unknown: looked up with the other lost creates of its stage."""
-
-    body: Json  # what was sent (a broadcast's with its stream_ids)
-    stream_ids: tuple[int, ...]
-    error: str
 
 
 def apply_plan(
@@ -83,7 +74,8 @@ def apply_plan(
 class _Stage:
     """Runs one stage: a change is submitted once its dependencies have results, and results
     come back through one queue, so scheduling costs O(1) per change whatever the plan size.
-    Lost creates wait until the stage is otherwise idle, then are looked up in one round."""
+    Planned creates are looked up when the first of a kind starts; lost creates wait until the
+    stage is otherwise idle, then are looked up in one round."""
 
     def __init__(
         self,
@@ -96,13 +88,14 @@ class _Stage:
         self.pool = pool
         self.results = results
         self.finish = finish
-        self.done: queue.SimpleQueue[tuple[int, ChangeResult | _Lost]] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[tuple[int, ChangeResult | Sought]] = queue.SimpleQueue()
         self.running = 0
         self.blocked: dict[int, int] = {}  # index -> its dependencies in this stage still open
         self.dependents: dict[int, list[int]] = defaultdict(list)
-        self.lost_attempts: dict[int, int] = defaultdict(int)
+        self.lookup: StageLookup  # set by run_all, before any change starts
 
     def run_all(self, indexes: list[int]) -> None:
+        self.lookup = StageLookup(self.run.finder, self.run.plan, indexes, self.run.create_body)
         changes = self.run.plan.changes
         for index in indexes:  # held first, so that their dependents see them at once
             held = changes[index].held
@@ -119,12 +112,12 @@ class _Stage:
                     self.dependents[dep].append(index)
             elif (skipped := self._start(index)) is not None:
                 self._settle(index, skipped)
-        lost: dict[int, _Lost] = {}
+        lost: dict[int, Sought] = {}
         while True:
             while self.running:
                 index, outcome = self.done.get()
                 self.running -= 1
-                if isinstance(outcome, _Lost):
+                if isinstance(outcome, Sought):
                     lost[index] = outcome
                 else:
                     self._settle(index, outcome)
@@ -141,9 +134,16 @@ class _Stage:
         """Submit the change if it can run; return its result if it is skipped. A dependency on
         a later stage leaves it waiting: it is skipped when the stage ends."""
         verdict = self.run.gate(index, self.results)
-        if verdict is None:
-            self._submit(index, partial(self.run.execute, index))
-        return verdict if isinstance(verdict, ChangeResult) else None
+        if verdict is not None:
+            return verdict if isinstance(verdict, ChangeResult) else None
+        before = None  # a create's object in the account (one sweep on the stage's first)
+        if self.run.plan.changes[index].action is Action.CREATE:
+            before = self.lookup.before_creating(index)
+        if isinstance(before, str):
+            return self.run.failed(index, before)
+        work = self.run.execute if before is None else partial(self.run.found, found=before)
+        self._submit(index, partial(work, index))
+        return None
 
     def _settle(self, index: int, result: ChangeResult) -> None:
         """Record a result and start the dependents it unblocks (a loop: chains can be long)."""
@@ -159,11 +159,11 @@ class _Stage:
                     if skipped is not None:
                         todo.append((dependent, skipped))
 
-    def _submit(self, index: int, work: Callable[[], ChangeResult | _Lost]) -> None:
+    def _submit(self, index: int, work: Callable[[], ChangeResult | Sought]) -> None:
         self.running += 1
         self.pool.submit(self._work, index, work)
 
-    def _work(self, index: int, work: Callable[[], ChangeResult | _Lost]) -> None:
+    def _work(self, index: int, work: Callable[[], ChangeResult | Sought]) -> None:
         try:
             outcome = work()
         except BaseException as error:  # the stage must still hear back, or it waits forever
@@ -171,41 +171,15 @@ class _Stage:
             raise
         self.done.put((index, outcome))
 
-    def _look_up(self, lost: Mapping[int, _Lost]) -> None:
-        """One sweep per kind for all the lost creates of this round: those found are ours,
-        the others are created again while the budget lasts, else they fail."""
-        for resource in (Resource.STREAM, Resource.BROADCAST):
-            group = {i: item for i, item in lost.items() if self._resource(i) is resource}
-            if not group:
-                continue
-            try:
-                found = self.run.find_lost(resource, group)
-            except Exception as error:  # an ApiError; a bug must still give each a result
-                if not isinstance(error, ReconcilerError):
-                    error = ReconcilerError(f"internal error: {type(error).__name__}: {error}")
-                for index, item in sorted(group.items()):
-                    why = (
-                        f"the outcome is unknown ({item.error}) and looking for the object "
-                        f"failed: {error}; not created again: the next run finds it if it exists"
-                    )
-                    self._settle(index, self.run.failed(index, why))
-                continue
-            for index, item in sorted(group.items()):
-                self.lost_attempts[index] += 1
-                if index in found:
-                    self._submit(index, partial(self.run.found, index, item, found[index]))
-                elif self.lost_attempts[index] < MAX_CREATE_ATTEMPTS:
-                    self._submit(index, partial(self.run.execute, index))
-                else:
-                    why = (
-                        f"the outcome is unknown after {MAX_CREATE_ATTEMPTS} attempts (last: "
-                        f"{item.error}) and a lookup after each found nothing; not tried again "
-                        "in this run: the next run creates it"
-                    )
-                    self._settle(index, self.run.failed(index, why))
-
-    def _resource(self, index: int) -> Resource:
-        return self.run.plan.changes[index].resource
+    def _look_up(self, lost: Mapping[int, Sought]) -> None:
+        """Found ones are ours, the others are created again while the budget lasts."""
+        for index, step in self.lookup.lost_round(lost).items():
+            if isinstance(step, Found):
+                self._submit(index, partial(self.run.found, index, step))
+            elif step is None:
+                self._submit(index, partial(self.run.execute, index))
+            else:
+                self._settle(index, self.run.failed(index, step))
 
 
 class _Run:
@@ -214,7 +188,7 @@ class _Run:
         self.api = api
         self.book = StreamBook(api, live, set_name)
         self.book.note_plan(plan)
-        self.known_broadcasts = set(live.broadcast_by_id())
+        self.finder = Finder(api, self.book, live.broadcast_by_id())
         self.broadcast_names = {
             int(b["id"]): str(b.get("name") or "") for b in live.broadcasts if "id" in b
         }
@@ -255,40 +229,24 @@ class _Run:
     def failed(self, index: int, why: str) -> ChangeResult:
         return ChangeResult(self.plan.changes[index], Outcome.FAILED, detail=redact_text(why))
 
-    def execute(self, index: int) -> ChangeResult | _Lost:
+    def execute(self, index: int) -> ChangeResult | Sought:
         change = self.plan.changes[index]
         work = self._create if change.action is Action.CREATE else self._dispatch
         return self._guarded(index, partial(work, change))
 
-    def found(self, index: int, lost: _Lost, answer: Json) -> ChangeResult | _Lost:
-        """A lost create that the lookup found: ours, recorded like a create that answered."""
-        change = self.plan.changes[index]
-        ids = list(lost.stream_ids)
-        detail = FOUND_AFTER_AMBIGUOUS
-        return self._guarded(index, lambda: self._created(change, lost.body, ids, answer, detail))
+    def found(self, index: int, found: Found) -> ChangeResult | Sought:
+        """A create whose object the account holds: ours, recorded like a create that answered."""
+        return self._guarded(index, partial(self._created, self.plan.changes[index], found))
 
     def _guarded(
-        self, index: int, work: Callable[[], ChangeResult | _Lost]
-    ) -> ChangeResult | _Lost:
+        self, index: int, work: Callable[[], ChangeResult | Sought]
+    ) -> ChangeResult | Sought:
         try:
             return work()
         except ReconcilerError as error:
             return self.failed(index, str(error))
         except Exception as error:  # an unexpected bug must still give this change a result
             return self.failed(index, f"internal error: {type(error).__name__}: {error}")
-
-    def find_lost(self, resource: Resource, lost: Mapping[int, _Lost]) -> dict[int, Json]:
-        """One sweep of `resource`: index -> the object a lost create of that index made."""
-        if resource is Resource.STREAM:
-            wanted = {i: item.body.get("client_entity_data") for i, item in lost.items()}
-            return match_lost_streams(self.api.list_streams(), wanted)
-        wanted_broadcasts = {i: (item.body, item.stream_ids) for i, item in lost.items()}
-        return match_lost_broadcasts(
-            self.api.list_broadcasts(),
-            wanted_broadcasts,
-            known=self.known_broadcasts,
-            ours=self.book.our_ids(),
-        )
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -348,36 +306,35 @@ class _Run:
             self.book.forget_broadcast(change.key, target, skip=set(stream_ids) | self.doomed)
         return target
 
-    def _create(self, change: Change) -> ChangeResult | _Lost:
+    def create_body(self, change: Change) -> tuple[Json, list[int]]:
+        """What a create sends, and a broadcast's stream ids (raises if one has no id)."""
         body = dict(change.body)
         stream_ids: list[int] = []
-        if change.resource is Resource.STREAM:
-            send = self.api.create_stream
-        else:
-            send = self.api.create_broadcast
+        if change.resource is Resource.BROADCAST:
             stream_ids = self._stream_ids(change)
             if change.stream_refs:
                 body["stream_ids"] = stream_ids
+        return body, stream_ids
+
+    def _create(self, change: Change) -> ChangeResult | Sought:
+        body, stream_ids = self.create_body(change)
+        is_stream = change.resource is Resource.STREAM
+        send = self.api.create_stream if is_stream else self.api.create_broadcast
         try:
             answer = send(body)
         except AmbiguousCreate as error:
-            if change.resource is Resource.STREAM and _marker_of(body) is None:
-                raise ReconcilerError(
-                    f"{error}; the stream carries no marker to look for it by: not created again"
-                ) from error
-            return _Lost(body, tuple(stream_ids), redact_text(str(error)))
-        return self._created(change, body, stream_ids, answer, "")
+            return lost_create(change.resource, body, stream_ids, error)
+        return self._created(change, Found(Sought(body, tuple(stream_ids)), answer, ""))
 
-    def _created(
-        self, change: Change, body: Json, stream_ids: list[int], answer: Json, detail: str
-    ) -> ChangeResult:
+    def _created(self, change: Change, found: Found) -> ChangeResult:
         """Bookkeeping once a create's object is known: its id, and a broadcast in our markers."""
+        body, stream_ids, answer = found.sought.body, found.sought.stream_ids, found.answer
         object_id = int(answer["id"])
         self.created[(change.resource, change.key)] = object_id
         if change.resource is Resource.STREAM:
             self.book.note_stream(change.key, object_id, body, answer)
         else:
-            self.known_broadcasts.add(object_id)
+            self.finder.known_broadcasts.add(object_id)
             try:
                 self.book.record_broadcast(stream_ids, change.key, object_id)
             except ReconcilerError as error:
@@ -385,7 +342,7 @@ class _Run:
                     f"broadcast created (id {object_id}) but recording it in the stream markers "
                     f"failed: {error}; the next run adopts it by its name"
                 ) from error
-        return ChangeResult(change, Outcome.DONE, detail=detail, object_id=object_id)
+        return ChangeResult(change, Outcome.DONE, detail=found.detail, object_id=object_id)
 
     # --- ids ---------------------------------------------------------------------------------
 
@@ -431,10 +388,6 @@ def _dependencies(plan: Plan) -> list[tuple[int, ...]]:
         deps |= {dep for name in change.depends_on for dep in by_id.get(name, ()) if dep != index}
         out.append(tuple(sorted(deps)))
     return out
-
-
-def _marker_of(body: Mapping[str, Any]) -> Marker | None:
-    return decode_entity_data(body.get("client_entity_data")).marker
 
 
 def _past(outcome: Outcome) -> str:

@@ -118,7 +118,8 @@ def test_lost_stream_creates_share_one_sweep_per_round(sim: Any, api: Any) -> No
     )
     report = apply_plan(plan, scripted, read_live(api))
 
-    assert scripted.sweeps == {"streams": MAX_CREATE_ATTEMPTS}  # one per round, not per create
+    # One sweep per kind before creating, then one per round of lost creates, not per create.
+    assert scripted.sweeps == {"streams": 1 + MAX_CREATE_ATTEMPTS, "broadcasts": 1}
     assert scripted.posts == {
         "a": 1,
         "b": 1,
@@ -167,8 +168,9 @@ def test_lost_broadcast_creates_are_found_with_one_sweep_and_recorded(sim: Any, 
     )
     report = apply_plan(plan, scripted, read_live(api))
     assert report.exit_code == 0
-    # One sweep for the three lost creates; night, not found, is created again and answered.
-    assert scripted.sweeps == {"broadcasts": 1}
+    # One sweep per kind before creating, one for the three lost creates; night, not found,
+    # is created again and answered.
+    assert scripted.sweeps == {"streams": 1, "broadcasts": 2}
     assert scripted.posts == {"cam1": 1, "cam2": 1, "morning": 1, "evening": 1, "night": 2}
     outcomes = results_by_id(report)
     assert outcomes["broadcast/morning/create"] == (Outcome.DONE, FOUND_AFTER_AMBIGUOUS)
@@ -204,7 +206,7 @@ def test_a_lookup_takes_neither_an_older_broadcast_nor_one_twice(sim: Any, api: 
     report = apply_plan(plan, scripted, read_live(api), set_name=SET)
     assert report.exit_code == 0
     assert scripted.posts == {"show": 3}
-    assert scripted.sweeps == {"broadcasts": 1}
+    assert scripted.sweeps == {"broadcasts": 2}  # before creating, then the lost round
     ids = sorted(b["id"] for b in api.list_broadcasts())
     assert len(ids) == 3 and ids[0] == older["id"]
     got = {r.change.key: r.object_id for r in report.results}
@@ -216,7 +218,11 @@ def test_a_lookup_takes_neither_an_older_broadcast_nor_one_twice(sim: Any, api: 
 
 def test_a_failed_lookup_fails_the_lost_creates_without_creating_again(sim: Any, api: Any) -> None:
     class SweepFails(Scripted):
+        """The sweep before creating answers; the lookup of the lost creates fails."""
+
         def list_streams(self) -> list[dict[str, Any]]:
+            if self.sweeps["streams"] == 0:
+                return super().list_streams()
             self.sweeps["streams"] += 1
             raise ServerError("Server Error", method="GET", path="/streaming/streams", status=503)
 
@@ -224,7 +230,7 @@ def test_a_failed_lookup_fails_the_lost_creates_without_creating_again(sim: Any,
     report = apply_plan(
         Plan(changes=(create_stream("a"), create_stream("b"))), scripted, read_live(api)
     )
-    assert scripted.sweeps == {"streams": 1}
+    assert scripted.sweeps == {"streams": 2}
     assert scripted.posts == {"a": 1, "b": 1}
     for result in report.results:
         assert result.outcome is Outcome.FAILED
@@ -253,7 +259,8 @@ def test_dropped_answers_from_the_simulator_cost_one_sweep_per_kind(sim: Any, ap
     page_ones = Counter(
         r["path"] for r in sim.requests() if r["method"] == "GET" and r["query"].get("page") == "1"
     )
-    assert page_ones == {"/streaming/streams": 1, "/streaming/broadcasts": 1}
+    # Per kind: one sweep before creating, one for all the lost creates.
+    assert page_ones == {"/streaming/streams": 2, "/streaming/broadcasts": 2}
     counters = sim.counters()
     assert counters["POST /streaming/streams"] == n
     assert counters["POST /streaming/broadcasts"] == n

@@ -55,6 +55,10 @@ class FakeAPI:
         self._record("list_streams", None)
         return []
 
+    def list_broadcasts(self) -> list[dict[str, Any]]:
+        self._record("list_broadcasts", None)
+        return []
+
 
 def marker(key: str) -> str:
     return encode_entity_data(Marker(set_name=SET, key=key), None) or ""
@@ -84,9 +88,9 @@ def first_apply(n: int) -> Plan:
 
 
 def stage_of(call: str, what: Any) -> Stage:
-    if call == "create_stream":
+    if call in ("list_streams", "create_stream"):
         return Stage.CREATE_STREAMS
-    if call == "create_broadcast":
+    if call in ("list_broadcasts", "create_broadcast"):
         return Stage.CREATE_BROADCASTS
     _stream_id, body = what
     # A marker PATCH records a new broadcast; an activation sends `active`.
@@ -112,13 +116,24 @@ def test_a_large_plan_runs_every_change_once_stage_by_stage() -> None:
     assert threads == {threading.current_thread().name}  # callbacks on the calling thread
     stages = [stage_of(call, what) for call, what in fake.calls]
     assert stages == sorted(stages), "a change ran before an earlier stage had finished"
+    # Each create stage sweeps its kind once, before its first POST.
+    assert fake.calls[0] == ("list_streams", None)
+    first_broadcast = stages.index(Stage.CREATE_BROADCASTS)
+    assert fake.calls[first_broadcast] == ("list_broadcasts", None)
     counts: dict[str, int] = {}
     for call, _what in fake.calls:
         counts[call] = counts.get(call, 0) + 1
     ok = n - len(failing)
     # One POST per stream, one per broadcast whose stream exists, one marker PATCH and one
-    # activation per such stream; no sweep (nothing was ambiguous).
-    assert counts == {"create_stream": n, "create_broadcast": ok, "update_stream": 2 * ok}
+    # activation per such stream; one sweep per kind before creating, no other (nothing was
+    # ambiguous).
+    assert counts == {
+        "list_streams": 1,
+        "create_stream": n,
+        "list_broadcasts": 1,
+        "create_broadcast": ok,
+        "update_stream": 2 * ok,
+    }
 
     outcomes = {(r.change.key, r.change.action): (r.outcome, r.detail) for r in report.results}
     for i in range(n):

@@ -1,0 +1,177 @@
+"""How apply finds the object of a create in the account (invariant 8): one sweep of the kind
+before a stage's first POST of that kind (the plan's read can miss an object when a page shifts),
+and one sweep per round for the creates whose outcome is unknown (lost creates).
+
+Knows the API only through `StreamingAPI`; knows nothing of scheduling: it says what to do.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from reconciler.api.protocol import StreamingAPI
+from reconciler.apply_markers import Json, StreamBook, match_lost_broadcasts, match_lost_streams
+from reconciler.changes import Action, Change, Plan, Resource
+from reconciler.errors import AmbiguousCreate, ReconcilerError
+from reconciler.ownership import decode_entity_data
+from reconciler.redact import redact_text
+
+FOUND_AFTER_AMBIGUOUS = "found after an ambiguous create"
+FOUND_BEFORE_CREATING = "found before creating (the plan's read missed it)"
+# POSTs of one create in one run. Every unknown outcome is looked up before the next POST.
+MAX_CREATE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Sought:
+    """A create to look for: what it sends (a broadcast's body with its stream_ids) and, for a
+    lost create, why its outcome is unknown."""
+
+    body: Json
+    stream_ids: tuple[int, ...]
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Found:
+    """The object a create made (or had made before this run): recorded as its answer."""
+
+    sought: Sought
+    answer: Json
+    detail: str
+
+
+class Finder:
+    """The lookup sweeps of one apply. A broadcast this run knew before a POST (read by the plan,
+    seen by a sweep before creating, or made by this run) is never taken for a create's."""
+
+    def __init__(self, api: StreamingAPI, book: StreamBook, known_broadcasts: Iterable[int]):
+        self.api = api
+        self.book = book
+        self.known_broadcasts = set(known_broadcasts)
+
+    def find(
+        self, resource: Resource, wanted: Mapping[int, Sought], *, before_posting: bool
+    ) -> dict[int, Json]:
+        """One sweep of `resource`: index -> the object that create made. Streams are matched
+        by our marker (set + key), broadcasts by name and our streams."""
+        if resource is Resource.STREAM:
+            entity = {i: item.body.get("client_entity_data") for i, item in wanted.items()}
+            return match_lost_streams(self.api.list_streams(), entity)
+        listing = self.api.list_broadcasts()
+        found = match_lost_broadcasts(
+            listing,
+            {i: (item.body, item.stream_ids) for i, item in wanted.items()},
+            known=self.known_broadcasts,
+            ours=self.book.our_ids(),
+        )
+        if before_posting:  # all of these existed before the POSTs: none is a lost create's
+            self.known_broadcasts.update(int(b["id"]) for b in listing if "id" in b)
+        return found
+
+
+class StageLookup:
+    """The lookups of one stage: its planned creates before the first POST of their kind (one
+    sweep per kind, all of them at once), then its lost creates after each round."""
+
+    def __init__(
+        self,
+        finder: Finder,
+        plan: Plan,
+        indexes: Iterable[int],
+        create_body: Callable[[Change], tuple[Json, list[int]]],
+    ) -> None:
+        self.finder = finder
+        self.plan = plan
+        self.create_body = create_body  # what a create sends; raises if a stream has no id
+        self.creates: dict[Resource, list[int]] = defaultdict(list)
+        for index in indexes:
+            change = plan.changes[index]
+            if change.action is Action.CREATE and change.held is None:
+                self.creates[change.resource].append(index)
+        self.looked: set[Resource] = set()
+        self.failures: dict[Resource, str] = {}
+        self.found: dict[int, Found] = {}
+        self.attempts: dict[int, int] = defaultdict(int)
+
+    def before_creating(self, index: int) -> Found | str | None:
+        """For a planned create about to run: its object if the account already holds it, a
+        failure if the stage's lookup failed (no create without looking), None to create it."""
+        resource = self.plan.changes[index].resource
+        if resource not in self.looked:
+            self.looked.add(resource)
+            group: dict[int, Sought] = {}
+            for i in self.creates[resource]:
+                try:
+                    body, stream_ids = self.create_body(self.plan.changes[i])
+                except ReconcilerError:  # it fails when it runs: nothing to look for
+                    continue
+                group[i] = Sought(body, tuple(stream_ids))
+            try:
+                found = self.finder.find(resource, group, before_posting=True)
+            except Exception as error:  # an ApiError; a bug must still give each a result
+                self.failures[resource] = _describe(error)
+            else:
+                for i, answer in found.items():
+                    self.found[i] = Found(group[i], answer, FOUND_BEFORE_CREATING)
+        if resource in self.failures:
+            return (
+                f"looking for it before creating failed: {self.failures[resource]}; not "
+                "created: the next run looks again and creates it"
+            )
+        return self.found.pop(index, None)
+
+    def lost_round(self, lost: Mapping[int, Sought]) -> dict[int, Found | str | None]:
+        """One sweep per kind for all the lost creates of this round: Found = ours; None = create
+        it again (the budget lasts); a text = it fails with that."""
+        out: dict[int, Found | str | None] = {}
+        for resource in (Resource.STREAM, Resource.BROADCAST):
+            group = {i: s for i, s in lost.items() if self.plan.changes[i].resource is resource}
+            if not group:
+                continue
+            try:
+                found = self.finder.find(resource, group, before_posting=False)
+            except Exception as error:  # an ApiError; a bug must still give each a result
+                for index, item in sorted(group.items()):
+                    out[index] = (
+                        f"the outcome is unknown ({item.error}) and looking for the object "
+                        f"failed: {_describe(error)}; not created again: the next run finds it "
+                        "if it exists"
+                    )
+                continue
+            for index, item in sorted(group.items()):
+                self.attempts[index] += 1
+                if index in found:
+                    out[index] = Found(item, found[index], FOUND_AFTER_AMBIGUOUS)
+                elif self.attempts[index] < MAX_CREATE_ATTEMPTS:
+                    out[index] = None
+                else:
+                    out[index] = (
+                        f"the outcome is unknown after {MAX_CREATE_ATTEMPTS} attempts (last: "
+                        f"{item.error}) and a lookup after each found nothing; not tried again "
+                        "in this run: the next run creates it"
+                    )
+        return out
+
+
+def lost_create(
+    resource: Resource, body: Json, stream_ids: Sequence[int], error: AmbiguousCreate
+) -> Sought:
+    """A create whose outcome is unknown, to look up with its round; a stream without our
+    marker cannot be recognised in a listing, so it fails instead (never created twice)."""
+    if (
+        resource is Resource.STREAM
+        and decode_entity_data(body.get("client_entity_data")).marker is None
+    ):
+        raise ReconcilerError(
+            f"{error}; the stream carries no marker to look for it by: not created again"
+        ) from error
+    return Sought(body, tuple(stream_ids), redact_text(str(error)))
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ReconcilerError):
+        return str(error)
+    return f"internal error: {type(error).__name__}: {error}"
