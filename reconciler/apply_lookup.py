@@ -53,21 +53,36 @@ class Finder:
         self.known_broadcasts = set(known_broadcasts)
 
     def find(
-        self, resource: Resource, wanted: Mapping[int, Sought], *, before_posting: bool
+        self,
+        resource: Resource,
+        wanted: Mapping[int, Sought],
+        *,
+        planned: Mapping[int, str] | None = None,
     ) -> dict[int, Json]:
-        """One sweep of `resource`: index -> the object that create made. Streams are matched
-        by our marker (set + key), broadcasts by name and our streams."""
+        """One sweep of `resource`: index -> the object that create made. Streams are matched by
+        our marker (set + key); broadcasts by name and our streams, never one known before.
+        `planned` (creates not sent yet: index -> key) also takes the broadcast our markers
+        record under that key (the read missed the stream that records it)."""
         if resource is Resource.STREAM:
             entity = {i: item.body.get("client_entity_data") for i, item in wanted.items()}
             return match_lost_streams(self.api.list_streams(), entity)
         listing = self.api.list_broadcasts()
-        found = match_lost_broadcasts(
+        found: dict[int, Json] = {}
+        if planned is not None:
+            listed = {int(b["id"]): b for b in listing if "id" in b}
+            recorded = self.book.recorded_broadcasts()
+            for index in sorted(wanted):
+                ids = sorted(recorded.get(planned[index], set()) & listed.keys())
+                if ids:
+                    found[index] = dict(listed[ids[0]])
+        taken = {int(b["id"]) for b in found.values()}
+        found |= match_lost_broadcasts(
             listing,
-            {i: (item.body, item.stream_ids) for i, item in wanted.items()},
-            known=self.known_broadcasts,
+            {i: (item.body, item.stream_ids) for i, item in wanted.items() if i not in found},
+            known=self.known_broadcasts | taken,
             ours=self.book.our_ids(),
         )
-        if before_posting:  # all of these existed before the POSTs: none is a lost create's
+        if planned is not None:  # all of these existed before the POSTs: none is a lost create's
             self.known_broadcasts.update(int(b["id"]) for b in listing if "id" in b)
         return found
 
@@ -110,7 +125,8 @@ class StageLookup:
                     continue
                 group[i] = Sought(body, tuple(stream_ids))
             try:
-                found = self.finder.find(resource, group, before_posting=True)
+                keys = {i: self.plan.changes[i].key for i in group}
+                found = self.finder.find(resource, group, planned=keys)
             except Exception as error:  # an ApiError; a bug must still give each a result
                 self.failures[resource] = _describe(error)
             else:
@@ -132,7 +148,7 @@ class StageLookup:
             if not group:
                 continue
             try:
-                found = self.finder.find(resource, group, before_posting=False)
+                found = self.finder.find(resource, group)
             except Exception as error:  # an ApiError; a bug must still give each a result
                 for index, item in sorted(group.items()):
                     out[index] = (

@@ -92,6 +92,15 @@ class StreamBook:
         with self._lock:
             return set(self.ids.values())
 
+    def recorded_broadcasts(self) -> dict[str, set[int]]:
+        """Broadcast key -> the ids our streams' markers record under it."""
+        out: dict[str, set[int]] = defaultdict(set)
+        for sid in self.our_ids():
+            marker = self.marker(sid)
+            for key, broadcast_id in (marker.broadcasts if marker else {}).items():
+                out[key].add(broadcast_id)
+        return out
+
     def with_name(self, stream_id: int, body: Mapping[str, Any]) -> Json:
         """Stream PATCH bodies always carry `name` (the SDK types it as required)."""
         out = dict(body)
