@@ -45,7 +45,7 @@ class Found:
 
 class Finder:
     """The lookup sweeps of one apply. A broadcast this run knew before a POST (read by the plan,
-    seen by a sweep before creating, or made by this run) is never taken for a create's."""
+    seen by a sweep before creating, or made by this run) is never taken by its name."""
 
     def __init__(self, api: StreamingAPI, book: StreamBook, known_broadcasts: Iterable[int]):
         self.api = api
@@ -68,14 +68,15 @@ class Finder:
             return match_lost_streams(self.api.list_streams(), entity)
         listing = self.api.list_broadcasts()
         found: dict[int, Json] = {}
+        taken: set[int] = set()  # each broadcast goes to one create
         if planned is not None:
             listed = {int(b["id"]): b for b in listing if "id" in b}
             recorded = self.book.recorded_broadcasts()
             for index in sorted(wanted):
-                ids = sorted(recorded.get(planned[index], set()) & listed.keys())
+                ids = sorted(recorded.get(planned[index], set()) & listed.keys() - taken)
                 if ids:
                     found[index] = dict(listed[ids[0]])
-        taken = {int(b["id"]) for b in found.values()}
+                    taken.add(ids[0])
         found |= match_lost_broadcasts(
             listing,
             {i: (item.body, item.stream_ids) for i, item in wanted.items() if i not in found},
