@@ -10,6 +10,16 @@ import pytest
 API_KEY = "test-key-0123456789"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_secrets() -> Iterator[None]:
+    """Secrets registered for masking (keys, tokens) are per run: forget them around each test."""
+    from reconciler.redact import forget_secrets
+
+    forget_secrets()
+    yield
+    forget_secrets()
+
+
 @pytest.fixture
 def sim() -> Iterator[Any]:
     from reconciler.simulator import Simulator, SimulatorConfig

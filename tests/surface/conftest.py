@@ -5,39 +5,19 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
+from cli_harness import Invoke, cli_against
 
-from reconciler import cli, cli_account
-from reconciler.redact import forget_secrets
+from reconciler import cli_account
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "gc-4f1d2a9be07c4d5e8a6b3c2d1e0f9a8b"  # looks like a real key; the simulator accepts it
 
 Rewrite = Callable[[httpx.Request, httpx.Response | None], httpx.Response | None]
-
-
-@dataclass
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-@pytest.fixture(autouse=True)
-def _fresh_secrets() -> Iterator[None]:
-    forget_secrets()
-    yield
-    forget_secrets()
 
 
 @pytest.fixture
@@ -75,27 +55,9 @@ class Breaking(httpx.BaseTransport):
 
 
 @pytest.fixture
-def invoke(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
+def invoke(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """`invoke("plan", path, ...)` runs the CLI against `sim` with GCORE_API_KEY set."""
-    monkeypatch.setattr(cli_account, "transport_override", sim.transport())
-    base_env = {
-        "GCORE_API_KEY": KEY,
-        "GCORE_BASE_URL": "http://simulator.invalid",
-        "RECONCILER_RATE_LIMIT": "0",
-        "RECONCILER_RETRIES": "0",
-        "RECONCILER_LOG": None,
-        "NO_COLOR": "1",
-    }
-
-    def run(*args: Any, env: dict[str, str | None] | None = None) -> Run:
-        result = CliRunner().invoke(
-            cli.main, [str(a) for a in args], env={**base_env, **(env or {})}
-        )
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception  # a traceback the user would see
-        return Run(result.exit_code, result.stdout, result.stderr)
-
-    return run
+    return cli_against(sim, monkeypatch)
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import KEY, Run
+from cli_harness import Run
+from conftest import KEY
 
 PASSPHRASE = "Tr0ub4dor-and-3-more-words"
 SRT = "kind: Stream\nname: secure-cam\nspec:\n  active: true\n  srt_passphrase: ${SRT_PASS}\n"
