@@ -35,6 +35,14 @@ def run_to_end(args: list[str], env: dict[str, str], timeout: float = 60) -> tup
     return proc.returncode, out
 
 
+def wait_for_writes(sim: Any, proc: Any, count: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if sum(1 for r in sim.requests() if r["method"] != "GET") >= count:
+            return
+        time.sleep(0.01)
+
+
 def test_killed_applies_are_finished_by_the_next_run(
     sim: Any, sim_server: Any, manifests: Path, account: Account, unowned: dict[str, list[int]]
 ) -> None:
@@ -47,7 +55,9 @@ def test_killed_applies_are_finished_by_the_next_run(
     for _ in range(KILLS):
         sim.clear_log()
         proc = start_cli([*APPLY, str(manifests)], env)
-        time.sleep(rng.uniform(0.3, 1.3))
+        # Kill after a random number of writes (not a random delay: a loaded machine may start
+        # Python slowly), so the kill lands in the middle of writing.
+        wait_for_writes(sim, proc, rng.randint(1, 300))
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
         writes = [r for r in sim.requests() if r["method"] != "GET"]
