@@ -175,26 +175,30 @@ def _live_allowed(change: Change, desired: DesiredState, options: GuardOptions) 
 
 def _hold_dependents(changes: tuple[Change, ...]) -> tuple[Change, ...]:
     """Hold every change that (transitively) depends on a held change: apply would skip it."""
-    root: dict[str, tuple[str, str]] = {}  # held change id -> (first held change id, its reason)
-    queue = []
+    reasons = {c.id: c.held for c in changes if c.held is not None}
+    root = _blocked_by(changes, {held: held for held in reasons})
+    out = []
     for change in changes:
-        if change.held is not None:
-            root[change.id] = (change.id, change.held)
-            queue.append(change.id)
+        if change.held is None and change.id in root:
+            first = root[change.id]
+            change = change.hold(f"waits for {first}, which is held: {reasons[first]}")
+        out.append(change)
+    return tuple(out)
+
+
+def _blocked_by(changes: Iterable[Change], seeds: Mapping[str, str]) -> dict[str, str]:
+    """`seeds` (change id -> the root it stands for) plus every change that transitively depends
+    on one of them, each mapped to the root it waits for."""
     dependents = _dependents(changes)
+    root = dict(seeds)
+    queue = list(root)
     while queue:
         blocker = queue.pop()
         for waiting in dependents.get(blocker, ()):
             if waiting not in root:
                 root[waiting] = root[blocker]
                 queue.append(waiting)
-    out = []
-    for change in changes:
-        if change.held is None and change.id in root:
-            first, reason = root[change.id]
-            change = change.hold(f"waits for {first}, which is held: {reason}")
-        out.append(change)
-    return tuple(out)
+    return root
 
 
 def _dependents(changes: Iterable[Change]) -> dict[str, list[str]]:
@@ -308,15 +312,9 @@ def _hold_prunes(
     plan and the ids held along with the prunes (for the note)."""
     prune_ids = {c.id for c in prunes}
     objects = {(c.resource, c.key) for c in prunes}
-    first = {c.id: c.id for c in changes if (c.resource, c.key) in objects and not c.held}
-    dependents = _dependents(changes)
-    queue = list(first)
-    while queue:
-        blocker = queue.pop()
-        for waiting in dependents.get(blocker, ()):
-            if waiting not in first:
-                first[waiting] = first[blocker]
-                queue.append(waiting)
+    first = _blocked_by(
+        changes, {c.id: c.id for c in changes if (c.resource, c.key) in objects and not c.held}
+    )
     out = []
     for change in changes:
         if change.id in first and change.held is None:
