@@ -14,10 +14,10 @@ import time
 from typing import Any
 
 from reconciler import redact
-from reconciler.apply import apply_plan
-from reconciler.changes import Action, Change, Plan, Resource, Stage
-from reconciler.live import LiveState
-from reconciler.ownership import Marker, encode_entity_data
+from reconciler.apply.scheduler import apply_plan
+from reconciler.model.changes import Action, Change, Plan, Resource, Stage
+from reconciler.model.live import LiveState
+from reconciler.model.marker import Marker, encode_entity_data
 
 LINE = "~ update stream cam-00001 (id 1000001): dvr_duration: 3600 -> 7200"
 

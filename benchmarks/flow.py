@@ -40,7 +40,7 @@ class PlanRun:
 def plan(desired: Any, api: Any) -> PlanRun:
     """`reconciler plan`: one read of the account, the plan, the guards, the text rendering."""
     from reconciler.pipeline import plan_against
-    from reconciler.render import render_plan
+    from reconciler.render.formats import render_plan
 
     live, result = plan_against(desired, api)
     return PlanRun(result, live, render_plan(result, "text"))
@@ -50,7 +50,7 @@ def apply(desired: Any, api: Any, *, workers: int) -> Any:
     """`reconciler apply --yes` as cli.py runs it: a plan without the lock; when something is
     pending, take the lock, read and plan again, apply, render the report. Returns the report."""
     from reconciler.pipeline import LockOptions, apply_desired, plan_against
-    from reconciler.render import render_plan, render_report
+    from reconciler.render.formats import render_plan, render_report
 
     live, shown = plan_against(desired, api)
     render_plan(shown, "text")
@@ -116,7 +116,7 @@ def _spread(ids: Sequence[int], sample: int | None) -> list[int]:
 
 
 def report_note(report: object) -> str:
-    from reconciler.changes import Outcome, Report
+    from reconciler.model.changes import Outcome, Report
 
     assert isinstance(report, Report)
     counts = ", ".join(f"{o.value} {report.count(o)}" for o in Outcome if report.count(o))

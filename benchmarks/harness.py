@@ -92,7 +92,7 @@ def seed_account(sim: Any, n: int, set_name: str, *, unowned: int = 0) -> None:
     Ids are predicted from the simulator's id sequence and checked, so each stream's marker can
     name its broadcast in one POST. `unowned` plain streams are added first (not ours).
     """
-    from reconciler.ownership import Marker, encode_entity_data
+    from reconciler.model.marker import Marker, encode_entity_data
 
     raw = httpx.Client(
         base_url="http://seed",

@@ -17,9 +17,9 @@ import yaml
 from pydantic import ValidationError
 
 from reconciler.api.protocol import StreamingAPI
-from reconciler.live import LiveState, read_live
 from reconciler.manifest.models import KEY_RE, BroadcastDoc, BroadcastSpec, StreamDoc, StreamSpec
-from reconciler.ownership import LOCK_KEY, RESERVED_KEY, decode_entity_data
+from reconciler.model.live import LiveState, read_live
+from reconciler.model.marker import LOCK_KEY, RESERVED_KEY, decode_entity_data
 from reconciler.redact import redact_text
 
 Json = dict[str, Any]

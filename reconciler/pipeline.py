@@ -13,17 +13,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.api.protocol import StreamingAPI
-from reconciler.apply import apply_plan
-from reconciler.changes import ChangeResult, Outcome, Plan, Report
-from reconciler.cleanup import collect_cleanup, with_cleanup
-from reconciler.desired import DesiredState
-from reconciler.guards import GuardOptions, apply_guards
-from reconciler.live import LiveState, read_live
-from reconciler.lock import DEFAULT_TTL, acquire_lock
-from reconciler.lock_stream import default_owner
+from reconciler.apply.scheduler import apply_plan
+from reconciler.lock.lease import DEFAULT_TTL, acquire_lock
+from reconciler.lock.record import default_owner
 from reconciler.manifest import load_manifests
-from reconciler.plan import PlanOptions, compute_plan
+from reconciler.model.changes import ChangeResult, Outcome, Plan, Report
+from reconciler.model.desired import DesiredState
+from reconciler.model.live import LiveState, read_live
+from reconciler.plan.compute import PlanOptions, compute_plan
 from reconciler.redact import register_secrets
+from reconciler.safety.cleanup import collect_cleanup, with_cleanup
+from reconciler.safety.guards import GuardOptions, apply_guards
 
 
 @dataclass(frozen=True)

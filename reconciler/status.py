@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
-from reconciler.desired import DesiredState
 from reconciler.errors import ReconcilerError
-from reconciler.live import LiveState, read_live
-from reconciler.ownership import decode_entity_data
+from reconciler.model.desired import DesiredState
+from reconciler.model.live import LiveState, read_live
+from reconciler.model.marker import decode_entity_data
 from reconciler.redact import redact_text
 
 Json = dict[str, Any]

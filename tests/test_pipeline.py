@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.changes import Action
 from reconciler.errors import ServerError
-from reconciler.lock_stream import lock_record
-from reconciler.ownership import Marker, encode_entity_data
+from reconciler.lock.record import lock_record
+from reconciler.model.changes import Action
+from reconciler.model.marker import Marker, encode_entity_data
 from reconciler.pipeline import (
     RunOptions,
     apply_desired,

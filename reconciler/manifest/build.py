@@ -15,17 +15,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from reconciler.desired import (
-    CleanupPolicy,
-    DeletionPolicy,
-    DesiredBroadcast,
-    DesiredState,
-    DesiredStream,
-    ResourcePolicy,
-    Settings,
-    Source,
-    UsersSource,
-)
 from reconciler.errors import Problem
 from reconciler.manifest.messages import KEY_RULE, did_you_mean
 from reconciler.manifest.models import (
@@ -39,7 +28,18 @@ from reconciler.manifest.models import (
     StreamPolicy,
 )
 from reconciler.manifest.yamlload import Document, format_loc, line_of
-from reconciler.ownership import MAX_ENTITY_DATA, RESERVED_KEY, Marker
+from reconciler.model.desired import (
+    CleanupPolicy,
+    DeletionPolicy,
+    DesiredBroadcast,
+    DesiredState,
+    DesiredStream,
+    ResourcePolicy,
+    Settings,
+    Source,
+    UsersSource,
+)
+from reconciler.model.marker import MAX_ENTITY_DATA, RESERVED_KEY, Marker
 
 WORST_CASE_ID = 10**12 - 1  # broadcast ids are not known at load time: assume long ones
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

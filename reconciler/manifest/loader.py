@@ -13,13 +13,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from reconciler.desired import DesiredState
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifest.build import Validated, build_state
 from reconciler.manifest.envsubst import substitute
 from reconciler.manifest.messages import describe, did_you_mean
 from reconciler.manifest.models import DOCUMENT_MODELS, KEY_RE
 from reconciler.manifest.yamlload import Document, format_loc, line_of, parse_documents
+from reconciler.model.desired import DesiredState
 
 SUFFIXES = (".yaml", ".yml")
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from reconciler.ownership import LOCK_KEY, RESERVED_KEY
+from reconciler.model.marker import LOCK_KEY, RESERVED_KEY
 
 KEY_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
 KEY_RE = re.compile(KEY_PATTERN)

@@ -8,11 +8,11 @@ import threading
 from collections import Counter
 from typing import Any
 
-from reconciler.apply import FOUND_AFTER_AMBIGUOUS, MAX_CREATE_ATTEMPTS, apply_plan
-from reconciler.changes import Action, Change, Outcome, Plan, Resource, Stage
+from reconciler.apply.scheduler import FOUND_AFTER_AMBIGUOUS, MAX_CREATE_ATTEMPTS, apply_plan
 from reconciler.errors import AmbiguousCreate, ServerError
-from reconciler.live import read_live
-from reconciler.ownership import Marker, decode_entity_data, encode_entity_data
+from reconciler.model.changes import Action, Change, Outcome, Plan, Resource, Stage
+from reconciler.model.live import read_live
+from reconciler.model.marker import Marker, decode_entity_data, encode_entity_data
 
 SET = "demo"
 

@@ -14,12 +14,12 @@ import httpx
 import pytest
 
 from reconciler.api.client import ClientSettings, StreamingClient
-from reconciler.apply import FOUND_BEFORE_CREATING, apply_plan
-from reconciler.changes import Action, Outcome, Plan, Report
-from reconciler.desired import DesiredState
+from reconciler.apply.scheduler import FOUND_BEFORE_CREATING, apply_plan
 from reconciler.errors import ServerError
-from reconciler.live import LiveState
-from reconciler.ownership import decode_entity_data, encode_entity_data
+from reconciler.model.changes import Action, Outcome, Plan, Report
+from reconciler.model.desired import DesiredState
+from reconciler.model.live import LiveState
+from reconciler.model.marker import decode_entity_data, encode_entity_data
 from reconciler.pipeline import (
     RunOptions,
     apply_desired,

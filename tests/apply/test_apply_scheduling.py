@@ -9,11 +9,11 @@ import threading
 from dataclasses import replace
 from typing import Any
 
-from reconciler.apply import apply_plan
-from reconciler.changes import Action, Change, ChangeResult, Outcome, Plan, Resource, Stage
+from reconciler.apply.scheduler import apply_plan
 from reconciler.errors import ServerError
-from reconciler.live import LiveState
-from reconciler.ownership import Marker, encode_entity_data
+from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Plan, Resource, Stage
+from reconciler.model.live import LiveState
+from reconciler.model.marker import Marker, encode_entity_data
 
 SET = "demo"
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.ownership import LOCK_KEY, decode_entity_data
+from reconciler.model.marker import LOCK_KEY, decode_entity_data
 
 API_KEY = "test-key-0123456789"  # the same key as tests/conftest.py
 SET_NAME = "chaos"

@@ -60,7 +60,7 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     in seconds). Retry-After from 429s is still honoured as sent."""
     from dataclasses import replace
 
-    from reconciler import cli_account
+    from reconciler.cli import account as cli_account
 
     real = cli_account.client_settings
 

@@ -14,7 +14,7 @@ import pytest
 from chaos_support import Account, N, cli_env
 from click.testing import CliRunner, Result
 
-from reconciler.cli import main
+from reconciler.cli.commands import main
 from reconciler.simulator import Faults
 
 pytestmark = [pytest.mark.chaos, pytest.mark.port]

@@ -10,7 +10,7 @@ import pytest
 from chaos_support import Account
 
 from reconciler.errors import ServerError
-from reconciler.lock import acquire_lock
+from reconciler.lock.lease import acquire_lock
 
 pytestmark = pytest.mark.chaos
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from chaos_support import write_set
 
-from reconciler.changes import Action
+from reconciler.model.changes import Action
 from reconciler.pipeline import apply_desired, load_desired, plan_against
 
 

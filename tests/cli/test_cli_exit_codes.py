@@ -10,7 +10,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from reconciler import cli, cli_account
+from reconciler.cli import account as cli_account
+from reconciler.cli import commands as cli
 
 STUDIO_B = """
 kind: Stream

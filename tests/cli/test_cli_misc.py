@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from reconciler import cli
-from reconciler.changes import Action, Change, ChangeResult, Outcome, Resource, Stage
-from reconciler.lock import acquire_lock
+from reconciler.cli import commands as cli
+from reconciler.lock.lease import acquire_lock
+from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Resource, Stage
 from reconciler.redact import register_secret
 
 

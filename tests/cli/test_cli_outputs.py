@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler import __version__, cli_account
+from reconciler import __version__
+from reconciler.cli import account as cli_account
 
 PASSPHRASE = "correct-horse-battery-staple"
 SRT_STREAM = """

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 from click.testing import CliRunner
 
-from reconciler.cli import main
-from reconciler.cli_account import SIMULATOR_KEY
+from reconciler.cli.account import SIMULATOR_KEY
+from reconciler.cli.commands import main
 from reconciler.simulator import Simulator, SimulatorConfig
 
 POLICY = """kind: Settings

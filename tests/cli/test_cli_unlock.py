@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconciler.lock import acquire_lock
-from reconciler.ownership import LOCK_KEY
+from reconciler.lock.lease import acquire_lock
+from reconciler.model.marker import LOCK_KEY
 
 
 def lock_streams(api: Any) -> list[dict[str, Any]]:

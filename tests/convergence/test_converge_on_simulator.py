@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.api.client import ClientSettings, StreamingClient
-from reconciler.apply import apply_plan
-from reconciler.changes import Outcome
-from reconciler.desired import DesiredBroadcast, DesiredState, DesiredStream, Settings
-from reconciler.ownership import decode_entity_data
+from reconciler.apply.scheduler import apply_plan
+from reconciler.model.changes import Outcome
+from reconciler.model.desired import DesiredBroadcast, DesiredState, DesiredStream, Settings
+from reconciler.model.marker import decode_entity_data
 from reconciler.pipeline import RunOptions, plan_for, read_account
 from reconciler.simulator import Simulator, SimulatorConfig
 

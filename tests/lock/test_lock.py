@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from reconciler.errors import LockHeldError
-from reconciler.lock import Lock, LockLost, SetLocked, acquire_lock, break_lock
-from reconciler.lock_stream import default_owner, is_lock_stream, lock_record
-from reconciler.ownership import LOCK_KEY
+from reconciler.lock.lease import Lock, LockLost, SetLocked, acquire_lock, break_lock
+from reconciler.lock.record import default_owner, is_lock_stream, lock_record
+from reconciler.model.marker import LOCK_KEY
 
 T0 = 1_780_000_000.0  # 2026-05-28T20:26:40Z
 

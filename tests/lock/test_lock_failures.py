@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from reconciler.errors import AmbiguousCreate, ServerError
-from reconciler.lock import SetLocked, acquire_lock
-from reconciler.lock_stream import lock_record
-from reconciler.ownership import LOCK_KEY
+from reconciler.lock.lease import SetLocked, acquire_lock
+from reconciler.lock.record import lock_record
+from reconciler.model.marker import LOCK_KEY
 
 T0 = 1_780_000_000.0
 
@@ -137,7 +137,10 @@ def test_the_original_error_surfaces_when_the_lock_cannot_be_removed(
     api: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     flaky = Flaky(api, fail_listings=(2,), fail_deletes=True)
-    with caplog.at_level(logging.WARNING, "reconciler.lock"), pytest.raises(ServerError) as caught:
+    with (
+        caplog.at_level(logging.WARNING, "reconciler.lock.lease"),
+        pytest.raises(ServerError) as caught,
+    ):
         acquire_lock(flaky, "prod", owner="first", clock=Clock())
     assert caught.value.path == "/streaming/streams"  # the listing's error, not the delete's
     assert "could not remove this run's lock stream" in caplog.text

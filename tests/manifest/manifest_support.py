@@ -11,9 +11,9 @@ from textwrap import dedent
 
 import pytest
 
-from reconciler.desired import DesiredState
 from reconciler.errors import ManifestError
 from reconciler.manifest import load_manifests
+from reconciler.model.desired import DesiredState
 
 SETTINGS = "kind: Settings\nname: tutorial\n---\n"
 

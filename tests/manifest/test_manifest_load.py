@@ -9,7 +9,9 @@ import pytest
 import yaml
 from manifest_support import Write, load
 
-from reconciler.desired import (
+from reconciler.errors import ManifestError
+from reconciler.manifest import load_manifests, yamlload
+from reconciler.model.desired import (
     CleanupPolicy,
     DeletionPolicy,
     DesiredBroadcast,
@@ -19,8 +21,6 @@ from reconciler.desired import (
     Source,
     UsersSource,
 )
-from reconciler.errors import ManifestError
-from reconciler.manifest import load_manifests, yamlload
 
 FULL_STREAM = """\
 kind: Settings

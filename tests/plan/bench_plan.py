@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from plan_fixtures import broadcast, dbroadcast, desired, dstream, live, marker, stream
 
-from reconciler.plan import compute_plan
+from reconciler.plan.compute import compute_plan
 
 
 def build(n: int) -> tuple[object, list[dict[str, object]], list[dict[str, object]]]:

@@ -9,10 +9,10 @@ from typing import Any
 
 from plan_fixtures import broadcast, stream
 
-from reconciler.changes import Action, Change, Plan, Resource
-from reconciler.live import LiveState
-from reconciler.ownership import Marker, decode_entity_data, encode_entity_data
-from reconciler.plan import owned_stream_ids
+from reconciler.model.changes import Action, Change, Plan, Resource
+from reconciler.model.live import LiveState
+from reconciler.model.marker import Marker, decode_entity_data, encode_entity_data
+from reconciler.plan.compute import owned_stream_ids
 
 
 def fake_apply(plan: Plan, state: LiveState, set_name: str) -> LiveState:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reconciler.desired import (
+from reconciler.model.desired import (
     DeletionPolicy,
     DesiredBroadcast,
     DesiredState,
@@ -14,8 +14,8 @@ from reconciler.desired import (
     ResourcePolicy,
     Settings,
 )
-from reconciler.live import LiveState
-from reconciler.ownership import LOCK_KEY, Marker, encode_entity_data
+from reconciler.model.live import LiveState
+from reconciler.model.marker import LOCK_KEY, Marker, encode_entity_data
 
 SET = "prod"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from plan_fixtures import broadcast, dbroadcast, desired, dstream, live, marker, stream
 
-from reconciler.changes import Action, FieldDiff, Resource, Stage
-from reconciler.ownership import decode_entity_data
-from reconciler.plan import PlanError, compute_plan
+from reconciler.model.changes import Action, FieldDiff, Resource, Stage
+from reconciler.model.marker import decode_entity_data
+from reconciler.plan.compute import PlanError, compute_plan
 
 
 def summary(plan):  # type: ignore[no-untyped-def]
@@ -349,7 +349,7 @@ def test_recovery_never_takes_another_sets_broadcast() -> None:
 def test_plan_error_names_the_manifest_line() -> None:
     from dataclasses import replace
 
-    from reconciler.desired import Source
+    from reconciler.model.desired import Source
 
     wanted = replace(dbroadcast("show", ["cam"], adopt_id=99), source=Source("shows.yaml", 12))
     with pytest.raises(PlanError) as caught:

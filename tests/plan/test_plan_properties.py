@@ -20,8 +20,8 @@ from plan_fixtures import (
     stream,
 )
 
-from reconciler.changes import Action, Plan
-from reconciler.desired import (
+from reconciler.model.changes import Action, Plan
+from reconciler.model.desired import (
     DeletionPolicy,
     DesiredBroadcast,
     DesiredState,
@@ -29,9 +29,9 @@ from reconciler.desired import (
     ResourcePolicy,
     Settings,
 )
-from reconciler.live import LiveState
-from reconciler.ownership import decode_entity_data
-from reconciler.plan import compute_plan
+from reconciler.model.live import LiveState
+from reconciler.model.marker import decode_entity_data
+from reconciler.plan.compute import compute_plan
 
 STREAM_KEYS = ["a", "b", "c", "d"]
 BROADCAST_KEYS = ["x", "y", "z"]

@@ -3,8 +3,8 @@ update (never both)."""
 
 from __future__ import annotations
 
-from reconciler.changes import Action, Change, FieldDiff, Plan, Resource, Stage
-from reconciler.render import render_plan
+from reconciler.model.changes import Action, Change, FieldDiff, Plan, Resource, Stage
+from reconciler.render.formats import render_plan
 
 
 def test_a_created_broadcast_lists_its_streams() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.ownership import decode_entity_data
+from reconciler.model.marker import decode_entity_data
 
 
 def mutating(sim: Any) -> list[str]:

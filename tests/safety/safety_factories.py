@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from reconciler.changes import Action, Change, Resource, Stage
-from reconciler.desired import (
+from reconciler.model.changes import Action, Change, Resource, Stage
+from reconciler.model.desired import (
     CleanupPolicy,
     DeletionPolicy,
     DesiredBroadcast,
@@ -16,8 +16,8 @@ from reconciler.desired import (
     Settings,
     UsersSource,
 )
-from reconciler.live import LiveState
-from reconciler.ownership import Marker, encode_entity_data
+from reconciler.model.live import LiveState
+from reconciler.model.marker import Marker, encode_entity_data
 
 SET = "prod"
 CREATED = "2026-01-01T00:00:00Z"

@@ -14,8 +14,11 @@ from safety_factories import (
     live_stream,
 )
 
-from reconciler.changes import Action, Plan, Resource, Stage
-from reconciler.cleanup import (
+from reconciler.errors import ServerError
+from reconciler.model.changes import Action, Plan, Resource, Stage
+from reconciler.model.desired import DesiredStream
+from reconciler.model.marker import LOCK_KEY
+from reconciler.safety.cleanup import (
     CleanupSelection,
     candidates_needing_videos,
     needs_videos,
@@ -24,9 +27,6 @@ from reconciler.cleanup import (
     select_cleanup,
     with_cleanup,
 )
-from reconciler.desired import DesiredStream
-from reconciler.errors import ServerError
-from reconciler.ownership import LOCK_KEY
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 OLD = "2026-10-15T08:00:00Z"  # 41 days before NOW

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from reconciler.ownership import decode_entity_data
+from reconciler.model.marker import decode_entity_data
 
 SETTINGS = "kind: Settings\nname: prod\n"
 

@@ -8,7 +8,7 @@ import yaml
 from safety_factories import desired_state, desired_stream, live_broadcast, live_state, live_stream
 
 from reconciler.export import export_manifests, unique_key
-from reconciler.ownership import LOCK_KEY
+from reconciler.model.marker import LOCK_KEY
 from reconciler.status import collect_status, region_of, render_status
 
 

@@ -12,8 +12,8 @@ from safety_factories import (
     live_stream,
 )
 
-from reconciler.changes import Action, FieldDiff, Plan, Resource, Stage
-from reconciler.guards import GuardOptions, allowed_by_percent, apply_guards, owned_counts
+from reconciler.model.changes import Action, FieldDiff, Plan, Resource, Stage
+from reconciler.safety.guards import GuardOptions, allowed_by_percent, apply_guards, owned_counts
 
 S, B = Resource.STREAM, Resource.BROADCAST
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import pipeline
-from reconciler.changes import Action, Outcome
 from reconciler.export import export_account
-from reconciler.live import read_live
 from reconciler.manifest import load_manifests
-from reconciler.ownership import Marker, encode_entity_data
-from reconciler.plan import compute_plan
+from reconciler.model.changes import Action, Outcome
+from reconciler.model.live import read_live
+from reconciler.model.marker import Marker, encode_entity_data
+from reconciler.plan.compute import compute_plan
 from reconciler.status import read_status, render_status
 
 DAY = 86400.0

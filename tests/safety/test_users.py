@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from safety_factories import cleanup_policy, desired_state
 
-from reconciler.desired import Source, UsersSource
 from reconciler.errors import ConfigError
-from reconciler.users import HttpAnswer, read_active_users, read_policy_users
+from reconciler.model.desired import Source, UsersSource
+from reconciler.safety.users import HttpAnswer, read_active_users, read_policy_users
 
 
 def test_file_with_comments_and_blank_lines(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The real command line (click's CliRunner on `reconciler.cli:main`) routed to the in-process
+"""The real command line (click's CliRunner on `reconciler.cli.commands:main`) routed to the in-process
 simulator through the CLI's transport seam, and a wrapper that breaks the API's answers."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import httpx
 import pytest
 from cli_harness import Invoke, cli_against
 
-from reconciler import cli_account
+from reconciler.cli import account as cli_account
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "gc-4f1d2a9be07c4d5e8a6b3c2d1e0f9a8b"  # looks like a real key; the simulator accepts it

@@ -132,7 +132,7 @@ def test_an_unreachable_port_fails_quickly_with_retries_0(
 ) -> None:
     import socket
 
-    from reconciler import cli_account
+    from reconciler.cli import account as cli_account
 
     monkeypatch.setattr(cli_account, "transport_override", None)  # the real network
     with socket.socket() as s:  # a port nobody listens on
@@ -153,7 +153,7 @@ def test_an_unreachable_port_fails_quickly_with_retries_0(
 def test_simulator_followed_by_a_missing_directory_names_it(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from reconciler import cli
+    from reconciler.cli import commands as cli
 
     missing = f"{tmp_path}/typo/"
     result = CliRunner().invoke(cli.main, ["plan", "--simulator", missing])

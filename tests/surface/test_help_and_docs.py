@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO
 
-from reconciler import cli
 from reconciler.api.settings import ClientSettings
+from reconciler.cli import commands as cli
 from reconciler.pipeline import DEFAULT_LOCK_TTL
 
 COMMANDS = ["validate", "plan", "apply", "status", "export", "unlock", "schema"]

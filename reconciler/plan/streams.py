@@ -13,9 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.changes import Action, Change, FieldDiff, Resource, Stage
-from reconciler.desired import DeletionPolicy, DesiredState, DesiredStream
-from reconciler.diffing import (
+from reconciler.model.changes import Action, Change, FieldDiff, Resource, Stage
+from reconciler.model.desired import DeletionPolicy, DesiredState, DesiredStream
+from reconciler.model.marker import LOCK_KEY, RESERVED_KEY, Marker, decode_entity_data
+from reconciler.model.marker import encode_entity_data as encode
+from reconciler.plan.diffing import (
     changed_fields,
     creation_diffs,
     decoded_entity_value,
@@ -23,8 +25,6 @@ from reconciler.diffing import (
     json_equal,
     pointer,
 )
-from reconciler.ownership import LOCK_KEY, RESERVED_KEY, Marker, decode_entity_data
-from reconciler.ownership import encode_entity_data as encode
 
 Json = dict[str, Any]
 ENTITY = "client_entity_data"

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.api.protocol import StreamingAPI
-from reconciler.apply_markers import Json, StreamBook, match_lost_broadcasts, match_lost_streams
-from reconciler.changes import Action, Change, Plan, Resource
+from reconciler.apply.markers import Json, StreamBook, match_lost_broadcasts, match_lost_streams
 from reconciler.errors import AmbiguousCreate, ReconcilerError
-from reconciler.ownership import decode_entity_data
+from reconciler.model.changes import Action, Change, Plan, Resource
+from reconciler.model.marker import decode_entity_data
 from reconciler.redact import redact_text
 
 FOUND_AFTER_AMBIGUOUS = "found after an ambiguous create"

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.desired import DesiredState, UsersSource
 from reconciler.errors import ConfigError
+from reconciler.model.desired import DesiredState, UsersSource
 from reconciler.redact import redact_text
 
 URL_TIMEOUT = 10.0  # seconds; a users list is small

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from reconciler.api.protocol import StreamingAPI
-from reconciler.apply_lookup import (
+from reconciler.apply.lookup import (
     FOUND_AFTER_AMBIGUOUS,
     FOUND_BEFORE_CREATING,
     MAX_CREATE_ATTEMPTS,
@@ -26,10 +26,10 @@ from reconciler.apply_lookup import (
     StageLookup,
     lost_create,
 )
-from reconciler.apply_markers import Json, StreamBook, infer_set_name
-from reconciler.changes import Action, Change, ChangeResult, Outcome, Plan, Report, Resource
+from reconciler.apply.markers import Json, StreamBook, infer_set_name
 from reconciler.errors import AmbiguousCreate, ReconcilerError
-from reconciler.live import LiveState
+from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Plan, Report, Resource
+from reconciler.model.live import LiveState
 from reconciler.redact import redact_text
 
 __all__ = ["FOUND_AFTER_AMBIGUOUS", "FOUND_BEFORE_CREATING", "MAX_CREATE_ATTEMPTS", "apply_plan"]

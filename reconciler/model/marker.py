@@ -14,7 +14,9 @@ from typing import Any
 from reconciler.errors import ReconcilerError
 
 RESERVED_KEY = "reconciler"
-LOCK_KEY = "reconciler-lock"  # marker of the lock stream (see reconciler.lock); never a resource
+LOCK_KEY = (
+    "reconciler-lock"  # marker of the lock stream (see reconciler.lock.lease); never a resource
+)
 MAX_ENTITY_DATA = 4096  # API limit of client_entity_data, in characters
 
 

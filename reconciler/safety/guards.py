@@ -10,10 +10,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.changes import Action, Change, Plan, Resource
-from reconciler.desired import DesiredState
-from reconciler.live import LiveState
-from reconciler.ownership import decode_entity_data
+from reconciler.model.changes import Action, Change, Plan, Resource
+from reconciler.model.desired import DesiredState
+from reconciler.model.live import LiveState
+from reconciler.model.marker import decode_entity_data
 
 LIVE_OPT_IN = "allow with policy.allow_live_changes or --allow-live-changes"
 INGEST_FIELDS = ("transcoding_region", "pull", "uri")  # changing them cuts the encoder off

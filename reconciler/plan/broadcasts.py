@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from reconciler.changes import Action, Change, FieldDiff, Resource, Stage
-from reconciler.desired import DesiredBroadcast, DesiredState
-from reconciler.diffing import changed_fields, creation_diffs, field_diffs
-from reconciler.plan_streams import Planned, StreamIndex, StreamTarget
+from reconciler.model.changes import Action, Change, FieldDiff, Resource, Stage
+from reconciler.model.desired import DesiredBroadcast, DesiredState
+from reconciler.plan.diffing import changed_fields, creation_diffs, field_diffs
+from reconciler.plan.streams import Planned, StreamIndex, StreamTarget
 
 Json = dict[str, Any]
 UP_STATUSES = ("pending", "live", "paused")

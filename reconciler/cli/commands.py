@@ -16,9 +16,8 @@ from typing import Any, NoReturn
 import click
 
 from reconciler import __version__
-from reconciler.changes import ChangeResult, Plan
-from reconciler.cli_account import open_account
-from reconciler.cli_options import (
+from reconciler.cli.account import open_account
+from reconciler.cli.options import (
     account_options,
     connection_options,
     paths_argument,
@@ -26,9 +25,10 @@ from reconciler.cli_options import (
     split_paths,
 )
 from reconciler.errors import ConfigError, ManifestError, ReconcilerError
+from reconciler.model.changes import ChangeResult, Plan
 from reconciler.redact import redact_registered, redact_text
-from reconciler.render import Format, plan_json, render_plan, render_report, report_json
-from reconciler.render_lines import headline, plan_summary_line
+from reconciler.render.formats import Format, plan_json, render_plan, render_report, report_json
+from reconciler.render.lines import headline, plan_summary_line
 from reconciler.simulator.cli import simulator
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_HELD = 0, 1, 2, 3
@@ -377,8 +377,8 @@ def unlock(paths: tuple[str, ...], set_name: str | None, yes: bool, **kw: Any) -
     Only when no apply of the set is running: a live holder would then write beside another run.
     Exit 0 removed (or there was none), 1 error.
     """
-    from reconciler.lock import break_lock, find_locks
-    from reconciler.lock_stream import format_time
+    from reconciler.lock.lease import break_lock, find_locks
+    from reconciler.lock.record import format_time
 
     paths = split_paths(kw, paths, required=False)
     if set_name is None:

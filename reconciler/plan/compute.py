@@ -10,12 +10,12 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from reconciler.changes import Action, Change, Plan, Resource
-from reconciler.desired import DeletionPolicy, DesiredState
 from reconciler.errors import ReconcilerError
-from reconciler.live import LiveState
-from reconciler.ownership import Marker, encode_entity_data
-from reconciler.plan_broadcasts import (
+from reconciler.model.changes import Action, Change, Plan, Resource
+from reconciler.model.desired import DeletionPolicy, DesiredState
+from reconciler.model.live import LiveState
+from reconciler.model.marker import Marker, encode_entity_data
+from reconciler.plan.broadcasts import (
     BroadcastIndex,
     BroadcastTarget,
     How,
@@ -23,7 +23,7 @@ from reconciler.plan_broadcasts import (
     plan_broadcast_changes,
     resolve_broadcasts,
 )
-from reconciler.plan_streams import (
+from reconciler.plan.streams import (
     StreamIndex,
     StreamTarget,
     deletion_policy_flags,

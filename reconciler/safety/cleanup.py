@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
-from reconciler.changes import Action, Change, Plan, Resource, Stage
-from reconciler.desired import CleanupPolicy, DesiredState
 from reconciler.errors import ReconcilerError
-from reconciler.live import LiveState
-from reconciler.ownership import LOCK_KEY, decode_entity_data
-from reconciler.users import HttpGet, read_active_users, read_policy_users
+from reconciler.model.changes import Action, Change, Plan, Resource, Stage
+from reconciler.model.desired import CleanupPolicy, DesiredState
+from reconciler.model.live import LiveState
+from reconciler.model.marker import LOCK_KEY, decode_entity_data
+from reconciler.safety.users import HttpGet, read_active_users, read_policy_users
 
 __all__ = [
     "CleanupSelection",

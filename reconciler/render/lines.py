@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.changes import Action, Change, ChangeResult, FieldDiff, Outcome, Plan, Report
+from reconciler.model.changes import Action, Change, ChangeResult, FieldDiff, Outcome, Plan, Report
 from reconciler.redact import MASK, SECRET_FIELDS, redact_text, redact_value
 
 CREATES = (Action.CREATE,)

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from reconciler.changes import Change, ChangeResult, Outcome, Plan, Report
+from reconciler.model.changes import Change, ChangeResult, Outcome, Plan, Report
 from reconciler.redact import redact_text, redact_value
-from reconciler.render_lines import (
+from reconciler.render.lines import (
     COLOR,
     detail_lines,
     headline,
@@ -24,7 +24,7 @@ from reconciler.render_lines import (
     report_summary_line,
     result_line,
 )
-from reconciler.render_markdown import plan_markdown, report_markdown
+from reconciler.render.markdown import plan_markdown, report_markdown
 
 JSON_VERSION = 1
 

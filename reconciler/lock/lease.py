@@ -24,14 +24,14 @@ from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
 from reconciler.errors import AmbiguousCreate, ApiError, LockHeldError, NotFoundError
-from reconciler.lock_stream import (
+from reconciler.lock.record import (
     LockRecord,
     format_time,
     lock_fields,
     lock_records,
 )
 
-log = logging.getLogger("reconciler.lock")
+log = logging.getLogger("reconciler.lock.lease")
 
 MAX_AMBIGUOUS_CREATES = 3
 DEFAULT_TTL = 120.0  # seconds; the holder refreshes it every third while it runs

@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from reconciler.api.settings import ClientSettings
-from reconciler.cli_account import DEFAULT_SIMULATOR_STATE
-from reconciler.render import Format
+from reconciler.cli.account import DEFAULT_SIMULATOR_STATE
+from reconciler.render.formats import Format
 
 _DEFAULTS = ClientSettings()  # the defaults the help shows are the ones the client uses
 

@@ -6,8 +6,8 @@ Knows nothing of the API or the command line; the caller redacts the result.
 
 from __future__ import annotations
 
-from reconciler.changes import Outcome, Plan, Report
-from reconciler.render_lines import (
+from reconciler.model.changes import Outcome, Plan, Report
+from reconciler.render.lines import (
     describe,
     detail_lines,
     headline,

@@ -13,7 +13,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from reconciler.changes import FieldDiff
+from reconciler.model.changes import FieldDiff
 
 
 def json_equal(a: Any, b: Any) -> bool:

@@ -1,6 +1,6 @@
 """The lock stream's format: what a lock looks like in the account (name, the JSON in
 `client_entity_data`), reading it back, and who a run is. Knows nothing of taking or holding it
-(`reconciler.lock` does that).
+(`reconciler.lock.lease` does that).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.ownership import LOCK_KEY
+from reconciler.model.marker import LOCK_KEY
 
 LOCK_NAME_PREFIX = "reconciler-lock: "
 
