@@ -1,4 +1,4 @@
-"""The real command line (click's CliRunner on `reconciler.cli.commands:main`) routed to an in-process
+"""The real command line (click's CliRunner on `reconciler.cli:main`) routed to an in-process
 simulator through the CLI's transport seam, with the environment a user would set. Shared by the
 end-to-end test folders (cli, safety, review, surface)."""
 

@@ -1,4 +1,4 @@
-"""The real command line (click's CliRunner on `reconciler.cli.commands:main`) routed to the in-process
+"""The real command line (click's CliRunner on `reconciler.cli:main`) routed to the in-process
 simulator through the CLI's transport seam, and a wrapper that breaks the API's answers."""
 
 from __future__ import annotations
