@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from reconciler.api.deadline import install as install_deadlines
 from reconciler.api.pages import DEFAULT_PAGE_SIZE, sweep
 from reconciler.api.settings import ClientSettings
 from reconciler.api.transport import Caller, ClientStats
@@ -77,6 +78,7 @@ class StreamingClient:
             transport=transport,
             follow_redirects=False,
         )
+        install_deadlines(self._http)  # --timeout bounds a whole request, not each read
         self._caller = Caller(
             self._http, settings, secret=api_key.strip(), sleep=sleep, clock=clock, rng=rng
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
 from reconciler.api.settings import ClientSettings, parse_rate_limit
+from reconciler.api.transport import ClientStats
 from reconciler.errors import ConfigError
 from reconciler.redact import register_secret
 
@@ -41,6 +42,18 @@ class Account:
     where: str  # for messages: the base URL or the simulator file
     # The account's clock: cleanup ages streams against it (the simulator's clock can be advanced).
     now: Callable[[], datetime]
+    stats: Callable[[], ClientStats]  # what the client sent so far
+
+
+def rate_note(stats: ClientStats) -> str | None:
+    """The summary's line on 429s, when they slowed the client down."""
+    if stats.slowed_to is None:
+        return None
+    answers = "answer" if stats.rate_limited == 1 else "answers"
+    return (
+        f"rate limit: slowed to {stats.slowed_to:g} requests/s after {stats.rate_limited} "
+        f"{answers} 429"
+    )
 
 
 def client_settings(kw: dict[str, Any]) -> ClientSettings:
@@ -103,4 +116,4 @@ def open_account(kw: dict[str, Any]) -> Iterator[Account]:
             where = base_url
             now = _wall_clock
         stack.callback(client.close)
-        yield Account(api=client, settings=settings, where=where, now=now)
+        yield Account(api=client, settings=settings, where=where, now=now, stats=client.stats)

@@ -16,7 +16,8 @@ from typing import Any, NoReturn
 import click
 
 from reconciler import __version__
-from reconciler.cli.account import open_account
+from reconciler.api.transport import ClientStats
+from reconciler.cli.account import open_account, rate_note
 from reconciler.cli.options import (
     account_options,
     connection_options,
@@ -175,6 +176,7 @@ def plan(paths: tuple[str, ...], detailed_exitcode: bool, **kw: Any) -> None:
         options = replace(options, now=account.now)
         _live, the_plan = plan_against(desired, account.api, options)
     _out(render_plan(the_plan, kw["output"], color=_color()))
+    _note_rate(account.stats())
     if detailed_exitcode and not the_plan.is_empty:
         _exit(EXIT_CHANGES)
 
@@ -251,7 +253,14 @@ def apply(
     elif shown.pending or run.report.results:
         click.echo("")
         _out(render_report(run.report, fmt, color=_color()))
+    _note_rate(account.stats())
     _exit(run.report.exit_code)
+
+
+def _note_rate(stats: ClientStats) -> None:
+    note = rate_note(stats)
+    if note:
+        click.echo(note, err=True)  # stderr: stdout stays the plan or report (JSON included)
 
 
 def _announce_replan(fresh: Plan, shown: Plan, fmt: Format, progress: Progress) -> None:
