@@ -1,6 +1,8 @@
 """The simulator behind a real TCP port: a threading `http.server` (HTTP/1.1, keep-alive).
 
-A dropped create (fault) closes the connection without an answer. Knows nothing about the API.
+A dropped create (fault) closes the connection without an answer; a connection idle for
+`idle_timeout` seconds is closed (each holds a thread); every error, even for a request line it
+cannot parse, has the API's JSON shape. Knows nothing about the API.
 """
 
 from __future__ import annotations
@@ -12,11 +14,30 @@ from typing import Any
 
 from reconciler.simulator.core import Simulator, json_response
 
+# Seconds a connection may sit idle (or a request take to arrive) before the server closes it.
+# Longer than an HTTP client's own keep-alive expiry (httpx: 5 s), so a client never sends on a
+# connection the server is closing.
+DEFAULT_IDLE_TIMEOUT = 30.0
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms ACK stalls
     server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Every read waits at most this long: an idle connection ends with a TimeoutError, which
+        # handle_one_request turns into closing the connection.
+        self.connection.settimeout(self.server.idle_timeout)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (a garbage request line, a bad version, an overlong line)
+        in the API's JSON shape instead of its HTML page."""
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.1"  # a status line and headers, whatever was sent
+        error = message or self.responses.get(code, ("Error",))[0]
+        self._answer(json_response(code, {"status": code, "error": error}), True)
 
     def _serve(self) -> None:
         simulator = self.server.simulator
@@ -67,9 +88,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # socketserver's 5 makes the 6th simultaneous connect wait seconds
 
-    def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
+    def __init__(self, address: tuple[str, int], simulator: Simulator, idle_timeout: float) -> None:
         self.simulator = simulator
+        self.idle_timeout = idle_timeout
         super().__init__(address, _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -97,8 +120,16 @@ class ServerHandle:
         self._thread.join()
 
 
-def start_server(simulator: Simulator, host: str = "127.0.0.1", port: int = 0) -> ServerHandle:
-    server = _Server((host, port), simulator)
+def start_server(
+    simulator: Simulator,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+) -> ServerHandle:
+    if not idle_timeout > 0:
+        raise ValueError("idle_timeout must be a positive number of seconds")
+    server = _Server((host, port), simulator, idle_timeout)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.02},  # stop() returns within a few ms, not half a second
