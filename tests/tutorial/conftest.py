@@ -116,13 +116,14 @@ class Tutorial:
         lock's own (its stream exists only during an apply: neither before nor after it)."""
         log = self.http.get("/_simulator/requests").json()
         out = []
+        ours = self.known_ids | self._stream_ids()
         for entry in log:
             if entry["method"] == "GET" or "reconciler-lock" in json.dumps(entry.get("body")):
                 continue
             path = entry["path"]
-            if re.fullmatch(r"/streaming/streams/\d+", path):
-                if int(path.rsplit("/", 1)[1]) not in self.known_ids | self._stream_ids():
-                    continue  # the lock stream
+            lock = re.fullmatch(r"/streaming/streams/(\d+)", path)
+            if lock and int(lock.group(1)) not in ours:
+                continue  # the lock stream
             out.append((entry["method"], path, entry.get("body")))
         return out
 
