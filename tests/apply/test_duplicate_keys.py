@@ -49,7 +49,9 @@ def test_apply_never_writes_the_duplicate_the_plan_leaves_untouched(
     assert applied.exit_code == 0, applied.output
     (show,) = [b for b in api.list_broadcasts() if b["name"] == "Show"]
     assert show["stream_ids"] == [low]
-    markers = {s["id"]: decode_entity_data(s["client_entity_data"]).marker for s in api.list_streams()}
+    markers = {
+        s["id"]: decode_entity_data(s["client_entity_data"]).marker for s in api.list_streams()
+    }
     low_marker, high_marker = markers[low], markers[high]
     assert low_marker is not None and dict(low_marker.broadcasts) == {"show": show["id"]}
     assert high_marker == Marker(set_name="s", key="cam")  # as it was: never written
