@@ -33,22 +33,26 @@ class ParsedEntity:
 
 def parse_entity(value: Any) -> ParsedEntity:
     """Decode a `client_entity_data` value as the API returned it; never raises."""
+    return ParsedEntity(*_entity(value))
+
+
+def _entity(value: Any) -> tuple[EntityData, str | None]:
     if value is None or value == "":
-        return ParsedEntity(EntityData(marker=None, user_data=None, raw=value or None))
+        return _NO_ENTITY, None
     if not isinstance(value, str):
         kind = "a number" if isinstance(value, int | float) else f"a JSON {type(value).__name__}"
-        return ParsedEntity(_NO_ENTITY, f"its client_entity_data is {kind}, not text")
+        return _NO_ENTITY, f"its client_entity_data is {kind}, not text"
     if value.count("[") + value.count("{") > MAX_ENTITY_DEPTH and _too_deep(value):
-        return ParsedEntity(
+        return (
             EntityData(marker=None, user_data=None, raw=value),
             f"its client_entity_data is nested deeper than {MAX_ENTITY_DEPTH} levels",
         )
-    return ParsedEntity(decode_entity_data(value))
+    return decode_entity_data(value), None
 
 
 def marker_in(value: Any) -> Marker | None:
     """Our marker (of any set) in a `client_entity_data` value, or None."""
-    return parse_entity(value).data.marker
+    return _entity(value)[0].marker
 
 
 def _too_deep(text: str) -> bool:
@@ -75,7 +79,7 @@ def _too_deep(text: str) -> bool:
 
 def _text_problem(value: Any) -> str | None:
     """Why a listed name cannot be printed (a lone surrogate is not valid UTF-8), or None."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or value.isascii():
         return None
     try:
         value.encode("utf-8")
@@ -86,7 +90,7 @@ def _text_problem(value: Any) -> str | None:
 
 def printable(value: Any) -> str:
     """A value as text that can always be printed (invalid code points escaped)."""
-    text = str(value or "")
+    text = value if isinstance(value, str) else str(value or "")
     return text.encode("utf-8", "backslashreplace").decode("utf-8") if _text_problem(text) else text
 
 
@@ -103,16 +107,17 @@ def _int(value: Any) -> int | None:
 @dataclass(frozen=True, slots=True)
 class LiveStream:
     id: int
-    raw: Json = field(repr=False, compare=False)
+    raw: Json = field(repr=False)
     entity: EntityData = field(repr=False)
     odd: str | None = None  # why this stream is treated as nobody's (see the module docstring)
 
     @classmethod
     def parse(cls, raw: Json) -> LiveStream:
-        parsed = parse_entity(raw.get(ENTITY))
-        odd = parsed.odd or _text_problem(raw.get("name"))
-        entity = _NO_ENTITY if odd and parsed.data.marker else parsed.data
-        return cls(id=int(raw["id"]), raw=raw, entity=entity, odd=odd)
+        entity, odd = _entity(raw.get(ENTITY))
+        odd = odd or _text_problem(raw.get("name"))
+        if odd and entity.marker:
+            entity = _NO_ENTITY
+        return cls(int(raw["id"]), raw, entity, odd)
 
     def get(self, name: str, default: Any = None) -> Any:
         """A field this model does not name (diffing compares declared fields by name)."""
@@ -183,12 +188,16 @@ class LiveStream:
 class LiveBroadcast:
     id: int
     stream_ids: tuple[int, ...]
-    raw: Json = field(repr=False, compare=False)
+    raw: Json = field(repr=False)
 
     @classmethod
     def parse(cls, raw: Json) -> LiveBroadcast:
-        ids = tuple(i for i in map(_int, raw.get("stream_ids") or ()) if i is not None)
-        return cls(id=int(raw["id"]), stream_ids=ids, raw=raw)
+        listed = raw.get("stream_ids") or ()
+        if all(type(i) is int for i in listed):
+            ids = tuple(listed)
+        else:
+            ids = tuple(i for i in map(_int, listed) if i is not None)
+        return cls(int(raw["id"]), ids, raw)
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.raw.get(name, default)
@@ -207,7 +216,7 @@ class LiveBroadcast:
 class LiveVideo:
     id: int | None
     stream_id: int | None
-    raw: Json = field(repr=False, compare=False)
+    raw: Json = field(repr=False)
 
     @classmethod
     def parse(cls, raw: Json) -> LiveVideo:

@@ -10,7 +10,8 @@ nothing of the API client or of what a plan does with it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from reconciler.model.live import LiveState, LiveStream
@@ -48,8 +49,10 @@ class Ownership:
     foreign_broadcasts: Mapping[int, str]  # broadcast id -> the other set whose marker lists it
     locks: frozenset[int]
     odd: Mapping[int, str]  # stream id -> why its data is unreadable (nobody's)
-    recorded: Mapping[int, frozenset[str]]  # live broadcast id -> keys our markers record it under
-    recorders: Mapping[int, tuple[OwnedStream, ...]]  # live broadcast id -> streams recording it
+    recorded: Mapping[
+        int, AbstractSet[str]
+    ]  # live broadcast id -> keys our markers record it under
+    recorders: Mapping[int, Sequence[OwnedStream]]  # live broadcast id -> streams recording it
     protected: frozenset[str]  # broadcast keys flagged protected in some marker
     orphaned: frozenset[str]  # broadcast keys flagged orphan in some marker
     released: frozenset[int]  # broadcast ids released by deletion policy orphan
@@ -152,8 +155,8 @@ def _one_per_key(
 def _broadcast_records(
     live: LiveState, owned_by_id: Mapping[int, OwnedStream]
 ) -> tuple[
-    dict[int, frozenset[str]],
-    dict[int, tuple[OwnedStream, ...]],
+    dict[int, set[str]],
+    dict[int, list[OwnedStream]],
     frozenset[str],
     frozenset[str],
     frozenset[int],
@@ -178,8 +181,8 @@ def _broadcast_records(
         orphaned |= marker.orphan_broadcasts
         released |= marker.released_broadcasts
     return (
-        {bid: frozenset(keys) for bid, keys in recorded.items()},
-        {bid: tuple(streams) for bid, streams in recorders.items()},
+        dict(recorded),
+        dict(recorders),
         frozenset(protected),
         frozenset(orphaned),
         frozenset(released),

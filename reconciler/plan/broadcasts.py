@@ -1,6 +1,7 @@
-"""The broadcast side of the planner: which live broadcasts are ours (listed in our stream
-markers), which live broadcast each desired one is (owned, adopted by id, recovered from an
-interrupted run, or to be created), the markers our streams should carry, and broadcast changes.
+"""The broadcast side of the planner: which key manages each broadcast our markers record (from
+the ownership index), which live broadcast each desired one is (owned, adopted by id, recovered
+from an interrupted run, or to be created), the markers our streams should carry, and broadcast
+changes.
 
 Pure; knows nothing of the API client, guards or output.
 """

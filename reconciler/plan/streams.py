@@ -1,5 +1,5 @@
-"""The stream side of the planner: which live streams are ours (by marker), which live stream each
-desired stream is (owned, adopted by id, or to be created), and the stream changes.
+"""The stream side of the planner: which live stream each desired stream is (owned per the
+ownership index, adopted by id, or to be created), and the stream changes.
 
 Pure; knows nothing of the API client, guards or output. Broadcasts reach it only as the desired
 markers the broadcast side computed.
