@@ -107,15 +107,16 @@ class StreamBook:
         elif ENTITY in sent:
             entity = parse_entity(sent[ENTITY]).data
         with self._lock:
-            if key is not None:
-                self._own(key, stream_id)
             if "name" in answer or "name" in sent:
                 self.names[stream_id] = str(answer.get("name", sent.get("name")) or "")
             old = self._entity.get(stream_id)
+            if key is not None and self._keys.get(stream_id) != key:
+                self._own(key, stream_id)
+                old = None  # newly ours: index its marker from scratch
             if entity is not None:
                 self._entity[stream_id] = entity
-            if entity is not None or key is not None:
-                now = self._entity.get(stream_id)
+            now = self._entity.get(stream_id)
+            if now is not old:
                 self._index_marker(
                     stream_id, old.marker if old else None, now.marker if now else None
                 )
