@@ -24,7 +24,7 @@ class MarkerTooLarge(ReconcilerError):
     """The marker plus the user's own data would exceed the API's 4096 characters."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Marker:
     set_name: str
     key: str  # manifest key of the stream
@@ -53,7 +53,7 @@ class Marker:
         return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntityData:
     """A decoded `client_entity_data`: our marker (if any) and everything else beside it."""
 
