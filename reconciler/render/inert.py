@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import yaml
@@ -24,25 +24,39 @@ _ACTING = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+# Candidates for a category lookup: anything but printable ASCII and the line feed (found by
+# the regex engine, so ASCII text costs almost nothing).
+_CANDIDATE = re.compile(r"[^\x20-\x7e\n]")
+
+
 def _acting(ch: str) -> bool:
     return unicodedata.category(ch) in _ACTING
+
+
+def _escaped(ch: str) -> str:
+    """Python's notation (also YAML's): `\\x1b`, `\\u202e`, `\\U000e0001`."""
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    return (
+        f"\\x{code:02x}"
+        if code <= 0xFF
+        else f"\\u{code:04x}"
+        if code <= 0xFFFF
+        else f"\\U{code:08x}"
+    )
+
+
+def _escape_acting(text: str, escape: Callable[[str], str]) -> str:
+    """`text` with each acting character other than the line feed replaced by `escape(ch)`."""
+    return _CANDIDATE.sub(lambda m: escape(m.group(0)) if _acting(m.group(0)) else m.group(0), text)
 
 
 def escape_controls(text: str) -> str:
     """One line whatever the input: `\\n`, `\\r`, `\\t`, `\\x1b`, `\\u202e` shown literally."""
     if text.isprintable():  # the common case, at C speed
         return text
-    out = []
-    for ch in text:
-        if not _acting(ch):
-            out.append(ch)
-        elif ch in _NAMED:
-            out.append(_NAMED[ch])
-        elif ord(ch) <= 0xFF:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(f"\\u{ord(ch):04x}")
-    return "".join(out)
+    return _escape_acting(text, _escaped).replace("\n", "\\n")
 
 
 def terminal_line(text: str) -> str:
@@ -92,18 +106,28 @@ def code_block(lines: Iterable[str], info: str = "") -> list[str]:
 
 # --- machine formats ----------------------------------------------------------------------------
 
-# JSON escapes C0 itself; these may appear raw with ensure_ascii=False and act on a terminal.
-_JSON_ACTING = re.compile(
-    "[\x7f-\x9f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ud800-\udfff\ufeff]"
-)
+
+def _json_escape(ch: str) -> str:
+    """`\\uXXXX`, a surrogate pair beyond the basic plane (JSON has no other notation)."""
+    code = ord(ch)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def _yaml_escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def json_text(value: Any) -> str:
     """Indented JSON of a redacted copy of `value`, every string exact once parsed, and no
     character that acts on a terminal (escaped as `\\uXXXX`, still valid JSON)."""
+    # JSON escapes C0 itself; the others may appear raw with ensure_ascii=False, and only
+    # inside strings, where `\\uXXXX` is the same character once parsed.
     text = json.dumps(redact_value(value), indent=2, ensure_ascii=False)
-    text = _JSON_ACTING.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
-    return text + "\n"
+    return _escape_acting(text, _json_escape) + "\n"
 
 
 class _InertDumper(yaml.SafeDumper):
@@ -125,9 +149,7 @@ def yaml_text(value: Any) -> str:
     text = yaml.dump(
         value, Dumper=_InertDumper, sort_keys=False, default_flow_style=False, allow_unicode=True
     )
-    if text.isprintable() or all(not _acting(c) or c == "\n" for c in text):
-        return text
-    return "".join(c if c == "\n" or not _acting(c) else f"\\u{ord(c):04x}" for c in text)
+    return _escape_acting(text, _yaml_escape)
 
 
 def yaml_comment(text: str) -> str:

@@ -210,3 +210,73 @@ def _check(fmt: str, outputs: dict[str, list[Run]]) -> None:
                 theirs.stdout
             )
             assert theirs.stdout.rstrip().endswith(mine.stdout.rstrip().rsplit("\n", 1)[-1])
+
+
+# --- export, errors, logs and the lock owner ----------------------------------------------------
+
+
+def test_export_writes_hostile_account_names_as_inert_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = _world(tmp_path, monkeypatch, "Declared name", "export")
+    assert world.run("apply", "--yes", world.path).exit_code == 0
+    world.rename_in_account(world.stream_id("cam"), HOSTILE)
+    unowned = json.dumps({"name": HOSTILE, "client_entity_data": "not json {"}).encode()
+    assert world.sim.handle("POST", "/streaming/streams", AUTH, unowned).status == 200
+    run = world.run("export", "--include-unowned", world.path)
+    assert run.exit_code == 0, run.output
+    assert_inert_text(run.stdout + run.stderr)
+    docs = list(yaml.safe_load_all(run.stdout))
+    assert any(d.get("spec", {}).get("name") == HOSTILE for d in docs)  # exact once loaded
+    skipped = [line for line in run.stdout.split("\n") if line.startswith("# skipped: stream")]
+    assert len(skipped) == 1 and "\\x1b]0;pwned" in skipped[0]  # one comment line, escaped
+
+
+def test_errors_and_logs_print_inert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manifest value quoted by a problem, a server error quoting a name, a debug log line."""
+    world = _world(tmp_path, monkeypatch, "Declared name", "errors")
+    bad = world.path / "bad.yaml"
+    bad.write_text(
+        'kind: Broadcast\nname: b\nspec:\n  status: "\\e]0;t\\a\\nx: y"\n  streams: [cam]\n'
+    )
+    invalid = world.run("validate", world.path)
+    assert invalid.exit_code == 1
+    assert_inert_text(invalid.stderr)
+    assert len(invalid.stderr.rstrip("\n").split("\n")) == 2  # one problem line + the count
+    bad.unlink()
+
+    import httpx
+
+    from reconciler.cli import account as cli_account
+
+    class Hostile(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            return httpx.Response(500, json={"status": 500, "error": HOSTILE})
+
+    monkeypatch.setattr(cli_account, "transport_override", Hostile())
+    failed = world.run_cli("plan", world.path, env={"RECONCILER_LOG": "debug"})
+    assert failed.exit_code == 1 and failed.stderr.count("\n") >= 2
+    assert_inert_text(failed.stdout + failed.stderr)
+    assert "\\x1b]0;pwned" in failed.stderr
+
+
+def test_unlock_prints_a_hostile_lock_owner_inert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.api.client import ClientSettings, StreamingClient
+    from reconciler.lock.lease import acquire_lock
+
+    world = _world(tmp_path, monkeypatch, "Declared name", "unlock")
+    client = StreamingClient(
+        "http://simulator.invalid",
+        KEY,
+        transport=world.sim.transport(),
+        settings=ClientSettings(rate_limit=None, backoff_base=0.0),
+    )
+    acquire_lock(client, "tutorial", owner=HOSTILE[:200])
+    client.close()
+    held = world.run("apply", "--yes", world.path)
+    removed = world.run("unlock", "--yes", world.path)
+    assert held.exit_code == 1 and removed.exit_code == 0, removed.output
+    assert "held by" in removed.stdout
+    assert_inert_text(held.output + removed.output)

@@ -41,9 +41,26 @@ def test_var_values_in_a_pull_uri_never_print(invoke: Any, manifests: Path) -> N
     assert all(r.exit_code == 0 for r in runs), [r.output for r in runs]
     assert "a.rtmp.youtube.com/live2/" in runs[0].stdout  # the field is shown...
     json.loads(runs[1].stdout)
-    runs += [invoke("apply", "--yes", "-o", fmt, manifests, env=ENV) for fmt in FORMATS]
+    logged = {**ENV, "RECONCILER_LOG": "debug"}
+    runs += [invoke("apply", "--yes", "-o", fmt, manifests, env=logged) for fmt in FORMATS]
     assert runs[3].exit_code == 0, runs[3].output
+    assert "DEBUG" in runs[3].stderr
+    runs += [invoke("status", "-o", fmt, manifests, env=logged) for fmt in ("text", "json")]
+    assert [r.exit_code for r in runs[-2:]] == [0, 0]
     _nowhere(runs, YT_KEY, AUTH, ACCESS)  # ...without the values
+
+
+def test_a_var_value_in_a_name_is_masked_in_plan_and_status(invoke: Any, manifests: Path) -> None:
+    (manifests / "named.yaml").write_text(
+        "kind: Stream\nname: named-cam\nspec:\n  name: Show ${PROJECT}\n"
+    )
+    env = {"PROJECT": "ProjectNebula42"}
+    runs = [invoke("plan", "-o", fmt, manifests, env=env) for fmt in FORMATS]
+    runs.append(invoke("apply", "--yes", manifests, env=env))
+    runs += [invoke("status", "-o", fmt, manifests, env=env) for fmt in ("text", "json")]
+    assert all(r.exit_code == 0 for r in runs), [r.output for r in runs]
+    assert "Show ***" in runs[0].stdout
+    _nowhere(runs, "ProjectNebula42")
 
 
 @pytest.mark.parametrize("with_manifests", [True, False])
