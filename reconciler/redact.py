@@ -88,6 +88,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Replacement], ...] = (
     ),
 )
 
+# Every pattern above needs one of these (a URL, a scheme word, a parameter, a field name): one
+# search spares the seven substitutions on the names and numbers that make most of an output.
+_MAY_MATCH = re.compile(rf"(?i)://|apikey|bearer|[?&#;][\w.-]*=|{_FIELD_ALTERNATION}")
+
 _lock = threading.Lock()
 # Registered literal secrets. Plain alphanumeric ones (stream tokens: thousands of them) are found
 # by a set lookup over the alphanumeric runs of a text; the few others (the API key may hold any
@@ -98,6 +102,9 @@ _word_lengths: frozenset[int] = frozenset()
 _others: set[str] = set()
 _other_pattern: re.Pattern[str] | None = None
 _WORD_RUN = re.compile(r"[A-Za-z0-9]+")
+# Only runs at least as long as the shortest registered word can hold one: the regex engine
+# skips the rest (names, numbers) without a Python call per word.
+_candidate_run: re.Pattern[str] = _WORD_RUN
 
 
 def register_secret(value: str | None) -> None:
@@ -106,13 +113,14 @@ def register_secret(value: str | None) -> None:
 
 
 def register_secrets(values: Iterable[str | None]) -> None:
-    global _other_pattern, _word_lengths
+    global _other_pattern, _word_lengths, _candidate_run
     fresh = {v for v in values if isinstance(v, str) and len(v.strip()) >= MIN_SECRET_LENGTH}
     with _lock:
         words = {v for v in fresh if _WORD_RUN.fullmatch(v)}
         others = fresh - words - _others
         _words.update(words)
         _word_lengths = frozenset(len(w) for w in _words)
+        _candidate_run = re.compile(rf"[A-Za-z0-9]{{{min(_word_lengths, default=1)},}}")
         if others:
             _others.update(others)
             # Longest first so that a secret containing another is masked whole.
@@ -122,11 +130,12 @@ def register_secrets(values: Iterable[str | None]) -> None:
 
 def forget_secrets() -> None:
     """Drop registered literal secrets (tests; a long-lived process switching accounts)."""
-    global _other_pattern, _word_lengths
+    global _other_pattern, _word_lengths, _candidate_run
     with _lock:
         _words.clear()
         _others.clear()
         _word_lengths = frozenset()
+        _candidate_run = _WORD_RUN
         _other_pattern = None
 
 
@@ -139,14 +148,14 @@ def redact_registered(text: str) -> str:
     if _other_pattern is not None:
         text = _other_pattern.sub(MASK, text)
     if _words:
-        text = _WORD_RUN.sub(_mask_word_run, text)
+        text = _candidate_run.sub(_mask_word_run, text)
     return text
 
 
 def redact_text(text: str) -> str:
     """Mask every secret in free text (messages, logs, rendered output)."""
     text = redact_registered(text)
-    if not text:
+    if not text or not _MAY_MATCH.search(text):
         return text
     for regex, replacement in _PATTERNS:
         text = regex.sub(replacement, text)

@@ -65,11 +65,6 @@ def terminal_line(text: str) -> str:
     return escape_controls(redact_text(str(text)))
 
 
-def terminal_lines(text: str) -> str:
-    """A multi-line text of ours (an error listing problems): each line made inert."""
-    return "\n".join(terminal_line(line) for line in str(text).split("\n"))
-
-
 # --- markdown (GitHub-flavoured, for pull-request comments) ------------------------------------
 
 # Backslash-escaped (CommonMark escapes any ASCII punctuation): emphasis, code spans, links and

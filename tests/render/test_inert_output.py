@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import yaml
 from cli_harness import Run, cli_against
-from conftest import KEY
 
 from reconciler.redact import forget_secrets
 from reconciler.simulator import Simulator, SimulatorConfig
@@ -25,6 +24,7 @@ HOSTILE = (
     "| a | b |\n~~~\n<img src=x onerror=alert(1)> [click](https://evil.example) **bold**"
 )
 PLAIN = "Plain name"
+KEY = "gc-5a1d2a9be07c4d5e8a6b3c2d1e0f9a8b"
 AUTH = {"Authorization": f"APIKey {KEY}"}
 FORGED_LINE_STARTS = ("# Owned", "Apply: 9 done", "| a | b |", "~~~", "<img", "```\n</details>")
 
