@@ -103,7 +103,9 @@ def _shown(value: Any) -> str:
 def _wrong_type(expected: str, value: Any, *, secret: bool) -> str:
     got = _type_name(value)
     hint = ""
-    if isinstance(value, str) and not secret:
+    if isinstance(value, FromEnv):
+        hint = " (${VAR} always gives a string)"
+    elif isinstance(value, str) and not secret:
         number = expected in ("an integer", "a number") and re.fullmatch(r"-?\d+(\.\d+)?", value)
         boolean = expected == "true or false" and value.lower() in ("true", "false", "yes", "no")
         if number or boolean:

@@ -107,11 +107,19 @@ def test_a_validation_error_never_quotes_a_var_value(invoke: Any, manifests: Pat
         "kind: Broadcast\nname: bad-show\nspec:\n  status: ${SHOW_STATUS}\n  streams: [studio-a]\n"
         "---\nkind: Stream\nname: bad-cam\nspec:\n  dvr_duration: ${DVR}\n"
     )
-    env = {"SHOW_STATUS": "SecretProj111", "DVR": "S3cr3tDvr"}
+    env = {"SHOW_STATUS": "SecretProj111", "DVR": "7200"}
     runs = [invoke(cmd, manifests, env=env) for cmd in ("validate", "plan")]
     assert all(r.exit_code == 1 for r in runs)
     assert "spec.status: a value from ${VAR} is not allowed; use one of:" in runs[0].stderr
-    _nowhere(runs, "SecretProj111", "S3cr3tDvr")
+    # Not even its shape: no "remove the quotes" hint telling that it is a number.
+    assert (
+        "spec.dvr_duration: expected an integer, got a string (${VAR} always gives a string)"
+        in (runs[0].stderr)
+    )
+    # Too short to be masked as text (it would mask ordinary words), and still never quoted.
+    runs.append(invoke("validate", manifests, env={**env, "SHOW_STATUS": "Qz9"}))
+    assert runs[-1].exit_code == 1 and "a value from ${VAR}" in runs[-1].stderr
+    _nowhere(runs, "SecretProj111", "7200", "Qz9")
 
 
 def test_the_simulator_request_log_hides_passphrases(
