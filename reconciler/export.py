@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from reconciler.api.protocol import StreamingAPI
@@ -22,6 +21,7 @@ from reconciler.model.live import LiveBroadcast, LiveState, LiveStream, read_liv
 from reconciler.model.marker import RESERVED_KEY
 from reconciler.model.ownership import Ownership, ownership_of
 from reconciler.redact import redact_text
+from reconciler.render.inert import yaml_comment, yaml_text
 
 # Writable API fields the manifest format declares; everything else the server sets or derives
 # (id, token, live, push/playback URLs, created_at, ...). `recording` is a desired state, not a
@@ -242,19 +242,16 @@ def _uses_reserved_key(raw: str | None) -> bool:
 def _render(set_name: str, docs: list[_Doc], skipped: list[str]) -> str:
     streams = sum(1 for d in docs if d.value["kind"] == "Stream")
     header = [
-        f"# Exported by reconciler: {streams} stream(s) and {len(docs) - streams} broadcast(s) "
+        f"Exported by reconciler: {streams} stream(s) and {len(docs) - streams} broadcast(s) "
         f"of set '{set_name}'.",
-        "# Server-set fields (id, token, push and playback URLs, live state, timestamps) are left "
+        "Server-set fields (id, token, push and playback URLs, live state, timestamps) are left "
         "out;",
-        "# `adopt:` documents take existing objects over explicitly on the next apply.",
+        "`adopt:` documents take existing objects over explicitly on the next apply.",
     ]
-    header += [f"# skipped: {line}" for line in skipped]
-    parts = ["\n".join(header) + "\n" + _dump({"kind": "Settings", "name": set_name})]
+    header += [f"skipped: {line}" for line in skipped]
+    # Comments quote names from the account, and values are the account's: both made inert.
+    settings = yaml_text({"kind": "Settings", "name": set_name})
+    parts = ["".join(yaml_comment(line) for line in header) + settings]
     for doc in sorted(docs, key=lambda d: d.sort):
-        comments = "".join(f"# {c}\n" for c in doc.comments)
-        parts.append(comments + _dump(doc.value))
+        parts.append("".join(yaml_comment(c) for c in doc.comments) + yaml_text(doc.value))
     return "---\n".join(parts)
-
-
-def _dump(value: dict[str, Any]) -> str:
-    return yaml.safe_dump(value, sort_keys=False, default_flow_style=False, allow_unicode=True)

@@ -7,7 +7,6 @@ URL or a token (only the region derived from the push URL host). Knows nothing o
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -18,7 +17,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.model.desired import DesiredState
 from reconciler.model.live import LiveState, LiveStream, LiveVideo, read_live
 from reconciler.model.ownership import ownership_of
-from reconciler.redact import redact_text
+from reconciler.render.inert import json_text, terminal_line
 
 LATEST = 3  # recordings shown per stream
 _PUSH_HOST = re.compile(r"^[a-z]+://vp-push-([a-z0-9]+)[.-]", re.IGNORECASE)
@@ -154,10 +153,10 @@ def render_status(rows: Iterable[StreamStatus], fmt: str = "text") -> str:
     recordings: [{id, name, status, duration_ms, created_at}], recordings_error}]}`."""
     rows = list(rows)
     if fmt == "json":
-        return redact_text(json.dumps({"streams": [_json_row(r) for r in rows]}, indent=2)) + "\n"
+        return json_text({"streams": [_json_row(r) for r in rows]})
     if fmt != "text":
         raise ValueError(f"unknown status format {fmt!r}")
-    return redact_text(_text(rows))
+    return _text(rows)
 
 
 def _json_row(row: StreamStatus) -> dict[str, Any]:
@@ -170,7 +169,7 @@ def _text(rows: list[StreamStatus]) -> str:
     if not rows:
         return "No streams declared in the manifests.\n"
     header = ("STREAM", "ID", "LIVE", "BACKUP", "RECORDING", "ACTIVE", "REGION")
-    table = [header]
+    table: list[tuple[str, ...]] = [header]
     for row in rows:
         if not row.exists:
             table.append((row.key, "-", "-", "-", "-", "-", "-"))
@@ -186,6 +185,8 @@ def _text(rows: list[StreamStatus]) -> str:
                 row.region or "-",
             )
         )
+    # Values come from the account: each made inert (and redacted) before it is measured.
+    table = [tuple(terminal_line(cell) for cell in line) for line in table]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     lines = []
     for index, line in enumerate(table):
@@ -202,13 +203,14 @@ def _recording_lines(row: StreamStatus) -> list[str]:
     if not row.exists:
         return ["    not in the account (declared; the next apply creates it)"]
     if row.recordings_error is not None:
-        return [f"    recordings: could not be read ({row.recordings_error})"]
+        return [f"    recordings: could not be read ({terminal_line(row.recordings_error)})"]
     if not row.recordings:
         return ["    recordings: none"]
     lines = ["    recordings (latest first):"]
     for rec in row.recordings:
         lines.append(
-            f"      {rec.id}  {rec.status:<8}  {_duration(rec.duration_ms):>8}  {rec.name}"
+            f"      {rec.id}  {terminal_line(rec.status):<8}  {_duration(rec.duration_ms):>8}  "
+            f"{terminal_line(rec.name)}"
         )
     return lines
 

@@ -27,8 +27,9 @@ from reconciler.cli.options import (
 )
 from reconciler.errors import ConfigError, ManifestError, ReconcilerError
 from reconciler.model.changes import ChangeResult, Plan
-from reconciler.redact import redact_registered, redact_text
+from reconciler.redact import redact_registered
 from reconciler.render.formats import Format, plan_json, render_plan, render_report, report_json
+from reconciler.render.inert import escape_controls, json_text, terminal_line
 from reconciler.render.lines import headline, plan_summary_line
 from reconciler.simulator.cli import simulator
 
@@ -44,12 +45,14 @@ class ReconcilerGroup(click.Group):
         except ReconcilerError as error:
             if isinstance(error, ManifestError):
                 # Problems never quote secret values (the loader's rule); the field-value rule
-                # of redact_text would mask the words after `spec.srt_passphrase:`.
-                click.echo(redact_registered(str(error)), err=True)
+                # of redact_text would mask the words after `spec.srt_passphrase:`. One line per
+                # problem, whatever the path or a quoted value holds.
+                for problem in error.problems:
+                    click.echo(escape_controls(redact_registered(str(problem))), err=True)
                 count = len(error.problems)
                 click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
             else:
-                click.echo(f"error: {redact_text(str(error))}", err=True)
+                click.echo(f"error: {terminal_line(str(error))}", err=True)
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -64,7 +67,7 @@ class RedactingHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            click.echo(redact_text(self.format(record)), err=True)
+            click.echo(terminal_line(self.format(record)), err=True)
         except Exception:  # a log line must never break a run
             self.handleError(record)
 
@@ -121,7 +124,7 @@ class Progress:
     def result(self, result: ChangeResult) -> None:
         self.count += 1
         if self.enabled:
-            line = redact_text(
+            line = terminal_line(
                 f"[{self.count}/{self.total}] {result.outcome} {headline(result.change)}"
             )
             click.echo(f"\r\x1b[K{line[:120]}", err=True, nl=False, color=True)
@@ -249,7 +252,7 @@ def apply(
         progress.close()
     if fmt is Format.JSON:
         value = report_json(run.report)
-        _out(json.dumps({"plan": plan_json(run.plan), **value}, indent=2) + "\n")
+        _out(json_text({"plan": plan_json(run.plan), **value}))
     elif shown.pending or run.report.results:
         click.echo("")
         _out(render_report(run.report, fmt, color=_color()))
@@ -270,7 +273,7 @@ def _announce_replan(fresh: Plan, shown: Plan, fmt: Format, progress: Progress) 
     ):
         click.echo(
             "\nThe account changed since the plan above was computed; applying the fresh plan: "
-            + plan_summary_line(fresh),
+            + terminal_line(plan_summary_line(fresh)),
             err=True,
         )
 
@@ -399,20 +402,24 @@ def unlock(paths: tuple[str, ...], set_name: str | None, yes: bool, **kw: Any) -
     with open_account(kw) as account:
         held = find_locks(account.api, set_name)
         if not held:
-            click.echo(f"manifest set '{set_name}' is not locked")
+            click.echo(f"manifest set '{terminal_line(set_name)}' is not locked")
             return
         for record in held:
             until = format_time(record.expires_at)
+            # The owner is text from the account: anyone with API access can write it.
             click.echo(
-                f"lock of '{set_name}' held by '{record.owner}' until {until} "
-                f"(stream id {record.stream_id})"
+                terminal_line(
+                    f"lock of '{set_name}' held by '{record.owner}' until {until} "
+                    f"(stream id {record.stream_id})"
+                )
             )
         if not yes:
             if not stdin_is_terminal():
                 raise ConfigError("refusing to unlock without --yes when not on a terminal")
             click.confirm("Remove it?", abort=True)
         removed = break_lock(account.api, set_name)
-    click.echo(f"removed {len(removed)} lock{'s' if len(removed) != 1 else ''} of '{set_name}'")
+    count = f"{len(removed)} lock{'s' if len(removed) != 1 else ''}"
+    click.echo(terminal_line(f"removed {count} of '{set_name}'"))
 
 
 @main.command()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -256,13 +257,34 @@ class Simulator:
         self._store.set_meta("clock", self._clock.dump())
 
 
+# Request-log bodies are served by `/_simulator/requests` and printed by tests: a passphrase
+# sent to the simulator must not come back out of it (the real API never echoes it either).
+SECRET_BODY_FIELDS = frozenset({"srt_passphrase"})
+LOG_MASK = "***"
+_SECRET_IN_TEXT = re.compile(r'("srt_passphrase"\s*:\s*)"(?:[^"\\]|\\.)*"?')
+
+
 def _loggable(raw: bytes) -> object:
+    """The request body as logged: parsed JSON with secret fields masked, or the start of the
+    raw text with any `"srt_passphrase": "..."` masked."""
     if not raw:
         return None
     try:
-        return json.loads(raw)
+        return _masked(json.loads(raw))
     except (ValueError, RecursionError):
-        return raw[:2000].decode("utf-8", "replace")
+        text = raw[:2000].decode("utf-8", "replace")
+        return _SECRET_IN_TEXT.sub(rf'\1"{LOG_MASK}"', text)
+
+
+def _masked(value: object) -> object:
+    if isinstance(value, dict):
+        return {
+            k: LOG_MASK if k in SECRET_BODY_FIELDS and v not in (None, "") else _masked(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
 
 
 def _parse_body(raw: bytes) -> Json:
