@@ -1,12 +1,17 @@
 """The simulator behind a real TCP port: a threading `http.server` (HTTP/1.1, keep-alive).
 
-A dropped create (fault) closes the connection without an answer. Knows nothing about the API.
+A dropped create (fault) closes the connection without an answer. `stop()` returns once every
+connection's handler has finished, so the caller may close the simulator's state right after.
+Knows nothing about the API.
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -36,6 +41,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(json_response(413, error), True)  # the body is not read: close
             return
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the client hung up mid-body, or the server is stopping
+            self.close_connection = True
+            return
         response = simulator.handle(self.command, self.path, dict(self.headers.items()), body)
         if response.drop:
             self.close_connection = True  # committed, but the client never hears back
@@ -65,12 +73,42 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+    daemon_threads = True  # a wedged client never keeps the process alive
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
         self.simulator = simulator
+        # Open connections and their handler threads: socketserver tracks no daemon thread.
+        self._open: dict[socket.socket, threading.Thread] = {}
+        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address), daemon=True
+        )
+        with self._open_lock:  # registered before it starts: finish_connections sees it
+            self._open[request] = thread
+        thread.start()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.pop(request, None)
+
+    def finish_connections(self, timeout: float) -> None:
+        """Stop reading from every open connection and wait for its handler: a request being
+        answered is answered, an idle keep-alive connection ends at once. Call after shutdown()."""
+        with self._open_lock:
+            open_now = list(self._open.items())
+        for connection, _ in open_now:
+            with contextlib.suppress(OSError):  # already closed by its client
+                connection.shutdown(socket.SHUT_RD)
+        deadline = time.monotonic() + timeout
+        for _, thread in open_now:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
@@ -88,7 +126,9 @@ class ServerHandle:
         self.url = f"http://{self.host}:{self.port}"
 
     def stop(self) -> None:
+        """No new connection, then every open one finished: the simulator may be closed next."""
         self._server.shutdown()
+        self._server.finish_connections(timeout=10)
         self._server.server_close()
         self._thread.join(timeout=5)
 
