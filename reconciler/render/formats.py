@@ -41,10 +41,13 @@ def _plain(text: str, **_style: Any) -> str:
     return text
 
 
-def _click_style() -> Style:
-    import click
+# The codes click.style prints, for the few styles a plan uses: render does not import click.
+_ANSI_FG = {"red": 31, "green": 32, "yellow": 33, "magenta": 35, "cyan": 36}
 
-    return click.style
+
+def _ansi(text: str, *, fg: str | None = None, bold: bool = False) -> str:
+    start = (f"\x1b[{_ANSI_FG[fg]}m" if fg else "") + ("\x1b[1m" if bold else "")
+    return f"{start}{text}\x1b[0m"
 
 
 # --- plan ---------------------------------------------------------------------------------------
@@ -56,7 +59,7 @@ def render_plan(plan: Plan, fmt: str = Format.TEXT, *, color: bool = False) -> s
         return json.dumps(plan_json(plan), indent=2, ensure_ascii=False) + "\n"
     if fmt is Format.MARKDOWN:
         return redact_text(plan_markdown(plan))
-    return redact_text(_plan_text(plan, _click_style() if color else _plain))
+    return redact_text(_plan_text(plan, _ansi if color else _plain))
 
 
 def _plan_text(plan: Plan, style: Style) -> str:
@@ -132,7 +135,7 @@ def render_report(report: Report, fmt: str = Format.TEXT, *, color: bool = False
         return json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
     if fmt is Format.MARKDOWN:
         return redact_text(report_markdown(report))
-    style = _click_style() if color else _plain
+    style = _ansi if color else _plain
     lines = [style(result_line(r), fg=OUTCOME_COLOR[r.outcome]) for r in report.results]
     if lines:
         lines.append("")
