@@ -15,7 +15,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from reconciler.simulator.core import Simulator, json_response
+from reconciler.simulator.core import Simulator
+from reconciler.simulator.response import json_response
 
 
 class _Handler(BaseHTTPRequestHandler):
