@@ -14,9 +14,10 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
+from reconciler.errors import MarkerTooLarge
 from reconciler.model.changes import Action, Plan, Resource
 from reconciler.model.live import LiveState
-from reconciler.model.marker import Marker, MarkerTooLarge, decode_entity_data, encode_entity_data
+from reconciler.model.marker import Marker, decode_entity_data, encode_entity_data
 
 Json = dict[str, Any]
 
