@@ -2,6 +2,7 @@
 
 Paths, body wrapping exactly as the official SDK sends it, answer shapes, list sweeps. Retries,
 rate limit and error mapping live in `transport`; this module never sees an httpx exception.
+Knows nothing of manifests, markers or plans: objects are plain JSON dicts.
 """
 
 from __future__ import annotations

@@ -14,9 +14,10 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
+from reconciler.errors import MarkerTooLarge
 from reconciler.model.changes import Action, Plan, Resource
 from reconciler.model.live import ENTITY, LiveState, marker_in, parse_entity
-from reconciler.model.marker import EntityData, Marker, MarkerTooLarge, encode_entity_data
+from reconciler.model.marker import EntityData, Marker, encode_entity_data
 from reconciler.model.ownership import ownership_of
 
 Json = dict[str, Any]

@@ -26,11 +26,6 @@ SIMULATOR_KEY = "embedded-simulator-key"  # the embedded simulator's own key, ne
 SIMULATOR_URL = "http://simulator.invalid"
 
 
-# The httpx transport seam (as httpx's MockTransport): tests route the real command line to an
-# in-process simulator by setting this; None = the network at GCORE_BASE_URL.
-transport_override: Any = None
-
-
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -76,9 +71,10 @@ def client_settings(kw: dict[str, Any]) -> ClientSettings:
 
 
 @contextmanager
-def open_account(kw: dict[str, Any]) -> Iterator[Account]:
+def open_account(kw: dict[str, Any], transport: Any = None) -> Iterator[Account]:
     """The API to talk to: the embedded simulator with --simulator, else GCORE_API_KEY at
-    GCORE_BASE_URL. Never falls back silently from one to the other."""
+    GCORE_BASE_URL through `transport` (an httpx transport; None = the network). Never falls
+    back silently from one to the other."""
     from reconciler.api.client import StreamingClient
 
     settings = client_settings(kw)
@@ -112,7 +108,7 @@ def open_account(kw: dict[str, Any]) -> Iterator[Account]:
                 )
             register_secret(key)
             base_url = os.environ.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL
-            client = StreamingClient(base_url, key, settings=settings, transport=transport_override)
+            client = StreamingClient(base_url, key, settings=settings, transport=transport)
             where = base_url
             now = _wall_clock
         stack.callback(client.close)

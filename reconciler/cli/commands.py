@@ -98,6 +98,12 @@ def main() -> None:
     _configure_logging()
 
 
+def _transport() -> Any:
+    """The httpx transport given as `main(obj=...)` (as httpx's MockTransport: tests route the
+    real command line to an in-process simulator); None, the default, is the network."""
+    return click.get_current_context().obj
+
+
 def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
@@ -175,7 +181,7 @@ def plan(paths: tuple[str, ...], detailed_exitcode: bool, **kw: Any) -> None:
     paths = split_paths(kw, paths)
     options = run_options(kw)
     desired = load_desired(paths, options)  # invalid manifests: no request at all
-    with open_account(kw) as account:
+    with open_account(kw, _transport()) as account:
         options = replace(options, now=account.now)
         _live, the_plan = plan_against(desired, account.api, options)
     _out(render_plan(the_plan, kw["output"], color=_color()))
@@ -230,7 +236,7 @@ def apply(
     fmt = Format(kw["output"])
     options = run_options(kw)
     desired = load_desired(paths, options)
-    with open_account(kw) as account:
+    with open_account(kw, _transport()) as account:
         options = replace(options, now=account.now)
         live, shown = plan_against(desired, account.api, options)
         if fmt is not Format.JSON:
@@ -329,7 +335,7 @@ def export(
         from reconciler.pipeline import RunOptions, load_desired
 
         set_name = load_desired(paths, RunOptions()).settings.set_name
-    with open_account(kw) as account:
+    with open_account(kw, _transport()) as account:
         text = export_account(account.api, set_name=set_name, include_unowned=include_unowned)
     if out_file:
         try:
@@ -373,7 +379,7 @@ def status(
 
     paths = split_paths(kw, paths)
     desired = load_desired(paths, RunOptions(set_name=set_name))
-    with open_account(kw) as account:
+    with open_account(kw, _transport()) as account:
         rows = read_status(desired, account.api, latest=latest)
     _out(render_status(rows, output))
 
@@ -399,7 +405,7 @@ def unlock(paths: tuple[str, ...], set_name: str | None, yes: bool, **kw: Any) -
         from reconciler.pipeline import RunOptions, load_desired
 
         set_name = load_desired(paths, RunOptions()).settings.set_name
-    with open_account(kw) as account:
+    with open_account(kw, _transport()) as account:
         held = find_locks(account.api, set_name)
         if not held:
             click.echo(f"manifest set '{terminal_line(set_name)}' is not locked")

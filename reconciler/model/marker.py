@@ -11,17 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import MarkerTooLarge
 
 RESERVED_KEY = "reconciler"
 LOCK_KEY = (
     "reconciler-lock"  # marker of the lock stream (see reconciler.lock.lease); never a resource
 )
 MAX_ENTITY_DATA = 4096  # API limit of client_entity_data, in characters
-
-
-class MarkerTooLarge(ReconcilerError):
-    """The marker plus the user's own data would exceed the API's 4096 characters."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import PlanError
 from reconciler.model.changes import Action, Change, Plan, Resource
 from reconciler.model.desired import DeletionPolicy, DesiredState
 from reconciler.model.live import LiveState
@@ -32,18 +32,9 @@ from reconciler.plan.streams import (
     resolve_streams,
 )
 
-__all__ = ["PlanError", "PlanOptions", "compute_plan", "owned_stream_ids"]
+__all__ = ["PlanOptions", "compute_plan", "owned_stream_ids"]
 
 LONG_ID = 10**12 - 1  # the id a broadcast created in this run gets is not known yet: assume long
-
-
-class PlanError(ReconcilerError):
-    """Desired and live state conflict in a way only the user can fix (e.g. a bad adopt_id);
-    `problems` lists every such conflict, one line each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)

@@ -51,10 +51,13 @@ def _inert(style: Style) -> Style:
     return styled
 
 
-def _click_style() -> Style:
-    import click
+# The codes click.style prints, for the few styles a plan uses: render does not import click.
+_ANSI_FG = {"red": 31, "green": 32, "yellow": 33, "magenta": 35, "cyan": 36}
 
-    return click.style
+
+def _ansi(text: str, *, fg: str | None = None, bold: bool = False) -> str:
+    start = (f"\x1b[{_ANSI_FG[fg]}m" if fg else "") + ("\x1b[1m" if bold else "")
+    return f"{start}{text}\x1b[0m"
 
 
 # --- plan ---------------------------------------------------------------------------------------
@@ -66,7 +69,7 @@ def render_plan(plan: Plan, fmt: str = Format.TEXT, *, color: bool = False) -> s
         return json_text(plan_json(plan))
     if fmt is Format.MARKDOWN:
         return plan_markdown(plan)
-    return _plan_text(plan, _inert(_click_style() if color else _plain))
+    return _plan_text(plan, _inert(_ansi if color else _plain))
 
 
 def _plan_text(plan: Plan, style: Style) -> str:
@@ -143,7 +146,7 @@ def render_report(report: Report, fmt: str = Format.TEXT, *, color: bool = False
         return json_text(report_json(report))
     if fmt is Format.MARKDOWN:
         return report_markdown(report)
-    style = _inert(_click_style() if color else _plain)
+    style = _inert(_ansi if color else _plain)
     lines = [style(result_line(r), fg=OUTCOME_COLOR[r.outcome]) for r in report.results]
     if lines:
         lines.append("")

@@ -1,6 +1,7 @@
 """The `Simulator`: one request handler for the Gcore Streaming API and the `/_simulator/` control
 API, shared by the in-process httpx transport and the real HTTP server. Owns the lock, the request
-log, the counters, fault injection and webhook delivery.
+log, the counters, fault injection and webhook delivery. Uses `control` and `transport`, which know
+it only through their protocols (never the reverse); knows nothing of sockets.
 """
 
 from __future__ import annotations
@@ -21,27 +22,16 @@ import httpx
 
 from reconciler.simulator.clock import SimClock
 from reconciler.simulator.config import Faults, SimulatorConfig
+from reconciler.simulator.control import handle_control
 from reconciler.simulator.faults import FaultInjector
+from reconciler.simulator.response import JSON_TYPE, Response, json_response
 from reconciler.simulator.routes import BODY_METHODS, CREATE_ROUTES, Call, match
 from reconciler.simulator.rules import ApiError, Platform
 from reconciler.simulator.store import Store
+from reconciler.simulator.transport import SimulatorTransport
 from reconciler.simulator.webhooks import WebhookSender
 
 Json = dict[str, Any]
-JSON_TYPE = {"content-type": "application/json"}
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False  # the server committed, then "loses" the answer (drop_create fault)
-
-
-def json_response(status: int, value: object, headers: Mapping[str, str] | None = None) -> Response:
-    body = json.dumps(value).encode()
-    return Response(status, body, {**JSON_TYPE, **(headers or {})})
 
 
 @dataclass
@@ -77,8 +67,6 @@ class Simulator:
         path, query = parts.path, dict(parse_qsl(parts.query, keep_blank_values=True))
         method = method.upper()
         if path.startswith("/_simulator/") or path == "/_simulator":
-            from reconciler.simulator.control import handle_control
-
             return handle_control(self, method, path, body)
         if not path.startswith("/streaming/"):
             return json_response(404, {"status": 404, "error": f"Not Found: {path}"})
@@ -169,8 +157,6 @@ class Simulator:
 
     # --- Python surface -----------------------------------------------------------------------
     def transport(self) -> httpx.BaseTransport:
-        from reconciler.simulator.transport import SimulatorTransport
-
         return SimulatorTransport(self)
 
     def close(self) -> None:

@@ -8,9 +8,10 @@ import json
 import pytest
 from plan_fixtures import SET, desired, dstream, live, lock_stream, marker, stream
 
+from reconciler.errors import MarkerTooLarge, PlanError
 from reconciler.model.changes import Action, FieldDiff, Stage
-from reconciler.model.marker import MarkerTooLarge, decode_entity_data
-from reconciler.plan.compute import PlanError, PlanOptions, compute_plan
+from reconciler.model.marker import decode_entity_data
+from reconciler.plan.compute import PlanOptions, compute_plan
 
 
 def only(plan, action):  # type: ignore[no-untyped-def]

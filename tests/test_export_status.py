@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 
 import yaml
-from safety_factories import desired_state, desired_stream, live_broadcast, live_state, live_stream
 
 from reconciler.export import export_manifests, unique_key
 from reconciler.model.live import LiveVideo
 from reconciler.model.marker import LOCK_KEY
 from reconciler.status import collect_status, region_of, render_status
+from tests.safety.safety_factories import (
+    desired_state,
+    desired_stream,
+    live_broadcast,
+    live_state,
+    live_stream,
+)
 
 
 def docs(text: str) -> list[dict[str, object]]:
