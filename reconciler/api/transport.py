@@ -65,6 +65,8 @@ class ClientStats:
     rate_limited: int = 0
     waited: float = 0.0
     slowed_to: float | None = None  # requests/s the client slowed down to after 429s, if it did
+    # "METHOD STATUS" -> attempts ("METHOD error" when no answer came: refused, timed out, cut)
+    answers: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -132,6 +134,7 @@ class Caller:
         self.limiter = RateLimiter(settings.rate_limit, clock=clock, sleep=sleep)
         self._lock = threading.Lock()
         self._requests: Counter[str] = Counter()
+        self._answers: Counter[str] = Counter()
         self._retries = 0
         self._rate_limited = 0
         self._backoff_waited = 0.0
@@ -144,6 +147,7 @@ class Caller:
                 rate_limited=self._rate_limited,
                 waited=self._backoff_waited + self.limiter.waited,
                 slowed_to=self.limiter.slowed_to,
+                answers=dict(sorted(self._answers.items())),
             )
 
     def call(
@@ -203,10 +207,16 @@ class Caller:
             else:
                 log.debug("%s %s -> %s (%.3fs)", method, path, answer.status,
                           time.monotonic() - started)  # fmt: skip
+                self._count_answer(method, str(answer.status))
                 return _Outcome(sent_at, answer=answer)
+        self._count_answer(method, "error")
         detail = self._timed_out() if limit.expired else _describe(error)
         log.debug("%s %s -> %s (%.3fs)", method, path, detail, time.monotonic() - started)
         return _Outcome(sent_at, failure=failure, detail=detail)
+
+    def _count_answer(self, method: str, status: str) -> None:
+        with self._lock:
+            self._answers[f"{method} {status}"] += 1
 
     def _exchange(
         self, method: str, path: str, params: Mapping[str, Any] | None, body: Any

@@ -25,6 +25,7 @@ from reconciler.cli.options import (
     run_options,
     split_paths,
 )
+from reconciler.cli.watch_command import watch
 from reconciler.errors import ConfigError, ManifestError, ReconcilerError
 from reconciler.model.changes import ChangeResult, Plan
 from reconciler.redact import redact_registered
@@ -437,3 +438,4 @@ def schema() -> None:
 
 
 main.add_command(simulator)
+main.add_command(watch)

@@ -1,0 +1,81 @@
+"""Who acts: the replica holding the set's lock in the account, kept as a renewed lease (the
+lock's own heartbeat refreshes it every third of its ttl). The others try again every few
+seconds and take over within one ttl of the leader's death. No consensus beyond the lock."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from reconciler.api.protocol import StreamingAPI
+from reconciler.errors import ApiError, SetLocked
+from reconciler.lock.lease import Lock, acquire_lock
+
+log = logging.getLogger("reconciler.watch")
+
+
+class Leadership:
+    def __init__(
+        self,
+        api: StreamingAPI,
+        owner: str,
+        ttl: float,
+        *,
+        retry: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.api = api
+        self.owner = owner
+        self.ttl = ttl
+        self.retry = retry if retry is not None else min(5.0, max(ttl / 3, 0.5))
+        self._clock = clock
+        self._lock: Lock | None = None
+        self._set_name: str | None = None
+        self._next_try = 0.0
+        self.holder: str | None = None  # who leads when it is not us (for /readyz)
+
+    @property
+    def leading(self) -> bool:
+        return self._lock is not None and self._lock.lost is None
+
+    def ensure(self, set_name: str) -> bool:
+        """True while we hold the lease; tries to take it when due. Raises ApiError only from
+        a read; a lock held by another replica is the normal answer of a follower."""
+        if self._lock is not None and (self._lock.lost is not None or set_name != self._set_name):
+            if self._lock.lost is not None:
+                log.error("lease lost: %s; following until it can be taken again", self._lock.lost)
+            self.release()
+        if self._lock is not None:
+            return True
+        now = self._clock()
+        if now < self._next_try:
+            return False
+        self._next_try = now + self.retry
+        try:
+            lock = acquire_lock(self.api, set_name, owner=self.owner, ttl=self.ttl, wait=0)
+        except SetLocked as held:
+            if self.holder != str(held):
+                log.info("following: %s", held)
+            self.holder = str(held)
+            return False
+        lock.start_heartbeat()
+        self._lock, self._set_name, self.holder = lock, set_name, None
+        log.info("leading set %r (lease stream %d, ttl %gs)", set_name, lock.stream_id, self.ttl)
+        return True
+
+    def write_refusal(self) -> str | None:
+        """Why a write must not start now (the lease was lost), or None."""
+        if self._lock is None:
+            return "this replica does not hold the lease"
+        return None if self._lock.lost is None else f"the lease was lost: {self._lock.lost}"
+
+    def release(self) -> None:
+        """Give the lease back (a clean stop, or a lost one's heartbeat to end)."""
+        lock, self._lock = self._lock, None
+        if lock is None:
+            return
+        try:
+            lock.release()
+        except ApiError as error:  # it expires on its own
+            log.warning("could not release the lease: %s", error)

@@ -1,0 +1,237 @@
+"""The watch loop, on one thread: reload the manifests when they change, hold or wait for the
+lease, run a full resync when due (at the start, on taking the lease, every `resync` seconds,
+after an error, after a hint overflow or a slice that needs the whole account), and otherwise
+reconcile one hinted slice at a time. Every decision is the planner's, the guards' or the
+lock's; this module only chooses when and on what. Knows no HTTP."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from reconciler.api.protocol import StreamingAPI
+from reconciler.apply.scheduler import apply_plan
+from reconciler.errors import ReconcilerError
+from reconciler.model.changes import ChangeResult, Outcome, Plan, Report
+from reconciler.model.desired import DesiredState
+from reconciler.model.live import LiveState
+from reconciler.pipeline import RunOptions, plan_for, read_account
+from reconciler.render.lines import headline
+from reconciler.watch.hints import Hint
+from reconciler.watch.leader import Leadership
+from reconciler.watch.manifests import ManifestSource
+from reconciler.watch.metrics import WatchMetrics
+from reconciler.watch.queue import HintQueue
+from reconciler.watch.server import Readiness
+from reconciler.watch.slice import plan_slice
+
+log = logging.getLogger("reconciler.watch")
+
+MIN_BACKOFF = 1.0
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    paths: Sequence[str]
+    options: RunOptions = field(default_factory=RunOptions)
+    resync: float = 300.0  # seconds between full resyncs
+    poll: float = 2.0  # seconds between looks at the manifests' files
+    workers: int = 8
+
+
+class Watcher:
+    def __init__(
+        self,
+        api: StreamingAPI,
+        config: WatchConfig,
+        leadership: Leadership,
+        queue: HintQueue,
+        metrics: WatchMetrics,
+    ) -> None:
+        self.api, self.config, self.leadership = api, config, leadership
+        self.queue, self.metrics = queue, metrics
+        self.source = ManifestSource(config.paths, config.options)
+        self.stop = threading.Event()  # SIGTERM: finish the change in flight, then leave
+        self.reload = threading.Event()  # SIGHUP: read the manifests now
+        self.full_due = 0.0  # monotonic time of the next full resync
+        self.backoff = 0.0  # after a failed full resync, the wait before the next one
+        self.synced = False  # a full resync of the current manifests converged or only held
+        self.degraded: str | None = None  # the last failure, until a full resync succeeds
+        self._next_poll = 0.0
+        self._was_leading = False
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                self.step()
+        finally:
+            self.leadership.release()
+            self.metrics.leader.set(0)
+            log.info("stopped")
+
+    def step(self) -> None:
+        desired = self._manifests()
+        if desired is None:
+            self.stop.wait(self.config.poll)
+            return
+        if not self._lead(desired):
+            self.queue.clear()  # the leader reconciles; we take over with a full resync
+            self.stop.wait(min(self.config.poll, self.leadership.retry))
+            return
+        now = time.monotonic()
+        if self.queue.take_overflow():
+            self._resync_soon("hints overflowed the queue")
+        if now >= self.full_due:
+            self.queue.clear()  # the full resync covers every waiting hint
+            self.full(desired)
+            return
+        hint = self.queue.get(timeout=min(0.5, self.full_due - now))
+        if hint is not None:
+            self.slice(desired, hint)
+
+    def _manifests(self) -> DesiredState | None:
+        now = time.monotonic()
+        forced = self.reload.is_set()
+        if forced or now >= self._next_poll:
+            self.reload.clear()
+            self._next_poll = now + self.config.poll
+            failures = self.source.failures
+            loaded = self.source.poll(force=forced)
+            if self.source.failures > failures:
+                self.metrics.manifest_errors.inc()
+            self.metrics.manifests_valid.set(0 if loaded.error else 1)
+            if loaded.changed:
+                self.synced = False
+                self.full_due = 0.0  # the new manifests apply now, with prune
+        return self.source.desired
+
+    def _lead(self, desired: DesiredState) -> bool:
+        try:
+            leading = self.leadership.ensure(desired.settings.set_name)
+        except ReconcilerError as error:
+            self._failed("taking the lease", error)
+            return False
+        if leading and not self._was_leading:
+            self.full_due = 0.0  # a new leader trusts nothing it has not read
+        self._was_leading = leading
+        self.metrics.leader.set(1 if leading else 0)
+        return leading
+
+    # -- reconciles --------------------------------------------------------------------------
+
+    def full(self, desired: DesiredState) -> None:
+        self.full_due = time.monotonic() + self.config.resync  # sooner if it fails
+        try:
+            live = read_account(self.api)
+            plan = plan_for(desired, live, self.api, self._options())
+            self.metrics.held.set(len(plan.held))
+            report = self._apply(plan, live, desired)
+        except ReconcilerError as error:
+            self._failed("full resync", error)
+            self.metrics.reconciles.labels("full", "failed").inc()
+            return
+        if report.count(Outcome.FAILED):
+            self._failed("full resync", f"{report.count(Outcome.FAILED)} change(s) failed")
+            self.metrics.reconciles.labels("full", "failed").inc()
+            return
+        result = "changed" if plan.pending else "converged"
+        self.metrics.reconciles.labels("full", result).inc()
+        log.info("full resync: %s (%s)", result, _summary(plan, report))
+        self.synced, self.degraded, self.backoff = True, None, 0.0
+        self.metrics.synced()
+
+    def slice(self, desired: DesiredState, hint: Hint) -> None:
+        try:
+            planned = plan_slice(desired, self.api, hint, self._options())
+            if planned.needs_full is not None:
+                log.info("hint %s: %s: full resync", hint, planned.needs_full)
+                self.metrics.reconciles.labels("slice", "deferred").inc()
+                self._resync_soon(planned.needs_full)
+                return
+            report = self._apply(planned.plan, planned.live, desired)
+        except ReconcilerError as error:
+            self._failed(f"reconcile of {hint}", error)
+            self.metrics.reconciles.labels("slice", "failed").inc()
+            return
+        if report.count(Outcome.FAILED):
+            self._failed(f"reconcile of {hint}", f"{report.count(Outcome.FAILED)} change(s) failed")
+            self.metrics.reconciles.labels("slice", "failed").inc()
+            return
+        result = "changed" if planned.plan.pending else "converged"
+        self.metrics.reconciles.labels("slice", result).inc()
+        log.info("hint %s: %s (%s; %d reads)", hint, result, _summary(planned.plan, report),
+                 planned.reads)  # fmt: skip
+
+    def _apply(self, plan: Plan, live: LiveState, desired: DesiredState) -> Report:
+        for change in plan.held:
+            log.warning("held: %s: %s", headline(change), change.held)
+        if not plan.pending:
+            return Report(results=())
+        refusal = self.leadership.write_refusal()
+        if refusal is not None:
+            raise _NotLeading(refusal)
+        return apply_plan(
+            plan,
+            self.api,
+            live,
+            workers=self.config.workers,
+            on_result=self._on_result,
+            set_name=desired.settings.set_name,
+        )
+
+    def _on_result(self, result: ChangeResult) -> None:
+        self.metrics.changes.labels(str(result.outcome)).inc()
+        level = logging.WARNING if result.outcome is Outcome.FAILED else logging.INFO
+        detail = f": {result.detail}" if result.detail else ""
+        log.log(level, "change %s %s%s", result.outcome, headline(result.change), detail)
+
+    # -- timing ------------------------------------------------------------------------------
+
+    def _options(self) -> RunOptions:
+        return self.config.options
+
+    def _resync_soon(self, why: str) -> None:
+        log.debug("full resync requested: %s", why)
+        self.full_due = min(self.full_due, time.monotonic() + self.backoff)
+
+    def _failed(self, what: str, error: ReconcilerError | str) -> None:
+        """After any error: a full resync, backing off while they keep failing."""
+        self.degraded = f"{what}: {error}"
+        log.error("%s failed: %s", what, error)
+        self.backoff = min(max(self.backoff * 2, MIN_BACKOFF), self.config.resync)
+        self.full_due = min(self.full_due, time.monotonic() + self.backoff)
+
+    # -- health ------------------------------------------------------------------------------
+
+    def readiness(self) -> Readiness:
+        leading = self.leadership.leading
+        detail: dict[str, object] = {
+            "leader": leading,
+            "synced": self.synced,
+            "manifests": "ok" if self.source.error is None else self.source.error,
+        }
+        if not leading and self.leadership.holder:
+            detail["following"] = self.leadership.holder
+        if self.degraded:
+            detail["degraded"] = self.degraded
+        if self.metrics.last_sync is not None:
+            detail["seconds_since_sync"] = round(time.monotonic() - self.metrics.last_sync, 1)
+        loaded = self.source.desired is not None
+        ready = loaded and (self.synced if leading else True)
+        return Readiness(ready=ready, detail=detail)
+
+
+class _NotLeading(ReconcilerError):
+    """A write was about to start without the lease (it was lost since the last look)."""
+
+
+def _summary(plan: Plan, report: Report) -> str:
+    counts = [f"{report.count(o)} {o}" for o in Outcome if report.count(o)]
+    if not report.results and plan.held:
+        counts.append(f"{len(plan.held)} held")
+    return ", ".join(counts) or "no changes"
