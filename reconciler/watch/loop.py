@@ -222,7 +222,8 @@ class Watcher:
         if self.metrics.last_sync is not None:
             detail["seconds_since_sync"] = round(time.monotonic() - self.metrics.last_sync, 1)
         loaded = self.source.desired is not None
-        ready = loaded and (self.synced if leading else True)
+        # A follower is ready once it knows who leads (it is waiting for the lease).
+        ready = loaded and (self.synced if leading else self.leadership.holder is not None)
         return Readiness(ready=ready, detail=detail)
 
 

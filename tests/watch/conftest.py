@@ -88,11 +88,13 @@ class Watch:
     def metrics(self) -> str:
         return self.http.get("/metrics").text
 
-    def metric(self, name: str) -> float:
-        """The sum of a metric's samples (every label) in /metrics."""
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of a metric's samples in /metrics that carry these labels."""
         total = 0.0
+        wanted = [f'{k}="{v}"' for k, v in labels.items()]
         for line in self.metrics().splitlines():
-            if line.startswith(name) and line[len(name)] in " {":
+            named = line.startswith(name) and line[len(name)] in " {"
+            if named and all(w in line for w in wanted):
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
