@@ -51,7 +51,10 @@ def test_connection_defaults_in_the_help_are_the_clients(command: str) -> None:
 def test_the_lock_ttl_default_is_the_same_everywhere() -> None:
     ttl = f"{DEFAULT_LOCK_TTL:g}"
     assert f"[default: {DEFAULT_LOCK_TTL}; {MIN_TTL}<=x<={MAX_TTL}]" in help_of("apply")
-    assert f"(default {ttl}; refreshed" in (REPO / "docs" / "cli.md").read_text()
+    assert (
+        f"(default {ttl}; {MIN_TTL:g} to {MAX_TTL:g}; refreshed"
+        in (REPO / "docs" / "cli.md").read_text()
+    )
     assert f"`--lock-ttl` ({ttl} s;" in (REPO / "README.md").read_text()
 
 
