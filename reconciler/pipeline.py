@@ -64,7 +64,9 @@ class LockOptions:
     def __post_init__(self) -> None:
         check_ttl(self.ttl)
         if not (math.isfinite(self.wait) and self.wait >= 0):
-            raise ConfigError(f"lock wait {self.wait!r} (--lock-wait): use 0 or more seconds")
+            raise ConfigError(
+                f"lock wait {self.wait!r} (--lock-wait): use a number of seconds, 0 or more"
+            )
 
 
 @dataclass(frozen=True)

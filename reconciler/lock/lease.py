@@ -68,7 +68,8 @@ class SetLocked(LockHeldError):
     def __init__(self, set_name: str, holder: LockRecord, now: float) -> None:
         self.set_name = set_name
         self.holder = holder
-        if holder.expires_at - now > MAX_TTL:  # no run sets that: an old version, or by hand
+        # No run sets that (a day of margin for clock skew): an older version, or made by hand.
+        if holder.expires_at - now > 2 * MAX_TTL:
             advice = (
                 f"no run sets an expiry more than {MAX_TTL:.0f} s ahead: if no apply of the set "
                 "is running, remove the lock with `reconciler unlock`"

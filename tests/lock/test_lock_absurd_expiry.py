@@ -13,6 +13,7 @@ import pytest
 from cli_harness import cli_against
 from lock_support import SET, lock_streams, write_streams
 
+from reconciler.lock.lease import SetLocked, acquire_lock
 from reconciler.model.marker import LOCK_KEY
 
 
@@ -42,7 +43,7 @@ def test_lock_wait_must_be_a_number(
     result = invoke("apply", "--yes", "--lock-wait", "nan", write_streams(tmp_path, 1))
     assert (result.exit_code, result.stderr) == (
         1,
-        "error: lock wait nan (--lock-wait): use 0 or more seconds\n",
+        "error: lock wait nan (--lock-wait): use a number of seconds, 0 or more\n",
     )
     assert sim.requests() == []
 
@@ -97,3 +98,11 @@ def test_a_lock_nested_too_deep_to_parse_is_not_a_lock_and_crashes_nothing(
     api.create_stream({"name": "someone's stream", "client_entity_data": deep})
     result = invoke("unlock", "--set-name", SET, "--yes")
     assert (result.exit_code, result.stdout) == (0, f"manifest set '{SET}' is not locked\n")
+
+
+def test_a_lock_a_day_ahead_is_an_ordinary_holder(api: Any) -> None:
+    holder = acquire_lock(api, SET, owner="nightly", ttl=86400)
+    with pytest.raises(SetLocked) as caught:
+        acquire_lock(api, SET, owner="me")
+    assert str(caught.value).endswith("another apply is running. Retry later or raise --lock-wait")
+    holder.release()
