@@ -16,11 +16,10 @@ from pathlib import Path
 
 from reconciler.api.protocol import StreamingAPI
 from reconciler.apply.scheduler import apply_plan
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, LockLost
 from reconciler.lock.lease import (
     DEFAULT_TTL,
     Lock,
-    LockLost,
     acquire_lock,
     check_ttl,
     clear_expired,
@@ -29,7 +28,7 @@ from reconciler.lock.record import default_owner
 from reconciler.manifest import load_manifests
 from reconciler.model.changes import ChangeResult, Outcome, Plan, Report
 from reconciler.model.desired import DesiredState
-from reconciler.model.live import LiveState, read_live
+from reconciler.model.live import LiveBroadcast, LiveState, read_live, reparse_streams
 from reconciler.plan.compute import PlanOptions, compute_plan
 from reconciler.redact import register_secrets
 from reconciler.safety.cleanup import collect_cleanup, with_cleanup
@@ -160,7 +159,7 @@ def apply_desired(
     """
     if not shown.pending:
         if live is not None:  # a lock left by a run that died goes now, not at the next change
-            clear_expired(api, desired.settings.set_name, live.streams)
+            clear_expired(api, desired.settings.set_name, [s.raw for s in live.streams])
         return ApplyRun(plan=shown, report=held_only_report(shown), replanned=False)
     with acquire_lock(
         api,
@@ -168,10 +167,12 @@ def apply_desired(
         owner=lock.owner or default_owner(),
         ttl=lock.ttl,
         wait=lock.wait,
-        streams=live.streams if live is not None else None,
+        streams=[s.raw for s in live.streams] if live is not None else None,
     ) as held:
         api = held.watching(api)  # its answers are the progress that keeps the lock refreshed
-        fresh = _masked(LiveState(streams=held.streams, broadcasts=tuple(api.list_broadcasts())))
+        streams = reparse_streams(held.streams, live.streams if live is not None else ())
+        broadcasts = tuple(map(LiveBroadcast.parse, api.list_broadcasts()))
+        fresh = _masked(LiveState(streams=streams, broadcasts=broadcasts))
         plan = plan_for(desired, fresh, api, options)
         replanned = _signature(plan) != _signature(shown)
         if not plan.pending:

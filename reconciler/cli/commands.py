@@ -20,7 +20,8 @@ from typing import Any, NoReturn
 import click
 
 from reconciler import __version__
-from reconciler.cli.account import open_account
+from reconciler.api.transport import ClientStats
+from reconciler.cli.account import open_account, rate_note
 from reconciler.cli.options import (
     account_options,
     connection_options,
@@ -31,8 +32,9 @@ from reconciler.cli.options import (
 from reconciler.errors import ConfigError, ManifestError, ReconcilerError
 from reconciler.lock.lease import MAX_TTL, MIN_TTL
 from reconciler.model.changes import ChangeResult, Plan
-from reconciler.redact import redact_registered, redact_text
+from reconciler.redact import redact_registered
 from reconciler.render.formats import Format, plan_json, render_plan, render_report, report_json
+from reconciler.render.inert import escape_controls, json_text, terminal_line
 from reconciler.render.lines import headline, plan_summary_line
 from reconciler.simulator.cli import simulator
 
@@ -87,12 +89,14 @@ class ReconcilerGroup(click.Group):
         except ReconcilerError as error:
             if isinstance(error, ManifestError):
                 # Problems never quote secret values (the loader's rule); the field-value rule
-                # of redact_text would mask the words after `spec.srt_passphrase:`.
-                click.echo(redact_registered(str(error)), err=True)
+                # of redact_text would mask the words after `spec.srt_passphrase:`. One line per
+                # problem, whatever the path or a quoted value holds.
+                for problem in error.problems:
+                    click.echo(escape_controls(redact_registered(str(problem))), err=True)
                 count = len(error.problems)
                 click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
             else:
-                click.echo(f"error: {redact_text(str(error))}", err=True)
+                click.echo(f"error: {terminal_line(str(error))}", err=True)
             ctx.exit(error.exit_code)
         except KeyboardInterrupt as interrupt:
             signum = getattr(interrupt, "signum", signal.SIGINT)
@@ -112,7 +116,7 @@ class RedactingHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            click.echo(redact_text(self.format(record)), err=True)
+            click.echo(terminal_line(self.format(record)), err=True)
         except Exception:  # a log line must never break a run
             self.handleError(record)
 
@@ -143,6 +147,12 @@ def main() -> None:
     _configure_logging()
 
 
+def _transport() -> Any:
+    """The httpx transport given as `main(obj=...)` (as httpx's MockTransport: tests route the
+    real command line to an in-process simulator); None, the default, is the network."""
+    return click.get_current_context().obj
+
+
 def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
@@ -169,7 +179,7 @@ class Progress:
     def result(self, result: ChangeResult) -> None:
         self.count += 1
         if self.enabled:
-            line = redact_text(
+            line = terminal_line(
                 f"[{self.count}/{self.total}] {result.outcome} {headline(result.change)}"
             )
             click.echo(f"\r\x1b[K{line[:120]}", err=True, nl=False, color=True)
@@ -220,10 +230,11 @@ def plan(paths: tuple[str, ...], detailed_exitcode: bool, **kw: Any) -> None:
     paths = split_paths(kw, paths)
     options = run_options(kw)
     desired = load_desired(paths, options)  # invalid manifests: no request at all
-    with open_account(kw) as account:
+    with open_account(kw, _transport()) as account:
         options = replace(options, now=account.now)
         _live, the_plan = plan_against(desired, account.api, options)
     _out(render_plan(the_plan, kw["output"], color=_color()))
+    _note_rate(account.stats())
     if detailed_exitcode and not the_plan.is_empty:
         _exit(EXIT_CHANGES)
 
@@ -275,7 +286,7 @@ def apply(
     options = run_options(kw)
     lock = LockOptions(owner=lock_owner, ttl=lock_ttl, wait=lock_wait)  # bad values: no request
     desired = load_desired(paths, options)
-    with open_account(kw) as account:
+    with open_account(kw, _transport()) as account:
         options = replace(options, now=account.now)
         live, shown = plan_against(desired, account.api, options)
         if fmt is not Format.JSON:
@@ -298,11 +309,18 @@ def apply(
         progress.close()
     if fmt is Format.JSON:
         value = report_json(run.report)
-        _out(json.dumps({"plan": plan_json(run.plan), **value}, indent=2) + "\n")
+        _out(json_text({"plan": plan_json(run.plan), **value}))
     elif shown.pending or run.report.results:
         click.echo("")
         _out(render_report(run.report, fmt, color=_color()))
+    _note_rate(account.stats())
     _exit(run.report.exit_code)
+
+
+def _note_rate(stats: ClientStats) -> None:
+    note = rate_note(stats)
+    if note:
+        click.echo(note, err=True)  # stderr: stdout stays the plan or report (JSON included)
 
 
 def _announce_replan(fresh: Plan, shown: Plan, fmt: Format, progress: Progress) -> None:
@@ -312,7 +330,7 @@ def _announce_replan(fresh: Plan, shown: Plan, fmt: Format, progress: Progress) 
     ):
         click.echo(
             "\nThe account changed since the plan above was computed; applying the fresh plan: "
-            + plan_summary_line(fresh),
+            + terminal_line(plan_summary_line(fresh)),
             err=True,
         )
 
@@ -368,7 +386,7 @@ def export(
         from reconciler.pipeline import RunOptions, load_desired
 
         set_name = load_desired(paths, RunOptions()).settings.set_name
-    with open_account(kw) as account:
+    with open_account(kw, _transport()) as account:
         text = export_account(account.api, set_name=set_name, include_unowned=include_unowned)
     if out_file:
         try:
@@ -412,7 +430,7 @@ def status(
 
     paths = split_paths(kw, paths)
     desired = load_desired(paths, RunOptions(set_name=set_name))
-    with open_account(kw) as account:
+    with open_account(kw, _transport()) as account:
         rows = read_status(desired, account.api, latest=latest)
     _out(render_status(rows, output))
 
@@ -438,23 +456,27 @@ def unlock(paths: tuple[str, ...], set_name: str | None, yes: bool, **kw: Any) -
         from reconciler.pipeline import RunOptions, load_desired
 
         set_name = load_desired(paths, RunOptions()).settings.set_name
-    with open_account(kw) as account:
+    with open_account(kw, _transport()) as account:
         held = find_locks(account.api, set_name)
         if not held:
-            click.echo(f"manifest set '{set_name}' is not locked")
+            click.echo(f"manifest set '{terminal_line(set_name)}' is not locked")
             return
         for record in held:
             until = format_time(record.expires_at)
+            # The owner is text from the account: anyone with API access can write it.
             click.echo(
-                f"lock of '{set_name}' held by '{record.owner}' until {until} "
-                f"(stream id {record.stream_id})"
+                terminal_line(
+                    f"lock of '{set_name}' held by '{record.owner}' until {until} "
+                    f"(stream id {record.stream_id})"
+                )
             )
         if not yes:
             if not stdin_is_terminal():
                 raise ConfigError("refusing to unlock without --yes when not on a terminal")
             click.confirm("Remove it?", abort=True)
         removed = break_lock(account.api, set_name)
-    click.echo(f"removed {len(removed)} lock{'s' if len(removed) != 1 else ''} of '{set_name}'")
+    count = f"{len(removed)} lock{'s' if len(removed) != 1 else ''}"
+    click.echo(terminal_line(f"removed {count} of '{set_name}'"))
 
 
 @main.command()

@@ -5,11 +5,9 @@ from reconciler.lock.lease import (
     MAX_TTL,
     MIN_TTL,
     Lock,
-    LockLost,
-    LockNotConfirmed,
-    SetLocked,
     acquire_lock,
     break_lock,
+    clear_expired,
     find_locks,
 )
 from reconciler.lock.record import default_owner
@@ -19,11 +17,9 @@ __all__ = [
     "MAX_TTL",
     "MIN_TTL",
     "Lock",
-    "LockLost",
-    "LockNotConfirmed",
-    "SetLocked",
     "acquire_lock",
     "break_lock",
+    "clear_expired",
     "default_owner",
     "find_locks",
 ]

@@ -30,9 +30,10 @@ from reconciler.errors import (
     AmbiguousCreate,
     ApiError,
     ConfigError,
-    LockHeldError,
+    LockLost,
+    LockNotConfirmed,
     NotFoundError,
-    ReconcilerError,
+    SetLocked,
 )
 from reconciler.lock.record import (
     LockRecord,
@@ -54,34 +55,6 @@ DEFAULT_TTL = 120.0  # seconds; the holder refreshes it every third while it run
 MIN_TTL, MAX_TTL = 1.0, 86400.0  # a day: a dead run's lock must not shut the set for longer
 
 
-class LockLost(LockHeldError):
-    """Our lock expired or was removed while we held it (a refresh came too late)."""
-
-
-class LockNotConfirmed(ReconcilerError):
-    """The lock stream this run created never showed up in the stream listing."""
-
-
-class SetLocked(LockHeldError):
-    """Another run holds the lock; `holder` says who and until when."""
-
-    def __init__(self, set_name: str, holder: LockRecord, now: float) -> None:
-        self.set_name = set_name
-        self.holder = holder
-        # No run sets that (a day of margin for clock skew): an older version, or made by hand.
-        if holder.expires_at - now > 2 * MAX_TTL:
-            advice = (
-                f"no run sets an expiry more than {MAX_TTL:.0f} s ahead: if no apply of the set "
-                "is running, remove the lock with `reconciler unlock`"
-            )
-        else:
-            advice = "another apply is running. Retry later or raise --lock-wait"
-        super().__init__(
-            f"manifest set {set_name!r} is locked by {holder.owner!r} until "
-            f"{format_time(holder.expires_at)}; {advice}"
-        )
-
-
 def check_ttl(ttl: float) -> None:
     """Raises ConfigError unless MIN_TTL <= ttl <= MAX_TTL (NaN and infinities fail too)."""
     if not MIN_TTL <= ttl <= MAX_TTL:
@@ -89,6 +62,18 @@ def check_ttl(ttl: float) -> None:
             f"lock ttl {ttl!r} (--lock-ttl): use a number of seconds from {MIN_TTL:.0f} to "
             f"{MAX_TTL:.0f}"
         )
+
+
+def _held_by(set_name: str, holder: LockRecord, now: float) -> SetLocked:
+    # No run sets an expiry that far ahead (a day of margin for clock skew): an older version
+    # or a hand-made record, which only `unlock` ends.
+    if holder.expires_at - now > 2 * MAX_TTL:
+        advice = (
+            f"no run sets an expiry more than {MAX_TTL:.0f} s ahead: if no apply of the set is "
+            "running, remove the lock with `reconciler unlock`"
+        )
+        return SetLocked(set_name, holder.owner, format_time(holder.expires_at), advice=advice)
+    return SetLocked(set_name, holder.owner, format_time(holder.expires_at))
 
 
 def acquire_lock(
@@ -180,7 +165,7 @@ def _acquire(
         holder = live[0]
         remaining = deadline - clock()
         if remaining <= 0:
-            raise SetLocked(set_name, holder, now)
+            raise _held_by(set_name, holder, now)
         log.info("set %r is locked by %r; waiting up to %.0fs", set_name, holder.owner, remaining)
         sleep(min(poll, remaining))
 

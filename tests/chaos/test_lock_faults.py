@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 from chaos_support import Account, N, cli_env, start_cli
-from cli_harness import cli_against
+from cli_harness import Invoke
 from lock.lock_support import HidingLocks
 from test_kills import wait_for_writes
 
-from reconciler.cli import account as cli_account
 from reconciler.errors import ServerError
 from reconciler.lock.lease import acquire_lock
 from reconciler.simulator import Faults
@@ -58,13 +57,12 @@ def test_a_lock_stream_the_listing_never_shows_stops_the_run_cleanly(
     manifests: Path,
     account: Account,
     unowned: dict[str, list[int]],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A proxy whose listings hide lock streams: the run creates its lock once, cannot confirm
     it, removes it and writes nothing else (before: lock streams created in a loop)."""
     before = account.snapshot(unowned)
-    invoke = cli_against(sim, monkeypatch)
-    monkeypatch.setattr(cli_account, "transport_override", HidingLocks(sim.transport()))
+    invoke = Invoke(sim)
+    invoke.transport = HidingLocks(sim.transport())
     sim.clear_log()
     result = invoke("apply", "--yes", manifests)
     assert result.exit_code == 1, result.output
@@ -77,7 +75,7 @@ def test_a_lock_stream_the_listing_never_shows_stops_the_run_cleanly(
     census = account.census()
     assert census.lock_streams == 0 and census.stream_keys == {}
 
-    monkeypatch.setattr(cli_account, "transport_override", sim.transport())  # the proxy is gone
+    invoke.transport = sim.transport()  # the proxy is gone
     result = invoke("apply", "--yes", manifests)
     assert result.exit_code == 0, result.output
     census = account.census()

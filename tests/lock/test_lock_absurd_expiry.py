@@ -10,18 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_harness import cli_against
+from cli_harness import Invoke
 from lock_support import SET, lock_streams, write_streams
 
-from reconciler.lock.lease import SetLocked, acquire_lock
+from reconciler.errors import SetLocked
+from reconciler.lock.lease import acquire_lock
 from reconciler.model.marker import LOCK_KEY
 
 
 @pytest.mark.parametrize("ttl", ["1e308", "inf", "nan", "86401", "0.5"])
 def test_an_out_of_range_lock_ttl_is_refused_before_any_request(
-    sim: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ttl: str
+    sim: Any, tmp_path: Path, ttl: str
 ) -> None:
-    invoke = cli_against(sim, monkeypatch)
+    invoke = Invoke(sim)
     result = invoke("apply", "--yes", "--lock-ttl", ttl, write_streams(tmp_path, 1))
     assert "Traceback" not in result.output
     if ttl == "nan":  # click's range check lets NaN through: the library's own check stops it
@@ -36,10 +37,8 @@ def test_an_out_of_range_lock_ttl_is_refused_before_any_request(
     assert sim.requests() == []
 
 
-def test_lock_wait_must_be_a_number(
-    sim: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    invoke = cli_against(sim, monkeypatch)
+def test_lock_wait_must_be_a_number(sim: Any, tmp_path: Path) -> None:
+    invoke = Invoke(sim)
     result = invoke("apply", "--yes", "--lock-wait", "nan", write_streams(tmp_path, 1))
     assert (result.exit_code, result.stderr) == (
         1,
@@ -60,9 +59,9 @@ ABSURD = {  # the JSON text of `expires_at` -> the date it reads as
 
 @pytest.mark.parametrize("expires", list(ABSURD))
 def test_a_lock_with_an_absurd_expiry_never_crashes_and_unlock_removes_it(
-    sim: Any, api: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, expires: str
+    sim: Any, api: Any, tmp_path: Path, expires: str
 ) -> None:
-    invoke = cli_against(sim, monkeypatch)
+    invoke = Invoke(sim)
     path = write_streams(tmp_path, 1)
     record = f'{{"{LOCK_KEY}": {{"expires_at": {expires}, "nonce": "x", "owner": "old", '
     record += f'"set": "{SET}"}}}}'
@@ -91,9 +90,9 @@ def test_a_lock_with_an_absurd_expiry_never_crashes_and_unlock_removes_it(
 
 
 def test_a_lock_nested_too_deep_to_parse_is_not_a_lock_and_crashes_nothing(
-    sim: Any, api: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    sim: Any, api: Any, tmp_path: Path
 ) -> None:
-    invoke = cli_against(sim, monkeypatch)
+    invoke = Invoke(sim)
     deep = json.dumps({LOCK_KEY: "["}).replace('"["', "[" * 1500 + "]" * 1500)
     api.create_stream({"name": "someone's stream", "client_entity_data": deep})
     result = invoke("unlock", "--set-name", SET, "--yes")

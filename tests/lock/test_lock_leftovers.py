@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-from cli_harness import cli_against
+from cli_harness import Invoke
 from lock_support import SET, lock_streams, write_streams
 
 from reconciler.lock.lease import acquire_lock, clear_expired
@@ -25,9 +24,9 @@ class Clock:
 
 
 def test_apply_with_nothing_to_do_removes_a_dead_runs_expired_lock(
-    sim: Any, api: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    sim: Any, api: Any, tmp_path: Path
 ) -> None:
-    invoke = cli_against(sim, monkeypatch)
+    invoke = Invoke(sim)
     path = write_streams(tmp_path, 2)
     assert invoke("apply", "--yes", path).exit_code == 0
     dead = acquire_lock(api, SET, owner="killed run", ttl=1, clock=Clock())  # expired long ago
@@ -47,9 +46,9 @@ def test_apply_with_nothing_to_do_removes_a_dead_runs_expired_lock(
 
 
 def test_a_live_lock_is_left_alone_by_an_apply_with_nothing_to_do(
-    sim: Any, api: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    sim: Any, api: Any, tmp_path: Path
 ) -> None:
-    invoke = cli_against(sim, monkeypatch)
+    invoke = Invoke(sim)
     path = write_streams(tmp_path, 2)
     assert invoke("apply", "--yes", path).exit_code == 0
     with acquire_lock(api, SET, owner="running", ttl=600):

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from cli_harness import cli_against
+from cli_harness import Invoke
 from lock_support import (
     SET,
     HangingWrite,
@@ -23,7 +22,6 @@ from lock_support import (
     write_streams,
 )
 
-from reconciler.cli import account as cli_account
 from reconciler.lock.lease import acquire_lock
 from reconciler.lock.record import lock_record
 from reconciler.simulator import Faults
@@ -52,9 +50,9 @@ def names(lines: list[str]) -> list[str]:
 
 
 def test_a_lock_removed_mid_apply_stops_the_run_before_its_next_write(
-    sim: Any, api: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    sim: Any, api: Any, tmp_path: Path
 ) -> None:
-    invoke = cli_against(sim, monkeypatch)
+    invoke = Invoke(sim)
     path = write_streams(tmp_path, N)
     sim.set_faults(Faults(latency_ms=50))  # 40 creates one at a time: about 2 s of writing
     removed: list[int] = []
@@ -114,9 +112,9 @@ def test_a_lock_removed_mid_apply_stops_the_run_before_its_next_write(
 
 
 def test_a_hung_request_stops_the_refresh_so_another_run_can_take_the_set(
-    sim: Any, api: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    sim: Any, api: Any, tmp_path: Path
 ) -> None:
-    invoke = cli_against(sim, monkeypatch)
+    invoke = Invoke(sim)
     path = write_streams(tmp_path, 5)
 
     def second_create(request: httpx.Request) -> bool:
@@ -124,7 +122,7 @@ def test_a_hung_request_stops_the_refresh_so_another_run_can_take_the_set(
         return request.method == "POST" and "reconciler-lock" not in body and "cam-01" in body
 
     hanging = HangingWrite(sim.transport(), second_create)
-    monkeypatch.setattr(cli_account, "transport_override", hanging)
+    invoke.transport = hanging
     taken_over: list[str] = []
 
     def next_run_takes_over() -> None:

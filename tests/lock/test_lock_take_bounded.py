@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_harness import cli_against
+from cli_harness import Invoke
 from lock_support import SET, HidingLocks, lock_streams, write_streams
 
-from reconciler.cli import account as cli_account
-from reconciler.lock.lease import MAX_CONFIRMATIONS, LockNotConfirmed, acquire_lock
+from reconciler.errors import LockNotConfirmed
+from reconciler.lock.lease import MAX_CONFIRMATIONS, acquire_lock
 from reconciler.lock.record import lock_record
 
 
@@ -76,10 +76,10 @@ def test_a_listing_that_lags_once_confirms_the_same_stream(api: Any, sim: Any) -
 
 
 def test_apply_behind_a_listing_that_hides_locks_exits_1_and_leaves_no_lock(
-    sim: Any, api: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    sim: Any, api: Any, tmp_path: Path
 ) -> None:
-    invoke = cli_against(sim, monkeypatch)
-    monkeypatch.setattr(cli_account, "transport_override", HidingLocks(sim.transport()))
+    invoke = Invoke(sim)
+    invoke.transport = HidingLocks(sim.transport())
     path = write_streams(tmp_path, 3)
     result = invoke("apply", "--yes", path)
     assert result.exit_code == 1, result.output
