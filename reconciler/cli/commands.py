@@ -5,10 +5,14 @@ Knows click, the environment variables and the terminal; every decision lives in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator, MutableMapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -26,6 +30,7 @@ from reconciler.cli.options import (
     split_paths,
 )
 from reconciler.errors import ConfigError, ManifestError, ReconcilerError
+from reconciler.lock.lease import MAX_TTL, MIN_TTL
 from reconciler.model.changes import ChangeResult, Plan
 from reconciler.redact import redact_registered
 from reconciler.render.formats import Format, plan_json, render_plan, render_report, report_json
@@ -36,12 +41,51 @@ from reconciler.simulator.cli import simulator
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_HELD = 0, 1, 2, 3
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread: unwinds exactly as Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_EVENT = "reconciler.stop"  # ctx.meta key: set once a stop signal arrived
+
+
+@contextlib.contextmanager
+def _stop_on_signals(meta: MutableMapping[str, Any]) -> Iterator[None]:
+    """SIGTERM and SIGHUP (CI timeouts, `docker stop`, a closed terminal) stop a run as SIGINT
+    does: no change starts after the signal (the event in `meta` tells apply), the exception
+    unwinds and releases the apply lock, exit 128 + the signal number. A signal the parent set to
+    be ignored (`nohup`, `cmd &`) stays ignored. Handlers are restored on the way out."""
+    stop = meta[STOP_EVENT] = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (an embedding program keeps its own)
+        return
+
+    def stop_run(signum: int, frame: object) -> None:
+        stop.set()
+        raise Interrupted(signum)
+
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    for sig, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(sig, stop_run)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 class ReconcilerGroup(click.Group):
     """Catches `ReconcilerError` once: a redacted message on stderr and its exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with _stop_on_signals(ctx.meta):
+                return super().invoke(ctx)
         except ReconcilerError as error:
             if isinstance(error, ManifestError):
                 # Problems never quote secret values (the loader's rule); the field-value rule
@@ -54,9 +98,14 @@ class ReconcilerGroup(click.Group):
             else:
                 click.echo(f"error: {terminal_line(str(error))}", err=True)
             ctx.exit(error.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as interrupt:
+            signum = getattr(interrupt, "signum", signal.SIGINT)
+            click.echo(
+                f"interrupted by {signal.Signals(signum).name}: no change started after it; the "
+                "apply lock, if this run held it, was released",
+                err=True,
+            )
+            ctx.exit(128 + signum)
 
 
 ENV_LOG = "RECONCILER_LOG"
@@ -204,7 +253,7 @@ def plan(paths: tuple[str, ...], detailed_exitcode: bool, **kw: Any) -> None:
 )
 @click.option(
     "--lock-ttl",
-    type=click.FloatRange(1),
+    type=click.FloatRange(MIN_TTL, MAX_TTL),
     default=120.0,
     show_default=True,
     metavar="SECONDS",
@@ -235,6 +284,7 @@ def apply(
     paths = split_paths(kw, paths)
     fmt = Format(kw["output"])
     options = run_options(kw)
+    lock = LockOptions(owner=lock_owner, ttl=lock_ttl, wait=lock_wait)  # bad values: no request
     desired = load_desired(paths, options)
     with open_account(kw, _transport()) as account:
         options = replace(options, now=account.now)
@@ -249,11 +299,12 @@ def apply(
             account.api,
             shown,
             options,
-            lock=LockOptions(owner=lock_owner, ttl=lock_ttl, wait=lock_wait),
+            lock=lock,
             workers=account.settings.concurrency,
             on_start=lambda fresh: _announce_replan(fresh, shown, fmt, progress),
             on_result=progress.result,
             live=live,  # the read the plan shown came from: spares the lock a sweep
+            stop=click.get_current_context().meta.get(STOP_EVENT),
         )
         progress.close()
     if fmt is Format.JSON:
