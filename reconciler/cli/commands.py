@@ -16,12 +16,12 @@ from typing import Any, NoReturn
 import click
 
 from reconciler import __version__
-from reconciler.cli.account import open_account
+from reconciler.cli.account import ConnectionOptions, open_account
 from reconciler.cli.options import (
+    AccountOptions,
     account_options,
     connection_options,
     paths_argument,
-    run_options,
     split_paths,
 )
 from reconciler.errors import ConfigError, ManifestError, ReconcilerError
@@ -143,7 +143,7 @@ def validate(paths: tuple[str, ...], set_name: str | None) -> None:
     """
     from reconciler.manifest import load_manifests
 
-    paths = split_paths({}, paths)
+    paths, _ = split_paths(ConnectionOptions(), paths)
     desired = load_manifests(list(paths), set_name=set_name)
     counts = (len(desired.streams), len(desired.broadcasts), len(desired.cleanups))
     click.echo(
@@ -161,20 +161,20 @@ def validate(paths: tuple[str, ...], set_name: str | None) -> None:
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are changes (held ones included).",
 )
-def plan(paths: tuple[str, ...], detailed_exitcode: bool, **kw: Any) -> None:
+def plan(paths: tuple[str, ...], detailed_exitcode: bool, options: AccountOptions) -> None:
     """Show what apply would change. Never writes.
 
     Exit 0 (with --detailed-exitcode: 0 no changes, 2 changes), 1 error.
     """
     from reconciler.pipeline import load_desired, plan_against
 
-    paths = split_paths(kw, paths)
-    options = run_options(kw)
-    desired = load_desired(paths, options)  # invalid manifests: no request at all
-    with open_account(kw) as account:
-        options = replace(options, now=account.now)
-        _live, the_plan = plan_against(desired, account.api, options)
-    _out(render_plan(the_plan, kw["output"], color=_color()))
+    paths, connection = split_paths(options.connection, paths)
+    run = options.run_options()
+    desired = load_desired(paths, run)  # invalid manifests: no request at all
+    with open_account(connection) as account:
+        run = replace(run, now=account.now)
+        _live, the_plan = plan_against(desired, account.api, run)
+    _out(render_plan(the_plan, options.output, color=_color()))
     if detailed_exitcode and not the_plan.is_empty:
         _exit(EXIT_CHANGES)
 
@@ -213,7 +213,7 @@ def apply(
     lock_wait: float,
     lock_ttl: float,
     lock_owner: str,
-    **kw: Any,
+    options: AccountOptions,
 ) -> None:
     """Make the account match the manifests, in the platform's lifecycle order.
 
@@ -221,13 +221,13 @@ def apply(
     """
     from reconciler.pipeline import LockOptions, apply_desired, load_desired, plan_against
 
-    paths = split_paths(kw, paths)
-    fmt = Format(kw["output"])
-    options = run_options(kw)
-    desired = load_desired(paths, options)
-    with open_account(kw) as account:
-        options = replace(options, now=account.now)
-        live, shown = plan_against(desired, account.api, options)
+    paths, connection = split_paths(options.connection, paths)
+    fmt = options.output
+    run_options = options.run_options()
+    desired = load_desired(paths, run_options)
+    with open_account(connection) as account:
+        run_options = replace(run_options, now=account.now)
+        live, shown = plan_against(desired, account.api, run_options)
         if fmt is not Format.JSON:
             _out(render_plan(shown, fmt, color=_color()))
         if shown.pending and not yes:
@@ -237,7 +237,7 @@ def apply(
             desired,
             account.api,
             shown,
-            options,
+            run_options,
             lock=LockOptions(owner=lock_owner, ttl=lock_ttl, wait=lock_wait),
             workers=account.settings.concurrency,
             on_start=lambda fresh: _announce_replan(fresh, shown, fmt, progress),
@@ -302,7 +302,7 @@ def export(
     set_name: str | None,
     include_unowned: bool,
     out_file: str | None,
-    **kw: Any,
+    connection: ConnectionOptions,
 ) -> None:
     """Write manifests for what the set owns (applying them to the same account is a no-op).
 
@@ -310,14 +310,14 @@ def export(
     """
     from reconciler.export import export_account
 
-    paths = split_paths(kw, paths, required=False)
+    paths, connection = split_paths(connection, paths, required=False)
     if set_name is None:
         if not paths:
             raise ConfigError("export needs the set name: pass --set-name or the manifests' PATH")
         from reconciler.pipeline import RunOptions, load_desired
 
         set_name = load_desired(paths, RunOptions()).settings.set_name
-    with open_account(kw) as account:
+    with open_account(connection) as account:
         text = export_account(account.api, set_name=set_name, include_unowned=include_unowned)
     if out_file:
         try:
@@ -350,7 +350,11 @@ def export(
     help="Recordings shown per stream.",
 )
 def status(
-    paths: tuple[str, ...], set_name: str | None, output: str, latest: int, **kw: Any
+    paths: tuple[str, ...],
+    set_name: str | None,
+    output: str,
+    latest: int,
+    connection: ConnectionOptions,
 ) -> None:
     """Show each managed stream: live, recording, and its latest recordings' processing state.
 
@@ -359,9 +363,9 @@ def status(
     from reconciler.pipeline import RunOptions, load_desired
     from reconciler.status import read_status, render_status
 
-    paths = split_paths(kw, paths)
+    paths, connection = split_paths(connection, paths)
     desired = load_desired(paths, RunOptions(set_name=set_name))
-    with open_account(kw) as account:
+    with open_account(connection) as account:
         rows = read_status(desired, account.api, latest=latest)
     _out(render_status(rows, output))
 
@@ -371,7 +375,9 @@ def status(
 @connection_options
 @click.option("--set-name", help="The set to unlock (default: the Settings document in PATH).")
 @click.option("--yes", "-y", is_flag=True, help="Unlock without asking (needed off a terminal).")
-def unlock(paths: tuple[str, ...], set_name: str | None, yes: bool, **kw: Any) -> None:
+def unlock(
+    paths: tuple[str, ...], set_name: str | None, yes: bool, connection: ConnectionOptions
+) -> None:
     """Remove the set's apply lock left by a run that died (like `terraform force-unlock`).
 
     Only when no apply of the set is running: a live holder would then write beside another run.
@@ -380,14 +386,14 @@ def unlock(paths: tuple[str, ...], set_name: str | None, yes: bool, **kw: Any) -
     from reconciler.lock.lease import break_lock, find_locks
     from reconciler.lock.record import format_time
 
-    paths = split_paths(kw, paths, required=False)
+    paths, connection = split_paths(connection, paths, required=False)
     if set_name is None:
         if not paths:
             raise ConfigError("unlock needs the set name: pass --set-name or the manifests' PATH")
         from reconciler.pipeline import RunOptions, load_desired
 
         set_name = load_desired(paths, RunOptions()).settings.set_name
-    with open_account(kw) as account:
+    with open_account(connection) as account:
         held = find_locks(account.api, set_name)
         if not held:
             click.echo(f"manifest set '{set_name}' is not locked")
