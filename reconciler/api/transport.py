@@ -197,7 +197,16 @@ class Caller:
                 now=self._wall_clock(),
                 rng=self._rng,
             )
-            log.info("%s: %s; retry in %.2fs", name, detail, delay)
+            log.info(
+                "%s: %s; retry in %.2fs",
+                name,
+                detail,
+                delay,
+                extra={  # an event for --log-format json: a retry, or a wait the 429 asked for
+                    "event": "rate_limit.wait" if limited else "retry",
+                    "fields": {"request": name, "detail": detail, "wait_seconds": round(delay, 3)},
+                },
+            )
             with self._lock:
                 self._retries += 1
             if failure is Failure.RATE_LIMITED:

@@ -10,12 +10,15 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.api.protocol import StreamingAPI
 from reconciler.api.settings import ClientSettings, parse_rate_limit
 from reconciler.errors import ConfigError
 from reconciler.redact import register_secret
+
+if TYPE_CHECKING:
+    from reconciler.api.client import ClientStats
 
 ENV_API_KEY = "GCORE_API_KEY"
 ENV_BASE_URL = "GCORE_BASE_URL"
@@ -52,6 +55,7 @@ class Account:
     where: str  # for messages: the base URL or the simulator file
     # The account's clock: cleanup ages streams against it (the simulator's clock can be advanced).
     now: Callable[[], datetime]
+    stats: Callable[[], ClientStats]  # what the client sent so far (requests, retries, waits)
 
 
 def client_settings(connection: ConnectionOptions) -> ClientSettings:
@@ -114,4 +118,4 @@ def open_account(connection: ConnectionOptions) -> Iterator[Account]:
             where = base_url
             now = _wall_clock
         stack.callback(client.close)
-        yield Account(api=client, settings=settings, where=where, now=now)
+        yield Account(api=client, settings=settings, where=where, now=now, stats=client.stats)

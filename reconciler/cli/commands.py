@@ -6,9 +6,10 @@ Knows click, the environment variables and the terminal; every decision lives in
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -17,10 +18,12 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.account import ConnectionOptions, open_account
+from reconciler.cli.logs import LogFormat, RunEvents, configure_logging
 from reconciler.cli.options import (
     AccountOptions,
     account_options,
     connection_options,
+    log_format_option,
     paths_argument,
     split_paths,
 )
@@ -55,32 +58,31 @@ class ReconcilerGroup(click.Group):
             ctx.exit(130)
 
 
-ENV_LOG = "RECONCILER_LOG"
-
-
-class RedactingHandler(logging.Handler):
-    """Library log records on stderr, redacted (invariant 10: logs are an output too)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            click.echo(redact_text(self.format(record)), err=True)
-        except Exception:  # a log line must never break a run
-            self.handleError(record)
-
-
-def _configure_logging() -> None:
-    logger = logging.getLogger("reconciler")
-    level_name = os.environ.get(ENV_LOG, "warning").strip().upper() or "WARNING"
-    level = logging.getLevelName(level_name)
-    if not isinstance(level, int):
-        raise ConfigError(f"{ENV_LOG}={level_name.lower()!r}: use debug, info, warning or error")
-    for handler in [h for h in logger.handlers if isinstance(h, RedactingHandler)]:
-        logger.removeHandler(handler)
-    handler = RedactingHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(level)
-    logger.propagate = False
+@contextmanager
+def _reported(command: str, log_format: LogFormat) -> Iterator[RunEvents]:
+    """The run's events; with --log-format json its errors are JSON events too, and its last
+    line is the summary (exit code, counts, requests), whatever the way out."""
+    events = RunEvents(command, log_format)
+    if events.json:
+        configure_logging(log_format)
+    code = EXIT_ERROR
+    try:
+        yield events
+        code = EXIT_OK
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else EXIT_ERROR
+        raise
+    except KeyboardInterrupt:
+        code = 130
+        raise
+    except ReconcilerError as error:
+        code = error.exit_code
+        if not events.json:
+            raise  # the group prints it as text
+        events.error(error)
+        raise SystemExit(code) from None
+    finally:
+        events.summary(code)
 
 
 @click.group(cls=ReconcilerGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,7 +93,7 @@ def main() -> None:
     Credentials: GCORE_API_KEY and GCORE_BASE_URL (default https://api.gcore.com), or
     --simulator for an embedded local simulator. Exit codes: see `reconciler COMMAND --help`.
     """
-    _configure_logging()
+    configure_logging()
 
 
 def _color() -> bool:
@@ -156,32 +158,39 @@ def validate(paths: tuple[str, ...], set_name: str | None) -> None:
 @main.command()
 @paths_argument
 @account_options
+@log_format_option
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are changes (held ones included).",
 )
-def plan(paths: tuple[str, ...], detailed_exitcode: bool, options: AccountOptions) -> None:
+def plan(
+    paths: tuple[str, ...], detailed_exitcode: bool, log_format: LogFormat, options: AccountOptions
+) -> None:
     """Show what apply would change. Never writes.
 
     Exit 0 (with --detailed-exitcode: 0 no changes, 2 changes), 1 error.
     """
     from reconciler.pipeline import load_desired, plan_against
 
-    paths, connection = split_paths(options.connection, paths)
-    run = options.run_options()
-    desired = load_desired(paths, run)  # invalid manifests: no request at all
-    with open_account(connection) as account:
-        run = replace(run, now=account.now)
-        _live, the_plan = plan_against(desired, account.api, run)
-    _out(render_plan(the_plan, options.output, color=_color()))
-    if detailed_exitcode and not the_plan.is_empty:
-        _exit(EXIT_CHANGES)
+    with _reported("plan", log_format) as events:
+        paths, connection = split_paths(options.connection, paths)
+        run = options.run_options()
+        desired = load_desired(paths, run)  # invalid manifests: no request at all
+        with open_account(connection) as account:
+            events.stats = account.stats
+            run = replace(run, now=account.now)
+            _live, the_plan = plan_against(desired, account.api, run)
+        events.plan = the_plan
+        _out(render_plan(the_plan, options.output, color=_color()))
+        if detailed_exitcode and not the_plan.is_empty:
+            _exit(EXIT_CHANGES)
 
 
 @main.command()
 @paths_argument
 @account_options
+@log_format_option
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (needed off a terminal).")
 @click.option(
     "--lock-wait",
@@ -213,6 +222,7 @@ def apply(
     lock_wait: float,
     lock_ttl: float,
     lock_owner: str,
+    log_format: LogFormat,
     options: AccountOptions,
 ) -> None:
     """Make the account match the manifests, in the platform's lifecycle order.
@@ -221,44 +231,59 @@ def apply(
     """
     from reconciler.pipeline import LockOptions, apply_desired, load_desired, plan_against
 
-    paths, connection = split_paths(options.connection, paths)
     fmt = options.output
-    run_options = options.run_options()
-    desired = load_desired(paths, run_options)
-    with open_account(connection) as account:
-        run_options = replace(run_options, now=account.now)
-        live, shown = plan_against(desired, account.api, run_options)
-        if fmt is not Format.JSON:
-            _out(render_plan(shown, fmt, color=_color()))
-        if shown.pending and not yes:
-            _confirm(shown)
-        progress = Progress(enabled=sys.stderr.isatty() and fmt is not Format.JSON)
-        run = apply_desired(
-            desired,
-            account.api,
-            shown,
-            run_options,
-            lock=LockOptions(owner=lock_owner, ttl=lock_ttl, wait=lock_wait),
-            workers=account.settings.concurrency,
-            on_start=lambda fresh: _announce_replan(fresh, shown, fmt, progress),
-            on_result=progress.result,
-            live=live,  # the read the plan shown came from: spares the lock a sweep
-        )
-        progress.close()
-    if fmt is Format.JSON:
-        value = report_json(run.report)
-        _out(json.dumps({"plan": plan_json(run.plan), **value}, indent=2) + "\n")
-    elif shown.pending or run.report.results:
-        click.echo("")
-        _out(render_report(run.report, fmt, color=_color()))
-    _exit(run.report.exit_code)
+    with _reported("apply", log_format) as events:
+        paths, connection = split_paths(options.connection, paths)
+        run_options = options.run_options()
+        desired = load_desired(paths, run_options)
+        with open_account(connection) as account:
+            events.stats = account.stats
+            run_options = replace(run_options, now=account.now)
+            live, shown = plan_against(desired, account.api, run_options)
+            events.plan = shown
+            if fmt is not Format.JSON:
+                _out(render_plan(shown, fmt, color=_color()))
+            if shown.pending and not yes:
+                _confirm(shown)
+            on_terminal = sys.stderr.isatty() and fmt is not Format.JSON and not events.json
+            progress = Progress(enabled=on_terminal)
+
+            def on_result(result: ChangeResult) -> None:
+                progress.result(result)
+                events.result(result)
+
+            run = apply_desired(
+                desired,
+                account.api,
+                shown,
+                run_options,
+                lock=LockOptions(owner=lock_owner, ttl=lock_ttl, wait=lock_wait),
+                workers=account.settings.concurrency,
+                on_start=lambda fresh: _announce_replan(fresh, shown, fmt, progress, events),
+                on_result=on_result,
+                live=live,  # the read the plan shown came from: spares the lock a sweep
+            )
+            progress.close()
+        events.plan = run.plan
+        events.finished(run.report)
+        if fmt is Format.JSON:
+            value = report_json(run.report)
+            _out(json.dumps({"plan": plan_json(run.plan), **value}, indent=2) + "\n")
+        elif shown.pending or run.report.results:
+            click.echo("")
+            _out(render_report(run.report, fmt, color=_color()))
+        _exit(run.report.exit_code)
 
 
-def _announce_replan(fresh: Plan, shown: Plan, fmt: Format, progress: Progress) -> None:
+def _announce_replan(
+    fresh: Plan, shown: Plan, fmt: Format, progress: Progress, events: RunEvents
+) -> None:
     progress.start(len(fresh.changes))
-    if fmt is Format.TEXT and sorted(c.id for c in fresh.changes) != sorted(
-        c.id for c in shown.changes
-    ):
+    if sorted(c.id for c in fresh.changes) == sorted(c.id for c in shown.changes):
+        return
+    if events.json:
+        events.replanned(fresh)
+    elif fmt is Format.TEXT:
         click.echo(
             "\nThe account changed since the plan above was computed; applying the fresh plan: "
             + plan_summary_line(fresh),
@@ -332,6 +357,7 @@ def export(
 @main.command()
 @paths_argument
 @connection_options
+@log_format_option
 @click.option("--set-name", help="Ownership scope when there is no Settings document.")
 @click.option(
     "--output",
@@ -354,6 +380,7 @@ def status(
     set_name: str | None,
     output: str,
     latest: int,
+    log_format: LogFormat,
     connection: ConnectionOptions,
 ) -> None:
     """Show each managed stream: live, recording, and its latest recordings' processing state.
@@ -363,11 +390,13 @@ def status(
     from reconciler.pipeline import RunOptions, load_desired
     from reconciler.status import read_status, render_status
 
-    paths, connection = split_paths(connection, paths)
-    desired = load_desired(paths, RunOptions(set_name=set_name))
-    with open_account(connection) as account:
-        rows = read_status(desired, account.api, latest=latest)
-    _out(render_status(rows, output))
+    with _reported("status", log_format) as events:
+        paths, connection = split_paths(connection, paths)
+        desired = load_desired(paths, RunOptions(set_name=set_name))
+        with open_account(connection) as account:
+            events.stats = account.stats
+            rows = read_status(desired, account.api, latest=latest)
+        _out(render_status(rows, output))
 
 
 @main.command()

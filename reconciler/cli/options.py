@@ -15,6 +15,7 @@ import click
 
 from reconciler.api.settings import ClientSettings
 from reconciler.cli.account import DEFAULT_SIMULATOR_STATE, ConnectionOptions
+from reconciler.cli.logs import LogFormat
 from reconciler.render.formats import Format
 
 if TYPE_CHECKING:
@@ -172,6 +173,18 @@ def account_options(f: Callable[..., Any]) -> Callable[..., Any]:
             ),
         ],
     )
+
+
+def log_format_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The command receives `log_format: LogFormat`."""
+    gather = _gathered(["log_format"], "log_format", lambda v: LogFormat(v["log_format"]))
+    return click.option(
+        "--log-format",
+        type=click.Choice([f.value for f in LogFormat]),
+        default=LogFormat.TEXT.value,
+        show_default=True,
+        help="Log lines on stderr: text, or json (one object per event, then a summary line).",
+    )(gather(f))
 
 
 def split_paths(
