@@ -116,3 +116,26 @@ def test_the_cronjob_forbids_overlap_reads_the_key_from_a_secret_and_fits_the_be
     requested = _mebibytes(container["resources"]["requests"]["memory"])
     limit = _mebibytes(container["resources"]["limits"]["memory"])
     assert peak <= requested <= limit
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+def test_the_readme_links_each_integration_to_a_section_that_exists() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Where it runs") : readme.index("Credentials follow")]
+    links = re.findall(r"\]\(([^)#]+)#([^)]+)\)", table)
+    assert {target for _, target in links} >= {
+        "github-actions-the-reconciler-action",
+        "gitlab-ci",
+        "kubernetes-cronjob",
+        "pre-commit-hook",
+        "editors-and-the-schema",
+        "installing",
+        "logs-for-machines---log-format-json-plan-apply-status",
+    }
+    for page, anchor in links:
+        assert anchor in _anchors(REPO / page), f"README links to {page}#{anchor}: no such heading"
