@@ -83,6 +83,8 @@ def _reported(command: str, log_format: LogFormat) -> Iterator[RunEvents]:
         raise SystemExit(code) from None
     finally:
         events.summary(code)
+        if events.json:
+            configure_logging()  # back to text: the process may run more (tests, embedding)
 
 
 @click.group(cls=ReconcilerGroup, context_settings={"help_option_names": ["-h", "--help"]})
