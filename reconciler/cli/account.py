@@ -10,15 +10,13 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
 from reconciler.api.settings import ClientSettings, parse_rate_limit
+from reconciler.api.transport import ClientStats
 from reconciler.errors import ConfigError
 from reconciler.redact import register_secret
-
-if TYPE_CHECKING:
-    from reconciler.api.client import ClientStats
 
 ENV_API_KEY = "GCORE_API_KEY"
 ENV_BASE_URL = "GCORE_BASE_URL"
@@ -26,11 +24,6 @@ DEFAULT_BASE_URL = "https://api.gcore.com"
 DEFAULT_SIMULATOR_STATE = ".reconciler/simulator.sqlite"
 SIMULATOR_KEY = "embedded-simulator-key"  # the embedded simulator's own key, never a real one
 SIMULATOR_URL = "http://simulator.invalid"
-
-
-# The httpx transport seam (as httpx's MockTransport): tests route the real command line to an
-# in-process simulator by setting this; None = the network at GCORE_BASE_URL.
-transport_override: Any = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +48,18 @@ class Account:
     where: str  # for messages: the base URL or the simulator file
     # The account's clock: cleanup ages streams against it (the simulator's clock can be advanced).
     now: Callable[[], datetime]
-    stats: Callable[[], ClientStats]  # what the client sent so far (requests, retries, waits)
+    stats: Callable[[], ClientStats]  # what the client sent so far
+
+
+def rate_note(stats: ClientStats) -> str | None:
+    """The summary's line on 429s, when they slowed the client down."""
+    if stats.slowed_to is None:
+        return None
+    answers = "answer" if stats.rate_limited == 1 else "answers"
+    return (
+        f"rate limit: slowed to {stats.slowed_to:g} requests/s after {stats.rate_limited} "
+        f"{answers} 429"
+    )
 
 
 def client_settings(connection: ConnectionOptions) -> ClientSettings:
@@ -78,9 +82,10 @@ def client_settings(connection: ConnectionOptions) -> ClientSettings:
 
 
 @contextmanager
-def open_account(connection: ConnectionOptions) -> Iterator[Account]:
+def open_account(connection: ConnectionOptions, transport: Any = None) -> Iterator[Account]:
     """The API to talk to: the embedded simulator with --simulator, else GCORE_API_KEY at
-    GCORE_BASE_URL. Never falls back silently from one to the other."""
+    GCORE_BASE_URL through `transport` (an httpx transport; None = the network). Never falls
+    back silently from one to the other."""
     from reconciler.api.client import StreamingClient
 
     settings = client_settings(connection)
@@ -114,7 +119,7 @@ def open_account(connection: ConnectionOptions) -> Iterator[Account]:
                 )
             register_secret(key)
             base_url = os.environ.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL
-            client = StreamingClient(base_url, key, settings=settings, transport=transport_override)
+            client = StreamingClient(base_url, key, settings=settings, transport=transport)
             where = base_url
             now = _wall_clock
         stack.callback(client.close)

@@ -17,7 +17,8 @@ from typing import Any, NoReturn
 import click
 
 from reconciler import __version__
-from reconciler.cli.account import ConnectionOptions, open_account
+from reconciler.api.transport import ClientStats
+from reconciler.cli.account import ConnectionOptions, open_account, rate_note
 from reconciler.cli.logs import LogFormat, RunEvents, configure_logging
 from reconciler.cli.options import (
     AccountOptions,
@@ -29,8 +30,9 @@ from reconciler.cli.options import (
 )
 from reconciler.errors import ConfigError, ManifestError, ReconcilerError
 from reconciler.model.changes import ChangeResult, Plan
-from reconciler.redact import redact_registered, redact_text
+from reconciler.redact import redact_registered
 from reconciler.render.formats import Format, plan_json, render_plan, render_report, report_json
+from reconciler.render.inert import escape_controls, json_text, terminal_line
 from reconciler.render.lines import headline, plan_summary_line
 from reconciler.simulator.cli import simulator
 
@@ -46,12 +48,14 @@ class ReconcilerGroup(click.Group):
         except ReconcilerError as error:
             if isinstance(error, ManifestError):
                 # Problems never quote secret values (the loader's rule); the field-value rule
-                # of redact_text would mask the words after `spec.srt_passphrase:`.
-                click.echo(redact_registered(str(error)), err=True)
+                # of redact_text would mask the words after `spec.srt_passphrase:`. One line per
+                # problem, whatever the path or a quoted value holds.
+                for problem in error.problems:
+                    click.echo(escape_controls(redact_registered(str(problem))), err=True)
                 count = len(error.problems)
                 click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
             else:
-                click.echo(f"error: {redact_text(str(error))}", err=True)
+                click.echo(f"error: {terminal_line(str(error))}", err=True)
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -98,6 +102,12 @@ def main() -> None:
     configure_logging()
 
 
+def _transport() -> Any:
+    """The httpx transport given as `main(obj=...)` (as httpx's MockTransport: tests route the
+    real command line to an in-process simulator); None, the default, is the network."""
+    return click.get_current_context().obj
+
+
 def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
@@ -124,7 +134,7 @@ class Progress:
     def result(self, result: ChangeResult) -> None:
         self.count += 1
         if self.enabled:
-            line = redact_text(
+            line = terminal_line(
                 f"[{self.count}/{self.total}] {result.outcome} {headline(result.change)}"
             )
             click.echo(f"\r\x1b[K{line[:120]}", err=True, nl=False, color=True)
@@ -179,12 +189,13 @@ def plan(
         paths, connection = split_paths(options.connection, paths)
         run = options.run_options()
         desired = load_desired(paths, run)  # invalid manifests: no request at all
-        with open_account(connection) as account:
+        with open_account(connection, _transport()) as account:
             events.stats = account.stats
             run = replace(run, now=account.now)
             _live, the_plan = plan_against(desired, account.api, run)
         events.plan = the_plan
         _out(render_plan(the_plan, options.output, color=_color()))
+        _note_rate(account.stats(), events)
         if detailed_exitcode and not the_plan.is_empty:
             _exit(EXIT_CHANGES)
 
@@ -238,7 +249,7 @@ def apply(
         paths, connection = split_paths(options.connection, paths)
         run_options = options.run_options()
         desired = load_desired(paths, run_options)
-        with open_account(connection) as account:
+        with open_account(connection, _transport()) as account:
             events.stats = account.stats
             run_options = replace(run_options, now=account.now)
             live, shown = plan_against(desired, account.api, run_options)
@@ -270,11 +281,18 @@ def apply(
         events.finished(run.report)
         if fmt is Format.JSON:
             value = report_json(run.report)
-            _out(json.dumps({"plan": plan_json(run.plan), **value}, indent=2) + "\n")
+            _out(json_text({"plan": plan_json(run.plan), **value}))
         elif shown.pending or run.report.results:
             click.echo("")
             _out(render_report(run.report, fmt, color=_color()))
+        _note_rate(account.stats(), events)
         _exit(run.report.exit_code)
+
+
+def _note_rate(stats: ClientStats, events: RunEvents) -> None:
+    note = rate_note(stats)
+    if note and not events.json:  # in JSON, the summary's `slowed_to` says it
+        click.echo(note, err=True)  # stderr: stdout stays the plan or report (JSON included)
 
 
 def _announce_replan(
@@ -288,7 +306,7 @@ def _announce_replan(
     elif fmt is Format.TEXT:
         click.echo(
             "\nThe account changed since the plan above was computed; applying the fresh plan: "
-            + plan_summary_line(fresh),
+            + terminal_line(plan_summary_line(fresh)),
             err=True,
         )
 
@@ -344,7 +362,7 @@ def export(
         from reconciler.pipeline import RunOptions, load_desired
 
         set_name = load_desired(paths, RunOptions()).settings.set_name
-    with open_account(connection) as account:
+    with open_account(connection, _transport()) as account:
         text = export_account(account.api, set_name=set_name, include_unowned=include_unowned)
     if out_file:
         try:
@@ -395,7 +413,7 @@ def status(
     with _reported("status", log_format) as events:
         paths, connection = split_paths(connection, paths)
         desired = load_desired(paths, RunOptions(set_name=set_name))
-        with open_account(connection) as account:
+        with open_account(connection, _transport()) as account:
             events.stats = account.stats
             rows = read_status(desired, account.api, latest=latest)
         _out(render_status(rows, output))
@@ -424,23 +442,27 @@ def unlock(
         from reconciler.pipeline import RunOptions, load_desired
 
         set_name = load_desired(paths, RunOptions()).settings.set_name
-    with open_account(connection) as account:
+    with open_account(connection, _transport()) as account:
         held = find_locks(account.api, set_name)
         if not held:
-            click.echo(f"manifest set '{set_name}' is not locked")
+            click.echo(f"manifest set '{terminal_line(set_name)}' is not locked")
             return
         for record in held:
             until = format_time(record.expires_at)
+            # The owner is text from the account: anyone with API access can write it.
             click.echo(
-                f"lock of '{set_name}' held by '{record.owner}' until {until} "
-                f"(stream id {record.stream_id})"
+                terminal_line(
+                    f"lock of '{set_name}' held by '{record.owner}' until {until} "
+                    f"(stream id {record.stream_id})"
+                )
             )
         if not yes:
             if not stdin_is_terminal():
                 raise ConfigError("refusing to unlock without --yes when not on a terminal")
             click.confirm("Remove it?", abort=True)
         removed = break_lock(account.api, set_name)
-    click.echo(f"removed {len(removed)} lock{'s' if len(removed) != 1 else ''} of '{set_name}'")
+    count = f"{len(removed)} lock{'s' if len(removed) != 1 else ''}"
+    click.echo(terminal_line(f"removed {count} of '{set_name}'"))
 
 
 @main.command()

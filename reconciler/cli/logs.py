@@ -19,7 +19,8 @@ import click
 
 from reconciler.errors import ConfigError, ManifestError, ReconcilerError
 from reconciler.model.changes import Change, ChangeResult, Outcome, Plan, Report
-from reconciler.redact import redact_text, redact_value
+from reconciler.redact import redact_value
+from reconciler.render.inert import terminal_line
 
 if TYPE_CHECKING:
     from reconciler.api.transport import ClientStats
@@ -39,7 +40,7 @@ class RedactingHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            click.echo(redact_text(self.format(record)), err=True)
+            click.echo(terminal_line(self.format(record)), err=True)
         except Exception:  # a log line must never break a run
             self.handleError(record)
 
@@ -177,4 +178,6 @@ class RunEvents:
             fields["retries"] = stats.retries
             fields["rate_limited"] = stats.rate_limited
             fields["waited_seconds"] = round(stats.waited, 3)
+            if stats.slowed_to is not None:  # requests/s the 429s slowed the client down to
+                fields["slowed_to"] = stats.slowed_to
         return fields

@@ -20,6 +20,7 @@ from reconciler.manifest.messages import describe, did_you_mean
 from reconciler.manifest.models import DOCUMENT_MODELS, KEY_RE
 from reconciler.manifest.yamlload import Document, format_loc, line_of, parse_documents
 from reconciler.model.desired import DesiredState
+from reconciler.redact import register_secrets
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -72,6 +73,9 @@ def _load(
     state = build_state(validated, set_name=set_name, first_path=str(paths[0]), problems=problems)
     if problems or state is None:
         raise ManifestError(problems)
+    # A declared passphrase is a secret even when written literally (not as ${VAR}): a server
+    # error echoing it must not print it (invariant 10).
+    register_secrets(s.fields.get("srt_passphrase") for s in state.streams.values())
     return state
 
 

@@ -9,9 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-
-from reconciler.cli import account as cli_account
 
 
 def events_of(stderr: str) -> list[dict[str, Any]]:
@@ -100,11 +97,9 @@ class Flaky(httpx.BaseTransport):
 
 
 def test_retries_and_rate_limit_waits_are_events_and_secrets_are_masked(
-    sim: Any, invoke: Any, manifests: Path, monkeypatch: pytest.MonkeyPatch
+    sim: Any, invoke: Any, manifests: Path
 ) -> None:
-    monkeypatch.setattr(
-        cli_account, "transport_override", Flaky(sim.transport(), sim.config.api_key)
-    )
+    invoke.transport = Flaky(sim.transport(), sim.config.api_key)
     env = {"RECONCILER_RETRIES": "2"}
     result = invoke("plan", "--log-format", "json", manifests, env=env)
     assert result.exit_code == 0, result.output
@@ -122,7 +117,7 @@ def test_retries_and_rate_limit_waits_are_events_and_secrets_are_masked(
 
 
 def test_a_failed_change_is_an_event_with_its_reason(
-    sim: Any, invoke: Any, manifests: Path, monkeypatch: pytest.MonkeyPatch
+    sim: Any, invoke: Any, manifests: Path
 ) -> None:
     class RefuseBroadcasts(httpx.BaseTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -130,7 +125,7 @@ def test_a_failed_change_is_an_event_with_its_reason(
                 return httpx.Response(422, json={"errors": {"name": ["is reserved"]}})
             return sim.transport().handle_request(request)
 
-    monkeypatch.setattr(cli_account, "transport_override", RefuseBroadcasts())
+    invoke.transport = RefuseBroadcasts()
     result = invoke("apply", "--yes", "--log-format", "json", manifests)
     assert result.exit_code == 1
     events = events_of(result.stderr)
