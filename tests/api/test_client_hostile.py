@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cli_harness import Invoke, cli_against
+from cli_harness import Invoke
 
 from reconciler.api.client import ClientSettings, StreamingClient
 from reconciler.errors import AmbiguousCreate
@@ -28,15 +28,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def invoke(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Invoke:
-    return cli_against(sim, monkeypatch)
+def invoke(sim: Any) -> Invoke:
+    return Invoke(sim)
 
 
-def hostile(monkeypatch: pytest.MonkeyPatch, sim: Any, handler: Any) -> None:
+def hostile(invoke: Invoke, sim: Any, handler: Any) -> None:
     """From now on the CLI talks to `sim` through `handler`."""
-    from reconciler.cli import account
-
-    monkeypatch.setattr(account, "transport_override", wrapped(sim, handler))
+    invoke.transport = wrapped(sim, handler)
 
 
 def account_state(sim: Any) -> str:
@@ -116,7 +114,7 @@ def test_an_empty_page_where_objects_exist_stops_apply_before_any_write(
             return json_answer([])
         return forward(request)
 
-    hostile(monkeypatch, sim, empty_page_2)
+    hostile(invoke, sim, empty_page_2)
     result = invoke("apply", "--yes", manifests, "--concurrency", concurrency)
     assert result.exit_code == 1, result.output
     assert result.stdout == ""
@@ -144,7 +142,7 @@ def test_a_page_that_repeats_forever_stops_at_the_first_page_without_a_new_id(
             return forward(httpx.Request("GET", first, headers=request.headers))
         return forward(request)
 
-    hostile(monkeypatch, sim, always_page_1)
+    hostile(invoke, sim, always_page_1)
     result = invoke("plan", manifests, "--concurrency", "1")
     assert result.exit_code == 1
     assert result.stderr == (
@@ -164,7 +162,7 @@ def test_an_endless_answer_fails_at_the_size_cap_without_buffering_it(
         body = chunks(1 << 20, 300 << 20, pulled)  # 300 MB in 1 MB chunks, no Content-Length
         return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
 
-    hostile(monkeypatch, sim, endless)
+    hostile(invoke, sim, endless)
     result = invoke("plan", manifests)
     assert result.exit_code == 1
     assert result.stderr == (
@@ -202,7 +200,7 @@ def test_429s_slow_the_client_for_the_rest_of_the_run_and_the_summary_says_so(
             return json_answer({"status": 429, "error": "slow down"}, 429, **{"Retry-After": "0"})
         return forward(request)
 
-    hostile(monkeypatch, sim, busy)
+    hostile(invoke, sim, busy)
     result = invoke(
         "plan", manifests, env={"RECONCILER_RATE_LIMIT": "40", "RECONCILER_RETRIES": "2"}
     )

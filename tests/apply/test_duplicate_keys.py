@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_harness import cli_against
+from cli_harness import Invoke
 
 from reconciler.model.marker import Marker, decode_entity_data, encode_entity_data
 
@@ -38,7 +38,7 @@ def test_apply_never_writes_the_duplicate_the_plan_leaves_untouched(
     assert low < high
     path = tmp_path / "m.yaml"
     path.write_text(MANIFEST)
-    run = cli_against(sim, monkeypatch)
+    run = Invoke(sim)
 
     plan = run("plan", path)
     assert plan.exit_code == 0, plan.output

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_harness import cli_against
+from cli_harness import Invoke
 
 import reconciler.model.live as live_model
 from reconciler.model.marker import EntityData, decode_entity_data
@@ -29,7 +29,7 @@ def manifests(with_broadcasts: bool) -> str:
 def test_deleting_n_broadcasts_decodes_markers_linearly(
     sim: Any, api: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    run = cli_against(sim, monkeypatch)
+    run = Invoke(sim)
     path = tmp_path / "m.yaml"
     path.write_text(manifests(with_broadcasts=True))
     assert run("apply", "--yes", path).exit_code == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_harness import Invoke, cli_against
+from cli_harness import Invoke
 
 MANIFEST = """\
 kind: Settings
@@ -49,7 +49,7 @@ def odd_account(
     forge(sim, odd, created_at=LONG_AGO, **fields)
     path = tmp_path / "m.yaml"
     path.write_text(MANIFEST)
-    return cli_against(sim, monkeypatch), path, odd
+    return Invoke(sim), path, odd
 
 
 @pytest.mark.parametrize(

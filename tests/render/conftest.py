@@ -10,9 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from cli_harness import Invoke, Run, cli_against
+from cli_harness import Invoke, Run
 
-from reconciler.cli import account as cli_account
 from reconciler.redact import forget_secrets
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,10 +37,15 @@ def manifests(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def invoke(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+def harness(sim: Any) -> Invoke:
+    return Invoke(sim)
+
+
+@pytest.fixture
+def invoke(harness: Invoke) -> Any:
     """Each run starts with no registered secret, as a new process would: a secret masked only
     because an earlier run in this test registered it would hide a leak."""
-    run = cli_against(sim, monkeypatch)
+    run = harness
 
     def fresh(*args: Any, **kw: Any) -> Run:
         forget_secrets()
@@ -65,11 +69,11 @@ class _Rewriting(httpx.BaseTransport):
 
 
 @pytest.fixture
-def rewriting(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[Rewrite], None]:
+def rewriting(sim: Any, harness: Invoke) -> Callable[[Rewrite], None]:
     """`rewriting(fn)`: from now on `fn(request, None)` may answer in the simulator's place (it
     then never sees the request), else `fn(request, answer)` may replace the simulator's answer."""
 
     def install(rewrite: Rewrite) -> None:
-        monkeypatch.setattr(cli_account, "transport_override", _Rewriting(sim.transport(), rewrite))
+        harness.transport = _Rewriting(sim.transport(), rewrite)
 
     return install

@@ -52,7 +52,9 @@ def test_escapes_are_shown_literally() -> None:
 def test_markdown_text_opens_no_structure(text: str) -> None:
     cell = markdown_text(text)
     assert _acting(cell) == [] and "\n" not in cell
-    assert not re.search(r"(?<!\\)[|`*_\[\]#~!]", cell.replace("\\\\", ""))  # all escaped
+    # All escaped, apart from the character references the renderer writes itself (`&#8203;`).
+    bare = re.sub(r"&(#\d+|[a-z]+);", "", cell.replace("\\\\", ""))
+    assert not re.search(r"(?<!\\)[|`*_\[\]#~!]", bare)
     assert not re.search(r"[<>]", cell)  # entities only: no tag, no comment
     assert not re.search(r"@[A-Za-z0-9_-]", cell)  # no mention
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from cli_harness import Run, cli_against
+from cli_harness import Invoke, Run
 
 from reconciler.redact import forget_secrets
 from reconciler.simulator import Simulator, SimulatorConfig
@@ -113,7 +113,7 @@ class World:
 
     def __init__(self, tmp: Path, monkeypatch: pytest.MonkeyPatch, declared: str) -> None:
         self.sim = Simulator(SimulatorConfig(api_key=KEY))
-        self.run_cli = cli_against(self.sim, monkeypatch)
+        self.run_cli = Invoke(self.sim)
         self.path = _manifests(tmp, declared)
 
     def run(self, *args: Any) -> Run:
@@ -247,13 +247,11 @@ def test_errors_and_logs_print_inert(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     import httpx
 
-    from reconciler.cli import account as cli_account
-
     class Hostile(httpx.BaseTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
             return httpx.Response(500, json={"status": 500, "error": HOSTILE})
 
-    monkeypatch.setattr(cli_account, "transport_override", Hostile())
+    world.run_cli.transport = Hostile()
     failed = world.run_cli("plan", world.path, env={"RECONCILER_LOG": "debug"})
     assert failed.exit_code == 1 and failed.stderr.count("\n") >= 2
     assert_inert_text(failed.stdout + failed.stderr)
