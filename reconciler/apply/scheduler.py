@@ -9,6 +9,7 @@ Knows nothing of manifests, guards or output formats.
 
 from __future__ import annotations
 
+import logging
 import queue
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -31,6 +32,8 @@ from reconciler.errors import AmbiguousCreate, ReconcilerError
 from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Plan, Report, Resource
 from reconciler.model.live import LiveState
 from reconciler.redact import redact_text
+
+log = logging.getLogger("reconciler.apply")
 
 __all__ = ["FOUND_AFTER_AMBIGUOUS", "FOUND_BEFORE_CREATING", "MAX_CREATE_ATTEMPTS", "apply_plan"]
 
@@ -145,6 +148,8 @@ class _Stage:
         if isinstance(before, str):
             return self.run.failed(index, before)
         work = self.run.execute if before is None else partial(self.run.found, found=before)
+        change = self.run.plan.changes[index]
+        log.info("started %s", change.id, extra={"event": "change.started", "change": change})
         self._submit(index, partial(work, index))
         return None
 
