@@ -49,18 +49,28 @@ class LockHeldError(ReconcilerError):
 class SetLocked(LockHeldError):
     """Another run holds the lock: `owner` says who, `until` when it expires (as printed)."""
 
-    def __init__(self, set_name: str, owner: str, until: str) -> None:
+    def __init__(
+        self,
+        set_name: str,
+        owner: str,
+        until: str,
+        *,
+        advice: str = "another apply is running. Retry later or raise --lock-wait",
+    ) -> None:
         self.set_name = set_name
         self.owner = owner
         self.until = until
         super().__init__(
-            f"manifest set {set_name!r} is locked by {owner!r} until {until}; another apply is "
-            "running. Retry later or raise --lock-wait"
+            f"manifest set {set_name!r} is locked by {owner!r} until {until}; {advice}"
         )
 
 
 class LockLost(LockHeldError):
     """Our lock expired or was removed while we held it (a refresh came too late)."""
+
+
+class LockNotConfirmed(ReconcilerError):
+    """The lock stream this run created never showed up live in the stream listing."""
 
 
 class PlanError(ReconcilerError):

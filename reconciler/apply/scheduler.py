@@ -9,6 +9,7 @@ Knows nothing of manifests, guards or output formats.
 
 from __future__ import annotations
 
+import logging
 import queue
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -32,6 +33,8 @@ from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Plan
 from reconciler.model.live import LiveState
 from reconciler.redact import redact_text
 
+log = logging.getLogger("reconciler.apply")
+
 __all__ = ["FOUND_AFTER_AMBIGUOUS", "FOUND_BEFORE_CREATING", "MAX_CREATE_ATTEMPTS", "apply_plan"]
 
 
@@ -47,13 +50,16 @@ def apply_plan(
     workers: int = 8,
     on_result: Callable[[ChangeResult], None] | None = None,
     set_name: str | None = None,
+    guard: Callable[[], str | None] | None = None,
 ) -> Report:
     """Run every change once; a failure stops only the changes that depend on it.
 
     `set_name` scopes which streams are ours; by default it is read from the markers in the plan.
     `on_result` is called on the calling thread, once per change, as results come in.
+    `guard` is asked right before each change starts writing: a reason (the lock was lost, the
+    run was interrupted) reports the change SKIPPED with it instead.
     """
-    run = _Run(plan, api, live, set_name or infer_set_name(plan, live))
+    run = _Run(plan, api, live, set_name or infer_set_name(plan, live), guard)
     results: dict[int, ChangeResult] = {}
 
     def finish(index: int, result: ChangeResult) -> None:
@@ -142,6 +148,8 @@ class _Stage:
         if isinstance(before, str):
             return self.run.failed(index, before)
         work = self.run.execute if before is None else partial(self.run.found, found=before)
+        change = self.run.plan.changes[index]
+        log.info("started %s", change.id, extra={"event": "change.started", "change": change})
         self._submit(index, partial(work, index))
         return None
 
@@ -183,9 +191,17 @@ class _Stage:
 
 
 class _Run:
-    def __init__(self, plan: Plan, api: StreamingAPI, live: LiveState, set_name: str | None):
+    def __init__(
+        self,
+        plan: Plan,
+        api: StreamingAPI,
+        live: LiveState,
+        set_name: str | None,
+        guard: Callable[[], str | None] | None = None,
+    ):
         self.plan = plan
         self.api = api
+        self.guard = guard
         self.book = StreamBook(api, live, set_name)
         self.book.note_plan(plan)
         self.finder = Finder(api, self.book, live.broadcast_by_id)
@@ -237,6 +253,9 @@ class _Run:
     def _guarded(
         self, index: int, work: Callable[[], ChangeResult | Sought]
     ) -> ChangeResult | Sought:
+        stop = self.guard() if self.guard is not None else None
+        if stop is not None:  # checked on the worker, right before the change's first write
+            return self.skipped(index, stop)
         try:
             return work()
         except ReconcilerError as error:

@@ -26,6 +26,17 @@ SIMULATOR_KEY = "embedded-simulator-key"  # the embedded simulator's own key, ne
 SIMULATOR_URL = "http://simulator.invalid"
 
 
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """Where the account is and how the client paces its calls; None = env or default."""
+
+    simulator_state: str | None = None  # --simulator[=FILE]
+    rate_limit: str | None = None  # parsed by the client settings ("0"/"none" = unlimited)
+    concurrency: int | None = None
+    timeout: float | None = None
+    retries: int | None = None
+
+
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -51,35 +62,35 @@ def rate_note(stats: ClientStats) -> str | None:
     )
 
 
-def client_settings(kw: dict[str, Any]) -> ClientSettings:
+def client_settings(connection: ConnectionOptions) -> ClientSettings:
     rate: float | None = None
     unlimited = False
-    if kw.get("rate_limit") is not None:
+    if connection.rate_limit is not None:
         try:
-            rate = parse_rate_limit(str(kw["rate_limit"]))
+            rate = parse_rate_limit(connection.rate_limit)
         except ValueError as error:
-            raise ConfigError(f"--rate-limit {kw['rate_limit']!r}: {error}") from None
+            raise ConfigError(f"--rate-limit {connection.rate_limit!r}: {error}") from None
         unlimited = rate is None
     settings = ClientSettings.from_env(
         os.environ,
         rate_limit=rate,
-        concurrency=kw.get("concurrency"),
-        timeout=kw.get("timeout"),
-        retries=kw.get("retries"),
+        concurrency=connection.concurrency,
+        timeout=connection.timeout,
+        retries=connection.retries,
     )
     return replace(settings, rate_limit=None) if unlimited else settings
 
 
 @contextmanager
-def open_account(kw: dict[str, Any], transport: Any = None) -> Iterator[Account]:
+def open_account(connection: ConnectionOptions, transport: Any = None) -> Iterator[Account]:
     """The API to talk to: the embedded simulator with --simulator, else GCORE_API_KEY at
     GCORE_BASE_URL through `transport` (an httpx transport; None = the network). Never falls
     back silently from one to the other."""
     from reconciler.api.client import StreamingClient
 
-    settings = client_settings(kw)
+    settings = client_settings(connection)
     with ExitStack() as stack:
-        state = kw.get("simulator_state")
+        state = connection.simulator_state
         if state is not None:
             from reconciler.simulator import Simulator, SimulatorConfig
 
