@@ -1,18 +1,21 @@
 """`reconciler watch`: the long-running mode (docs/watch.md). Parses the options, opens the
-account, wires signals and hands over to `reconciler.watch`; decides nothing itself."""
+account, wires signals and logs, and hands over to `reconciler.watch`; decides nothing itself."""
 
 from __future__ import annotations
 
 import logging
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 import click
 
-from reconciler.cli.options import account_options, run_options, split_paths
+from reconciler.cli.account import open_account
+from reconciler.cli.logs import ENV_LOG, LOGGER, LogFormat, configure_logging
+from reconciler.cli.options import AccountOptions, account_options, log_format_option, split_paths
 from reconciler.errors import ConfigError
+from reconciler.lock.lease import MAX_TTL, MIN_TTL, check_ttl
 from reconciler.lock.record import default_owner
 from reconciler.redact import register_secret
 
@@ -20,16 +23,10 @@ ENV_TOKEN = "RECONCILER_WEBHOOK_TOKEN"
 MIN_TOKEN = 16  # characters: the URL's only protection must not be guessable
 
 
-def _listen(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"--listen {value!r}: use HOST:PORT, e.g. 127.0.0.1:8090 or 0.0.0.0:8090")
-    return host.strip("[]") or "0.0.0.0", int(port)
-
-
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True), metavar="PATH...")
 @account_options
+@log_format_option
 @click.option(
     "--listen",
     default="127.0.0.1:8090",
@@ -53,7 +50,7 @@ def _listen(value: str) -> tuple[str, int]:
 )
 @click.option(
     "--lock-ttl",
-    type=click.FloatRange(1),
+    type=click.FloatRange(MIN_TTL, MAX_TTL),
     default=120.0,
     show_default=True,
     metavar="SECONDS",
@@ -64,7 +61,7 @@ def _listen(value: str) -> tuple[str, int]:
     envvar="RECONCILER_LOCK_OWNER",
     default="",
     metavar="TEXT",
-    help="Who holds the lease, as others name it. Env: RECONCILER_LOCK_OWNER.",
+    help="Who holds the lease, as the others name it. Env: RECONCILER_LOCK_OWNER.",
 )
 @click.option(
     "--poll",
@@ -74,13 +71,6 @@ def _listen(value: str) -> tuple[str, int]:
     metavar="SECONDS",
     help="Seconds between looks at the manifests' files.",
 )
-@click.option(
-    "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Log lines on stderr as text or as JSON objects.",
-)
 def watch(
     paths: tuple[str, ...],
     listen: str,
@@ -89,13 +79,13 @@ def watch(
     lock_ttl: float,
     lock_owner: str,
     poll: float,
-    log_format: str,
-    **kw: Any,
+    log_format: LogFormat,
+    options: AccountOptions,
 ) -> None:
     """Keep the account matching the manifests, reacting to the platform's webhooks.
 
-    Runs until SIGTERM or Ctrl-C (exit 0: the change in flight finished, the lease released).
-    SIGHUP reloads the manifests. Exit 1 on a configuration error. See docs/watch.md.
+    Runs until SIGTERM or Ctrl-C: exit 0 once the change in flight finished and the lease is
+    released. SIGHUP reloads the manifests. Exit 1 on a configuration error. See docs/watch.md.
     """
     try:
         from reconciler.watch.run import WatchSetup, run_watch
@@ -104,42 +94,48 @@ def watch(
             f"reconciler watch needs the [watch] extra ({error.name} is missing): "
             "pip install 'reconciler[watch]'"
         ) from None
-    from reconciler.cli.account import open_account
-
-    token = (webhook_token or "").strip()
-    if len(token) < MIN_TOKEN or not token.isprintable() or "/" in token:
-        raise ConfigError(
-            f"--webhook-token (or {ENV_TOKEN}): needs at least {MIN_TOKEN} printable characters "
-            "without '/'; generate one with: "
-            "python -c 'import secrets; print(secrets.token_urlsafe())'"
-        )
-    register_secret(token)
+    check_ttl(lock_ttl)  # click's range lets NaN through
+    token = _token(webhook_token)
     host, port = _listen(listen)
-    paths = split_paths(kw, paths)
+    paths, connection = split_paths(options.connection, paths)
     _configure_logs(log_format)
-    with open_account(kw, click.get_current_context().obj) as account:
-        options = replace(run_options(kw), now=account.now)
+    with open_account(connection, click.get_current_context().obj) as account:
         setup = WatchSetup(
-            paths=paths, options=options, host=host, port=port, token=token, resync=resync,
-            lock_ttl=lock_ttl, owner=lock_owner or default_owner(), poll=poll,
-            workers=account.settings.concurrency,
+            paths=paths, options=replace(options.run_options(), now=account.now), host=host,
+            port=port, token=token, resync=resync, lock_ttl=lock_ttl,
+            owner=lock_owner or default_owner(), poll=poll, workers=account.settings.concurrency,
         )  # fmt: skip
         run_watch(account.api, account.stats, setup, _install_signals)
 
 
-def _install_signals(stop: Any, reload: Any) -> None:
+def _token(given: str | None) -> str:
+    token = (given or "").strip()
+    if len(token) < MIN_TOKEN or not token.isprintable() or "/" in token or " " in token:
+        raise ConfigError(
+            f"--webhook-token (or {ENV_TOKEN}): needs at least {MIN_TOKEN} printable characters, "
+            "no '/' nor space; generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe())'"
+        )
+    register_secret(token)  # masked in every output from now on
+    return token
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"--listen {value!r}: use HOST:PORT, e.g. 127.0.0.1:8090 or 0.0.0.0:8090")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _install_signals(stop: Callable[[], None], reload: Callable[[], None]) -> None:
+    """SIGTERM and Ctrl-C stop the loop after the change in flight (exit 0); SIGHUP reloads.
+    They replace the group's stop handlers for as long as the command runs."""
     signal.signal(signal.SIGTERM, lambda *_: stop())
     signal.signal(signal.SIGINT, lambda *_: stop())
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, lambda *_: reload())
+    signal.signal(signal.SIGHUP, lambda *_: reload())
 
 
-def _configure_logs(log_format: str) -> None:
-    logger = logging.getLogger("reconciler")
-    if "RECONCILER_LOG" not in os.environ:
-        logger.setLevel(logging.INFO)  # a service logs each hint, reconcile and change
-    if log_format == "json":
-        from reconciler.watch.logfmt import JsonLines
-
-        for handler in logger.handlers:
-            handler.setFormatter(JsonLines())
+def _configure_logs(log_format: LogFormat) -> None:
+    configure_logging(log_format)
+    if ENV_LOG not in os.environ:  # a service logs each hint, reconcile and change
+        logging.getLogger(LOGGER).setLevel(logging.INFO)

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from reconciler.api.protocol import StreamingAPI
-from reconciler.errors import ApiError, SetLocked
+from reconciler.errors import ApiError, LockLost, SetLocked
 from reconciler.lock.lease import Lock, acquire_lock
 
 log = logging.getLogger("reconciler.watch")
@@ -59,16 +59,33 @@ class Leadership:
                 log.info("following: %s", held)
             self.holder = str(held)
             return False
+        lock.progress()  # taking it was progress: the stall clock starts now
         lock.start_heartbeat()
         self._lock, self._set_name, self.holder = lock, set_name, None
         log.info("leading set %r (lease stream %d, ttl %gs)", set_name, lock.stream_id, self.ttl)
         return True
 
+    def alive(self) -> None:
+        """The loop moved on: the lease's heartbeat may go on refreshing (a loop stuck longer
+        than the ttl, in a hung request say, lets the lease expire: see reconciler.lock)."""
+        if self._lock is not None:
+            self._lock.progress()
+
+    def watched(self, api: StreamingAPI) -> StreamingAPI:
+        """`api` whose answers count as progress while we lead (a long resync keeps the lease)."""
+        return self._lock.watching(api) if self._lock is not None else api
+
     def write_refusal(self) -> str | None:
-        """Why a write must not start now (the lease was lost), or None."""
-        if self._lock is None:
+        """Why a write must not start now (we do not hold the lease, or it was lost), or None.
+        Asked right before each change starts."""
+        lock = self._lock
+        if lock is None:
             return "this replica does not hold the lease"
-        return None if self._lock.lost is None else f"the lease was lost: {self._lock.lost}"
+        try:
+            lock.check()
+        except LockLost as lost:
+            return f"the lease was lost: {lost}"
+        return None
 
     def release(self) -> None:
         """Give the lease back (a clean stop, or a lost one's heartbeat to end)."""

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from reconciler.api.protocol import StreamingAPI
 from reconciler.apply.scheduler import apply_plan
@@ -62,6 +62,7 @@ class Watcher:
         self.degraded: str | None = None  # the last failure, until a full resync succeeds
         self._next_poll = 0.0
         self._was_leading = False
+        self._refused = ""  # the last reason a change was not started
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -83,6 +84,7 @@ class Watcher:
             self.queue.clear()  # the leader reconciles; we take over with a full resync
             self.stop.wait(min(self.config.poll, self.leadership.retry))
             return
+        self.leadership.alive()
         now = time.monotonic()
         if self.queue.take_overflow():
             self._resync_soon("hints overflowed the queue")
@@ -114,7 +116,7 @@ class Watcher:
         try:
             leading = self.leadership.ensure(desired.settings.set_name)
         except ReconcilerError as error:
-            self._failed("taking the lease", error)
+            self._failed("taking the lease", error)  # counted as no reconcile
             return False
         if leading and not self._was_leading:
             self.full_due = 0.0  # a new leader trusts nothing it has not read
@@ -126,69 +128,96 @@ class Watcher:
 
     def full(self, desired: DesiredState) -> None:
         self.full_due = time.monotonic() + self.config.resync  # sooner if it fails
+        api = self.leadership.watched(self.api)
         try:
-            live = read_account(self.api)
-            plan = plan_for(desired, live, self.api, self._options())
+            live = read_account(api)
+            plan = plan_for(desired, live, api, self._options())
             self.metrics.held.set(len(plan.held))
-            report = self._apply(plan, live, desired)
+            report = self._apply(api, plan, live, desired)
         except ReconcilerError as error:
-            self._failed("full resync", error)
-            self.metrics.reconciles.labels("full", "failed").inc()
+            self._failed("full resync", error, scope="full")
             return
-        if report.count(Outcome.FAILED):
-            self._failed("full resync", f"{report.count(Outcome.FAILED)} change(s) failed")
-            self.metrics.reconciles.labels("full", "failed").inc()
-            return
-        result = "changed" if plan.pending else "converged"
-        self.metrics.reconciles.labels("full", result).inc()
-        log.info("full resync: %s (%s)", result, _summary(plan, report))
-        self.synced, self.degraded, self.backoff = True, None, 0.0
-        self.metrics.synced()
+        if self._settled("full", "full resync", plan, report):
+            self.synced, self.degraded, self.backoff = True, None, 0.0
+            self.metrics.synced()
 
     def slice(self, desired: DesiredState, hint: Hint) -> None:
+        api = self.leadership.watched(self.api)
         try:
-            planned = plan_slice(desired, self.api, hint, self._options())
+            planned = plan_slice(desired, api, hint, self._options())
             if planned.needs_full is not None:
-                log.info("hint %s: %s: full resync", hint, planned.needs_full)
+                log.info("hint %s: %s: full resync", hint, planned.needs_full,
+                         extra=_event("reconcile", scope="slice", hint=str(hint),
+                                      result="deferred", reads=planned.reads))  # fmt: skip
                 self.metrics.reconciles.labels("slice", "deferred").inc()
                 self._resync_soon(planned.needs_full)
                 return
-            report = self._apply(planned.plan, planned.live, desired)
+            report = self._apply(api, planned.plan, planned.live, desired)
         except ReconcilerError as error:
-            self._failed(f"reconcile of {hint}", error)
-            self.metrics.reconciles.labels("slice", "failed").inc()
+            self._failed(f"reconcile of {hint}", error, scope="slice")
             return
-        if report.count(Outcome.FAILED):
-            self._failed(f"reconcile of {hint}", f"{report.count(Outcome.FAILED)} change(s) failed")
-            self.metrics.reconciles.labels("slice", "failed").inc()
-            return
-        result = "changed" if planned.plan.pending else "converged"
-        self.metrics.reconciles.labels("slice", result).inc()
-        log.info("hint %s: %s (%s; %d reads)", hint, result, _summary(planned.plan, report),
-                 planned.reads)  # fmt: skip
+        self._settled("slice", f"hint {hint}", planned.plan, report, reads=planned.reads)
 
-    def _apply(self, plan: Plan, live: LiveState, desired: DesiredState) -> Report:
+    def _settled(
+        self, scope: str, what: str, plan: Plan, report: Report, reads: int | None = None
+    ) -> bool:
+        """Count and log a reconcile that ran; False (and a resync soon) if it did not converge."""
+        failed = report.count(Outcome.FAILED)
+        problem = report.stopped or (f"{failed} change(s) failed" if failed else "")
+        if problem:
+            self._failed(what, problem, scope=scope)
+            return False
+        result = "changed" if plan.pending else "converged"
+        self.metrics.reconciles.labels(scope, result).inc()
+        counts = {str(o): report.count(o) for o in Outcome if report.count(o)}
+        fields = {"scope": scope, "result": result, "held": len(plan.held), **counts}
+        if reads is not None:
+            fields["reads"] = reads
+        log.info("%s: %s (%s)", what, result, _summary(plan, report),
+                 extra=_event("reconcile", **fields))  # fmt: skip
+        return True
+
+    def _apply(
+        self, api: StreamingAPI, plan: Plan, live: LiveState, desired: DesiredState
+    ) -> Report:
         for change in plan.held:
             log.warning("held: %s: %s", headline(change), change.held)
         if not plan.pending:
             return Report(results=())
-        refusal = self.leadership.write_refusal()
+        self._refused = ""
+        refusal = self._write_refusal()
         if refusal is not None:
             raise _NotLeading(refusal)
-        return apply_plan(
+        report = apply_plan(
             plan,
-            self.api,
+            api,
             live,
             workers=self.config.workers,
             on_result=self._on_result,
             set_name=desired.settings.set_name,
+            guard=self._write_refusal,
         )
+        return replace(report, stopped=self._refused) if self._refused else report
+
+    def _write_refusal(self) -> str | None:
+        """Asked before each change starts: a stop (SIGTERM) lets the changes in flight finish
+        and starts no other; a lost lease starts none."""
+        if self.stop.is_set():
+            self._refused = "watch is stopping"
+            return self._refused
+        refusal = self.leadership.write_refusal()
+        if refusal is not None:
+            self._refused = refusal
+        return refusal
 
     def _on_result(self, result: ChangeResult) -> None:
         self.metrics.changes.labels(str(result.outcome)).inc()
         level = logging.WARNING if result.outcome is Outcome.FAILED else logging.INFO
         detail = f": {result.detail}" if result.detail else ""
-        log.log(level, "change %s %s%s", result.outcome, headline(result.change), detail)
+        fields = {"outcome": str(result.outcome), "detail": result.detail}
+        extra = {"event": f"change.{result.outcome}", "change": result.change, "fields": fields}
+        log.log(level, "change %s %s%s", result.outcome, headline(result.change), detail,
+                extra=extra)  # fmt: skip
 
     # -- timing ------------------------------------------------------------------------------
 
@@ -199,10 +228,15 @@ class Watcher:
         log.debug("full resync requested: %s", why)
         self.full_due = min(self.full_due, time.monotonic() + self.backoff)
 
-    def _failed(self, what: str, error: ReconcilerError | str) -> None:
+    def _failed(self, what: str, error: ReconcilerError | str, *, scope: str = "") -> None:
         """After any error: a full resync, backing off while they keep failing."""
+        if scope:
+            self.metrics.reconciles.labels(scope, "failed").inc()
+        if self.stop.is_set():
+            log.info("%s: %s", what, error)  # stopping: the changes not started are not an error
+            return
         self.degraded = f"{what}: {error}"
-        log.error("%s failed: %s", what, error)
+        log.error("%s failed: %s", what, error, extra=_event("error", scope=scope or "lease"))
         self.backoff = min(max(self.backoff * 2, MIN_BACKOFF), self.config.resync)
         self.full_due = min(self.full_due, time.monotonic() + self.backoff)
 
@@ -229,6 +263,11 @@ class Watcher:
 
 class _NotLeading(ReconcilerError):
     """A write was about to start without the lease (it was lost since the last look)."""
+
+
+def _event(name: str, **fields: object) -> dict[str, object]:
+    """`extra=` of a log record: its event and fields in --log-format json."""
+    return {"event": f"watch.{name}", "fields": fields}
 
 
 def _summary(plan: Plan, report: Report) -> str:

@@ -56,7 +56,9 @@ class Endpoint:
             self.metrics.coalesced.inc()
         elif queued is Queued.OVERFLOW:
             self.metrics.overflowed.inc()
-        log.info("hint %s: %s", hint, queued)
+        log.info("hint %s: %s", hint, queued,
+                 extra={"event": "watch.hint", "fields": {"kind": str(hint.kind), "id": hint.id,
+                                                          "queued": str(queued)}})  # fmt: skip
         return queued
 
 
