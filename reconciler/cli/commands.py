@@ -294,6 +294,7 @@ def apply(
 
     fmt = options.output
     with _reported("apply", log_format) as events:
+        lock = LockOptions(owner=lock_owner, ttl=lock_ttl, wait=lock_wait)  # bad values: no request
         paths, connection = split_paths(options.connection, paths)
         run_options = options.run_options()
         desired = load_desired(paths, run_options)
@@ -318,7 +319,7 @@ def apply(
                 account.api,
                 shown,
                 run_options,
-                lock=LockOptions(owner=lock_owner, ttl=lock_ttl, wait=lock_wait),
+                lock=lock,
                 workers=account.settings.concurrency,
                 on_start=lambda fresh: _announce_replan(fresh, shown, fmt, progress, events),
                 on_result=on_result,
