@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from reconciler.api.pages import DEFAULT_PAGE_SIZE, sweep
+from reconciler.api.serverclock import ServerClock
 from reconciler.api.settings import ClientSettings
 from reconciler.api.transport import Caller, ClientStats
 from reconciler.errors import AmbiguousCreate, BadResponse, ConfigError
@@ -62,6 +64,7 @@ class StreamingClient:
             )
         self.base_url = base_url.rstrip("/")
         self.settings = settings
+        self._server_clock = ServerClock(clock)
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={
@@ -76,6 +79,7 @@ class StreamingClient:
             ),
             transport=transport,
             follow_redirects=False,
+            event_hooks={"response": [self._server_clock.observe]},
         )
         self._caller = Caller(
             self._http, settings, secret=api_key.strip(), sleep=sleep, clock=clock, rng=rng
@@ -110,6 +114,10 @@ class StreamingClient:
 
     def stats(self) -> ClientStats:
         return self._caller.stats()
+
+    def server_now(self) -> datetime | None:
+        """The platform's time: the latest `Date` header seen plus the time elapsed since."""
+        return self._server_clock.now()
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -5,10 +5,9 @@ and how the client paces its calls. Knows the environment variables, not the com
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +29,11 @@ SIMULATOR_URL = "http://simulator.invalid"
 transport_override: Any = None
 
 
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class Account:
     api: StreamingAPI
     settings: ClientSettings
     where: str  # for messages: the base URL or the simulator file
-    # The account's clock: cleanup ages streams against it (the simulator's clock can be advanced).
-    now: Callable[[], datetime]
 
 
 def client_settings(kw: dict[str, Any]) -> ClientSettings:
@@ -88,7 +81,6 @@ def open_account(kw: dict[str, Any]) -> Iterator[Account]:
                 SIMULATOR_URL, SIMULATOR_KEY, transport=sim.transport(), settings=settings
             )
             where = f"embedded simulator ({state})"
-            now = sim.now
         else:
             key = os.environ.get(ENV_API_KEY, "").strip()
             if not key:
@@ -101,6 +93,5 @@ def open_account(kw: dict[str, Any]) -> Iterator[Account]:
             base_url = os.environ.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL
             client = StreamingClient(base_url, key, settings=settings, transport=transport_override)
             where = base_url
-            now = _wall_clock
         stack.callback(client.close)
-        yield Account(api=client, settings=settings, where=where, now=now)
+        yield Account(api=client, settings=settings, where=where)

@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -172,7 +171,6 @@ def plan(paths: tuple[str, ...], detailed_exitcode: bool, **kw: Any) -> None:
     options = run_options(kw)
     desired = load_desired(paths, options)  # invalid manifests: no request at all
     with open_account(kw) as account:
-        options = replace(options, now=account.now)
         _live, the_plan = plan_against(desired, account.api, options)
     _out(render_plan(the_plan, kw["output"], color=_color()))
     if detailed_exitcode and not the_plan.is_empty:
@@ -226,7 +224,6 @@ def apply(
     options = run_options(kw)
     desired = load_desired(paths, options)
     with open_account(kw) as account:
-        options = replace(options, now=account.now)
         live, shown = plan_against(desired, account.api, options)
         if fmt is not Format.JSON:
             _out(render_plan(shown, fmt, color=_color()))

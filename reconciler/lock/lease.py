@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from reconciler.api.platformtime import platform_clock
 from reconciler.api.protocol import StreamingAPI
 from reconciler.errors import AmbiguousCreate, ApiError, LockHeldError, NotFoundError
 from reconciler.lock.record import (
@@ -62,7 +63,7 @@ def acquire_lock(
     ttl: float = DEFAULT_TTL,
     wait: float = 0,
     poll: float = 5.0,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     streams: Sequence[dict[str, Any]] | None = None,
 ) -> Lock:
@@ -77,7 +78,10 @@ def acquire_lock(
     If anything fails once we may have created a lock stream, ours are deleted before the error
     propagates (found by id, or by our nonce after an ambiguous create); never another run's.
     Use the result as a context manager: it refreshes itself while held and releases on exit.
+    Expiries are written and judged by the platform's clock (`clock`: unix seconds), never this
+    machine's: the lease is shared with machines whose clocks may disagree.
     """
+    clock = clock or platform_clock(api)
     ours = _Ours(api, set_name, uuid.uuid4().hex[:16])
     try:
         return _acquire(ours, owner, ttl, wait, poll, clock, sleep, streams)
@@ -97,7 +101,7 @@ def _acquire(
     streams: Sequence[dict[str, Any]] | None,
 ) -> Lock:
     api, set_name, nonce = ours.api, ours.set_name, ours.nonce
-    deadline = clock() + wait
+    deadline: float | None = None  # set after the first listing: the platform's time is known
     ambiguous = 0
     # A listing showing a lock of the set is stale evidence: deleting an "expired" lock the
     # holder has refreshed since, or waiting for one it released, would both be wrong.
@@ -131,6 +135,7 @@ def _acquire(
         for stream_id in sorted(ours.ids):  # a lower lock was created at the same time: it wins
             ours.delete(stream_id)
         holder = live[0]
+        deadline = deadline if deadline is not None else now + wait
         remaining = deadline - clock()
         if remaining <= 0:
             raise SetLocked(set_name, holder)
