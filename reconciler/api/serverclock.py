@@ -15,12 +15,18 @@ import httpx
 
 
 class ServerClock:
-    """Thread-safe: `observe` every answer; `now()` is the platform's time (None: no Date yet)."""
+    """Thread-safe: `observe` every answer; `now()` is the platform's time (None: no Date yet).
+
+    A `Date` has whole seconds, so each answer gives a lower bound of the platform's time
+    (`Date` + the monotonic time since it arrived); `now()` is the highest of these bounds: it
+    never runs ahead of the platform (an idle age or another run's lease is never judged over
+    by us too early), never goes back, and is within a fraction of a second after a few answers.
+    """
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._seen: tuple[datetime, float] | None = None  # (server time, monotonic when seen)
+        self._origin: datetime | None = None  # platform time at monotonic 0, the highest bound
 
     def observe(self, response: httpx.Response) -> None:
         """An httpx response hook. Only answers from the API count: a proxy's error page (its
@@ -30,19 +36,23 @@ class ServerClock:
         moment = parse_http_date(response.headers.get("date"))
         if moment is None:
             return
+        try:
+            origin = moment - timedelta(seconds=self._monotonic())
+        except OverflowError:  # a Date near year 1
+            return
         with self._lock:
-            self._seen = (moment, self._monotonic())
+            if self._origin is None or origin > self._origin:
+                self._origin = origin
 
     def now(self) -> datetime | None:
         with self._lock:
-            seen = self._seen
-        if seen is None:
+            origin = self._origin
+        if origin is None:
             return None
-        moment, at = seen
         try:
-            return moment + timedelta(seconds=max(0.0, self._monotonic() - at))
-        except OverflowError:  # a Date near year 9999: keep what the server said
-            return moment
+            return origin + timedelta(seconds=self._monotonic())
+        except OverflowError:  # a Date near year 9999
+            return datetime.max.replace(tzinfo=UTC)
 
 
 def parse_http_date(value: str | None) -> datetime | None:
