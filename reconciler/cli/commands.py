@@ -136,14 +136,18 @@ class Progress:
 @paths_argument
 @click.option("--set-name", help="Ownership scope when the manifests have no Settings document.")
 def validate(paths: tuple[str, ...], set_name: str | None) -> None:
-    """Check manifests offline (no credentials, no request).
+    """Check manifests offline (no credentials, no secrets, no request).
 
     Exit 0 valid, 1 invalid (every problem printed as path:line: field: message on stderr).
+    An unset ${VAR} is a warning on stderr (plan, apply and export need it), not a problem.
     """
-    from reconciler.manifest import load_manifests
+    from reconciler.manifest import check_manifests
 
     paths = split_paths({}, paths)
-    desired = load_manifests(list(paths), set_name=set_name)
+    checked = check_manifests(list(paths), set_name=set_name)
+    for warning in checked.warnings:
+        click.echo(str(warning), err=True)
+    desired = checked.state
     counts = (len(desired.streams), len(desired.broadcasts), len(desired.cleanups))
     click.echo(
         f"{counts[0]} stream{'s' if counts[0] != 1 else ''}, "
