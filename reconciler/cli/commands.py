@@ -147,8 +147,7 @@ def validate(paths: tuple[str, ...], set_name: str | None) -> None:
     checked = check_manifests(list(paths), set_name=set_name)
     for warning in checked.warnings:
         click.echo(str(warning), err=True)
-    desired = checked.state
-    counts = (len(desired.streams), len(desired.broadcasts), len(desired.cleanups))
+    counts = tuple(checked.declared.get(kind, 0) for kind in ("Stream", "Broadcast", "Cleanup"))
     click.echo(
         f"{counts[0]} stream{'s' if counts[0] != 1 else ''}, "
         f"{counts[1]} broadcast{'s' if counts[1] != 1 else ''}, "

@@ -9,8 +9,9 @@ from __future__ import annotations
 import copy
 import gc
 import os
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ class Checked:
 
     state: DesiredState
     warnings: tuple[Problem, ...] = ()
+    # Documents per kind: the state leaves out one whose unset value it needs (a stream key)
+    declared: Mapping[str, int] = field(default_factory=dict)
 
 
 def load_manifests(
@@ -123,7 +126,8 @@ def _load(
     )
     if problems or state is None:
         raise ManifestError(problems, warnings=warnings or ())
-    return Checked(state, tuple(warnings or ()))
+    declared = Counter(item.kind for item in validated)
+    return Checked(state, tuple(warnings or ()), dict(declared))
 
 
 def manifest_files(paths: Sequence[str | Path], problems: list[Problem]) -> list[Path]:

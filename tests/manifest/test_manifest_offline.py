@@ -105,3 +105,18 @@ def test_a_value_from_a_set_variable_is_used_as_the_value(write: Write) -> None:
     assert policy.idle_for == timedelta(days=30)
     checked = check_manifests([path], environ={"IDLE": "30d"})
     assert (checked.warnings, len(checked.state.cleanups)) == ((), 1)
+
+
+def test_the_summary_counts_documents_whose_stream_reference_is_unset(reconcile: Invoke) -> None:
+    Path("m.yaml").write_text(
+        "kind: Settings\nname: t\n---\nkind: Stream\nname: a\n---\n"
+        'kind: Broadcast\nname: show\nspec:\n  streams: ["${STREAM}"]\n'
+    )
+    result = reconcile("validate", "m.yaml", env={"STREAM": None})
+    assert (result.exit_code, result.stdout) == (
+        0,
+        "1 stream, 1 broadcast, 0 cleanup policies: valid\n",
+    )
+    assert (
+        result.stderr == "m.yaml:10: spec.streams[0]: ${STREAM} is not set (needed by plan/apply)\n"
+    )
