@@ -66,7 +66,9 @@ def apply_cpu_per_change(n: int) -> float:
         for i in range(1, n + 1)
     )
     start = time.process_time()
-    report = apply_plan(Plan(changes), SlowStub(), LiveState(streams, ()), workers=8, set_name="c")  # type: ignore[arg-type]
+    report = apply_plan(
+        Plan(changes), SlowStub(), LiveState.from_raw(streams), workers=8, set_name="c"
+    )  # type: ignore[arg-type]
     spent = time.process_time() - start
     if report.exit_code != 0:
         raise SystemExit(f"apply of {n} stub changes failed: exit {report.exit_code}")

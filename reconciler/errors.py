@@ -1,6 +1,6 @@
-"""The one exception tree of the project; the CLI catches `ReconcilerError` once.
-
-Messages never contain secrets: callers pass text through `redact` before raising when in doubt.
+"""Every exception the package raises to its callers, in one tree (the httpx pattern): the CLI
+catches `ReconcilerError` once. The bottom layer: imports nothing of the package. Messages never
+contain secrets: callers pass text through `redact` before raising when in doubt.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ class ManifestError(ReconcilerError):
         order = lambda p: (p.path, p.line, p.field, p.message)  # noqa: E731
         self.problems = sorted(problems, key=order)
         self.warnings = sorted(warnings, key=order)
-        super().__init__("\n".join(str(p) for p in sorted([*problems, *warnings], key=order)))
+        self.listed = sorted([*problems, *warnings], key=order)  # what a user reads, in file order
+        super().__init__("\n".join(str(p) for p in self.listed))
 
 
 class ConfigError(ReconcilerError):
@@ -49,7 +50,37 @@ class ConfigError(ReconcilerError):
 
 
 class LockHeldError(ReconcilerError):
-    """Another run holds the lock of this manifest set."""
+    """The lock of this manifest set is not ours: another run holds it, or ours was lost."""
+
+
+class SetLocked(LockHeldError):
+    """Another run holds the lock: `owner` says who, `until` when it expires (as printed)."""
+
+    def __init__(self, set_name: str, owner: str, until: str) -> None:
+        self.set_name = set_name
+        self.owner = owner
+        self.until = until
+        super().__init__(
+            f"manifest set {set_name!r} is locked by {owner!r} until {until}; another apply is "
+            "running. Retry later or raise --lock-wait"
+        )
+
+
+class LockLost(LockHeldError):
+    """Our lock expired or was removed while we held it (a refresh came too late)."""
+
+
+class PlanError(ReconcilerError):
+    """Desired and live state conflict in a way only the user can fix (e.g. a bad adopt_id);
+    `problems` lists every such conflict, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class MarkerTooLarge(ReconcilerError):
+    """The marker plus the user's own data would exceed the API's 4096 characters."""
 
 
 class ApiError(ReconcilerError):

@@ -13,16 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from reconciler.api.protocol import StreamingAPI
 from reconciler.manifest.models import KEY_RE, BroadcastDoc, BroadcastSpec, StreamDoc, StreamSpec
-from reconciler.model.live import LiveState, read_live
-from reconciler.model.marker import LOCK_KEY, RESERVED_KEY, decode_entity_data
+from reconciler.model.live import LiveBroadcast, LiveState, LiveStream, read_live
+from reconciler.model.marker import RESERVED_KEY
+from reconciler.model.ownership import Ownership, ownership_of
 from reconciler.redact import redact_text
-
-Json = dict[str, Any]
+from reconciler.render.inert import yaml_comment, yaml_text
 
 # Writable API fields the manifest format declares; everything else the server sets or derives
 # (id, token, live, push/playback URLs, created_at, ...). `recording` is a desired state, not a
@@ -55,50 +54,21 @@ def export_manifests(live: LiveState, *, set_name: str, include_unowned: bool = 
     streams managed by another set, `srt_passphrase` (a secret: declare it as ${VAR}), string
     values that hold secrets (replaced by a ${VAR} reference to set before applying).
     """
+    own = ownership_of(live, set_name)
     keys: dict[int, str] = {}  # stream id -> key used in the export
     docs: list[_Doc] = []
     skipped: list[str] = []
-    owned_broadcasts: dict[int, str] = {}
-    protected: set[str] = set()
-    orphaned: set[str] = set()
-    unowned: list[Json] = []
-    for stream in live.streams:
-        data = decode_entity_data(stream.get("client_entity_data"))
-        marker = data.marker
-        if marker is not None and marker.set_name == set_name:
-            keys[int(stream["id"])] = marker.key
-            for bkey, bid in marker.broadcasts.items():
-                owned_broadcasts.setdefault(bid, bkey)
-            protected |= marker.protected_broadcasts
-            orphaned |= marker.orphan_broadcasts
-            policy = _policy(marker.protect, marker.orphan)
-            docs.append(_stream_doc(stream, marker.key, data.user_data, None, policy))
-        elif marker is None and not _is_lock(stream, data.user_data):
-            unowned.append(stream)
+    for key, owned in own.owned.items():
+        keys[owned.id] = key
+        policy = _policy(owned.marker.protect, owned.marker.orphan)
+        docs.append(_stream_doc(owned.stream, key, owned.user_data, None, policy))
     if include_unowned:
-        used = set(keys.values())
-        for stream in unowned:
-            data = decode_entity_data(stream.get("client_entity_data"))
-            if data.marker is None and _uses_reserved_key(data.raw):
-                skipped.append(
-                    f"stream {stream['id']} ({stream.get('name')!r}) is not exported: its own "
-                    f"client_entity_data uses the key {RESERVED_KEY!r} that holds our marker; "
-                    "adopt it by hand with a client_entity_data mapping that replaces it"
-                )
-                continue
-            if data.marker is None and data.raw and data.user_data is None:
-                skipped.append(
-                    f"stream {stream['id']} ({stream.get('name')!r}) is not exported: its "
-                    "client_entity_data is not a JSON object, so the ownership marker cannot be "
-                    "stored beside it"
-                )
-                continue
-            key = unique_key(str(stream.get("name") or ""), int(stream["id"]), "stream", used)
-            keys[int(stream["id"])] = key
-            docs.append(_stream_doc(stream, key, data.user_data, int(stream["id"]), {}))
+        _unowned_streams(live, own, keys, docs, skipped)
+    # A broadcast recorded under several keys goes by the lowest (what a plan without it does).
+    owned_broadcasts = {bid: min(recorded) for bid, recorded in own.recorded.items()}
     used_broadcast_keys = set(owned_broadcasts.values())
     for broadcast in live.broadcasts:
-        bid = int(broadcast["id"])
+        bid = broadcast.id
         owned_key = owned_broadcasts.get(bid)
         adopt: int | None = None
         if owned_key is not None:
@@ -106,20 +76,48 @@ def export_manifests(live: LiveState, *, set_name: str, include_unowned: bool = 
         elif not include_unowned:
             continue
         else:
-            key = unique_key(
-                str(broadcast.get("name") or ""), bid, "broadcast", used_broadcast_keys
-            )
+            key = unique_key(broadcast.name, bid, "broadcast", used_broadcast_keys)
             adopt = bid
-        refs = [keys.get(int(i)) for i in broadcast.get("stream_ids") or ()]
-        if not refs or None in refs:
+        refs = [keys.get(i) for i in broadcast.stream_ids]
+        if not refs or None in refs or len(refs) != len(broadcast.get("stream_ids") or ()):
             skipped.append(
-                f"broadcast {bid} ({broadcast.get('name')!r}) is not exported: it uses streams "
+                f"broadcast {bid} ({broadcast.name!r}) is not exported: it uses streams "
                 "that are not in this export (manifests reference streams of their own set only)"
             )
             continue
-        policy = _policy(key in protected, key in orphaned) if adopt is None else {}
+        policy = _policy(key in own.protected, key in own.orphaned) if adopt is None else {}
         docs.append(_broadcast_doc(broadcast, key, [r for r in refs if r], adopt, policy))
     return _render(set_name, docs, skipped)
+
+
+def _unowned_streams(
+    live: LiveState, own: Ownership, keys: dict[int, str], docs: list[_Doc], skipped: list[str]
+) -> None:
+    """`adopt:` documents for the streams no set manages (never a lock stream)."""
+    used = set(keys.values())
+    for stream in live.streams:
+        if stream.marker is not None or stream.is_lock or stream.id in own.locks:
+            continue
+        what = f"stream {stream.id} ({stream.name!r}) is not exported:"
+        if stream.odd:
+            skipped.append(f"{what} {stream.odd}")
+            continue
+        entity = stream.entity
+        if _uses_reserved_key(entity.raw):
+            skipped.append(
+                f"{what} its own client_entity_data uses the key {RESERVED_KEY!r} that holds our "
+                "marker; adopt it by hand with a client_entity_data mapping that replaces it"
+            )
+            continue
+        if entity.raw and entity.user_data is None:
+            skipped.append(
+                f"{what} its client_entity_data is not a JSON object, so the ownership marker "
+                "cannot be stored beside it"
+            )
+            continue
+        key = unique_key(stream.name, stream.id, "stream", used)
+        keys[stream.id] = key
+        docs.append(_stream_doc(stream, key, entity.user_data, stream.id, {}))
 
 
 def unique_key(name: str, object_id: int, kind: str, used: set[str]) -> str:
@@ -138,7 +136,7 @@ def unique_key(name: str, object_id: int, kind: str, used: set[str]) -> str:
 
 
 def _stream_doc(
-    stream: Json,
+    stream: LiveStream,
     key: str,
     user_data: Mapping[str, Any] | None,
     adopt: int | None,
@@ -149,7 +147,7 @@ def _stream_doc(
         doc.value["adopt"] = adopt
     if policy:
         doc.value["policy"] = policy
-    spec = _fields(stream, key, STREAM_FIELDS, doc.comments)
+    spec = _fields(stream.raw, key, STREAM_FIELDS, doc.comments)
     if user_data:
         spec["client_entity_data"] = dict(user_data)
     if stream.get("srt_passphrase"):
@@ -163,21 +161,27 @@ def _stream_doc(
 
 
 def _broadcast_doc(
-    broadcast: Json, key: str, refs: list[str], adopt: int | None, policy: dict[str, Any]
+    broadcast: LiveBroadcast,
+    key: str,
+    refs: list[str],
+    adopt: int | None,
+    policy: dict[str, Any],
 ) -> _Doc:
     doc = _Doc(value={"kind": "Broadcast", "name": key}, sort=(2, key))
     if adopt is not None:
         doc.value["adopt"] = adopt
     if policy:
         doc.value["policy"] = policy
-    spec = _fields(broadcast, key, BROADCAST_FIELDS, doc.comments)
+    spec = _fields(broadcast.raw, key, BROADCAST_FIELDS, doc.comments)
     spec["streams"] = refs
     doc.value["spec"] = spec
     _validate(doc, BroadcastDoc)
     return doc
 
 
-def _fields(obj: Json, key: str, names: tuple[str, ...], comments: list[str]) -> dict[str, Any]:
+def _fields(
+    obj: Mapping[str, Any], key: str, names: tuple[str, ...], comments: list[str]
+) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     name = obj.get("name")
     if isinstance(name, str) and name and name != key:
@@ -225,10 +229,6 @@ def _policy(protect: bool, orphan: bool) -> dict[str, Any]:
     return policy
 
 
-def _is_lock(stream: Json, user_data: Mapping[str, Any] | None) -> bool:
-    return LOCK_KEY in (user_data or {}) or str(stream.get("name", "")).startswith(LOCK_KEY)
-
-
 def _uses_reserved_key(raw: str | None) -> bool:
     """True when the JSON object holds the reserved key with something that is not our marker
     (adopting would overwrite it, which the planner refuses)."""
@@ -242,19 +242,16 @@ def _uses_reserved_key(raw: str | None) -> bool:
 def _render(set_name: str, docs: list[_Doc], skipped: list[str]) -> str:
     streams = sum(1 for d in docs if d.value["kind"] == "Stream")
     header = [
-        f"# Exported by reconciler: {streams} stream(s) and {len(docs) - streams} broadcast(s) "
+        f"Exported by reconciler: {streams} stream(s) and {len(docs) - streams} broadcast(s) "
         f"of set '{set_name}'.",
-        "# Server-set fields (id, token, push and playback URLs, live state, timestamps) are left "
+        "Server-set fields (id, token, push and playback URLs, live state, timestamps) are left "
         "out;",
-        "# `adopt:` documents take existing objects over explicitly on the next apply.",
+        "`adopt:` documents take existing objects over explicitly on the next apply.",
     ]
-    header += [f"# skipped: {line}" for line in skipped]
-    parts = ["\n".join(header) + "\n" + _dump({"kind": "Settings", "name": set_name})]
+    header += [f"skipped: {line}" for line in skipped]
+    # Comments quote names from the account, and values are the account's: both made inert.
+    settings = yaml_text({"kind": "Settings", "name": set_name})
+    parts = ["".join(yaml_comment(line) for line in header) + settings]
     for doc in sorted(docs, key=lambda d: d.sort):
-        comments = "".join(f"# {c}\n" for c in doc.comments)
-        parts.append(comments + _dump(doc.value))
+        parts.append("".join(yaml_comment(c) for c in doc.comments) + yaml_text(doc.value))
     return "---\n".join(parts)
-
-
-def _dump(value: dict[str, Any]) -> str:
-    return yaml.safe_dump(value, sort_keys=False, default_flow_style=False, allow_unicode=True)

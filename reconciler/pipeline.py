@@ -20,7 +20,7 @@ from reconciler.lock.record import default_owner
 from reconciler.manifest import load_manifests
 from reconciler.model.changes import ChangeResult, Outcome, Plan, Report
 from reconciler.model.desired import DesiredState
-from reconciler.model.live import LiveState, read_live
+from reconciler.model.live import LiveBroadcast, LiveState, read_live, reparse_streams
 from reconciler.plan.compute import PlanOptions, compute_plan
 from reconciler.redact import register_secrets
 from reconciler.safety.cleanup import collect_cleanup, with_cleanup
@@ -146,9 +146,11 @@ def apply_desired(
         owner=lock.owner or default_owner(),
         ttl=lock.ttl,
         wait=lock.wait,
-        streams=live.streams if live is not None else None,
+        streams=[s.raw for s in live.streams] if live is not None else None,
     ) as held:
-        fresh = _masked(LiveState(streams=held.streams, broadcasts=tuple(api.list_broadcasts())))
+        streams = reparse_streams(held.streams, live.streams if live is not None else ())
+        broadcasts = tuple(map(LiveBroadcast.parse, api.list_broadcasts()))
+        fresh = _masked(LiveState(streams=streams, broadcasts=broadcasts))
         plan = plan_for(desired, fresh, api, options)
         replanned = _signature(plan) != _signature(shown)
         if not plan.pending:

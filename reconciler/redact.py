@@ -1,8 +1,10 @@
 """Removes secrets from any text or JSON value before it is printed or logged (invariant 10).
 
 Secrets: the configured API key and any value registered with `register_secret` (stream tokens
-read from the account), `token`/`srt_passphrase`-like fields, the key part of push URLs
-(`rtmp://.../in/<id>?<token>`, `srt://...#<token>`) and secret-looking URL parameters.
+read from the account, declared passphrases, every value read from `${VAR}`), `token`- and
+`srt_passphrase`-like fields, the key part of push URLs (`rtmp://.../in/<id>?<token>`,
+`rtmp://host/app/<key>`, `srt://...#<token>`) and secret-looking URL parameters
+(`?token=`, `?auth=`, `?access_token=`, `&X-Amz-Signature=`, ...).
 Knows nothing of the API client, the planner or the CLI.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 MASK = "***"
@@ -34,18 +36,47 @@ SECRET_FIELDS = frozenset(
 _TEXT_FIELDS = SECRET_FIELDS - {"authorization"}
 _FIELD_ALTERNATION = "|".join(sorted((re.escape(f) for f in _TEXT_FIELDS), key=len, reverse=True))
 
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+
+def _mask_rtmp_key(match: re.Match[str]) -> str:
+    head, key, query = match.groups()
+    gcore_form = head.lower().endswith("/in/") and query  # the key is the query: masked there
+    if key.isdigit() or gcore_form or key == MASK:
+        return match.group(0)
+    return f"{head}{MASK}{query}"
+
+
+def _mask_field_value(match: re.Match[str]) -> str:
+    value = match.group(2)
+    if value in ("null", "None", '""', "''", "~"):
+        return match.group(0)
+    quote = value[0] if value[0] in "\"'" else ""
+    return f"{match.group(1)}{quote}{MASK}{quote}"
+
+
+Replacement = str | Callable[[re.Match[str]], str]
+
+_PATTERNS: tuple[tuple[re.Pattern[str], Replacement], ...] = (
     # Authorization header values: "APIKey <key>", "Bearer <jwt>".
     (re.compile(r"(?i)\b(apikey|bearer)(\s+)[^\s\"',;]+"), rf"\1\2{MASK}"),
     # RTMP push URL: the whole query is the stream key (rtmp://host/in/123?08cd54f0).
     (re.compile(r"(?i)(\brtmps?://[^\s\"'?#]+)\?[^\s\"'<>)\]]+"), rf"\1?{MASK}"),
+    # RTMP stream key in the path (rtmp://a.rtmp.youtube.com/live2/<key>): the last segment after
+    # the application is the stream key, except Gcore's own `/in/<id>?<key>` form.
+    (
+        re.compile(r"(?i)(\brtmps?://[^\s\"'/?#]+/(?:[^\s\"'/?#]+/)+)([^\s\"'/?#<>)\]]+)(\??)"),
+        _mask_rtmp_key,
+    ),
     # SRT push URL: the fragment is the stream key (srt://host:5001?streamid=123#08cd54f0).
     (re.compile(r"(?i)(\bsrt://[^\s\"'#]+)#[^\s\"'<>)\]]+"), rf"\1#{MASK}"),
     # A password in a URL's user info (https://user:password@proxy/): keep the user.
     (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s\"'/@:]*:)[^\s\"'/@]+@"), rf"\1{MASK}@"),
-    # Secret-looking query or fragment parameters in any URL (?token=..., &passphrase=...).
+    # Secret-looking query or fragment parameters in any URL (?token=..., &access_token=...,
+    # ?auth=..., &X-Amz-Signature=...): a name ending with one of these words, or starting auth.
     (
-        re.compile(rf"(?i)([?&#;](?:{_FIELD_ALTERNATION}|key|sig|signature)=)[^&#\s\"'<>]+"),
+        re.compile(
+            r"(?i)([?&#;](?:auth[\w.-]*|[\w.-]*(?:token|auth|key|sig|signature|secret|pass|"
+            r"passphrase|password|pwd|credential|hmac|hash|hdnts|policy))=)[^&#\s\"'<>]+"
+        ),
         rf"\1{MASK}",
     ),
     # JSON or YAML-ish text: "token": "abc", token: abc, srt_passphrase=abc.
@@ -53,9 +84,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(
             rf"(?i)(\b(?:{_FIELD_ALTERNATION})[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,&}}\]]+)"
         ),
-        "",  # replaced by _mask_field_value: keeps the quotes so JSON stays JSON
+        _mask_field_value,  # keeps the quotes so JSON stays JSON
     ),
 )
+
+# Every pattern above needs one of these (a URL, a scheme word, a parameter, a field name): one
+# search spares the seven substitutions on the names and numbers that make most of an output.
+_MAY_MATCH = re.compile(rf"(?i)://|apikey|bearer|[?&#;][\w.-]*=|{_FIELD_ALTERNATION}")
 
 _lock = threading.Lock()
 # Registered literal secrets. Plain alphanumeric ones (stream tokens: thousands of them) are found
@@ -67,6 +102,9 @@ _word_lengths: frozenset[int] = frozenset()
 _others: set[str] = set()
 _other_pattern: re.Pattern[str] | None = None
 _WORD_RUN = re.compile(r"[A-Za-z0-9]+")
+# Only runs at least as long as the shortest registered word can hold one: the regex engine
+# skips the rest (names, numbers) without a Python call per word.
+_candidate_run: re.Pattern[str] = _WORD_RUN
 
 
 def register_secret(value: str | None) -> None:
@@ -75,13 +113,14 @@ def register_secret(value: str | None) -> None:
 
 
 def register_secrets(values: Iterable[str | None]) -> None:
-    global _other_pattern, _word_lengths
+    global _other_pattern, _word_lengths, _candidate_run
     fresh = {v for v in values if isinstance(v, str) and len(v.strip()) >= MIN_SECRET_LENGTH}
     with _lock:
         words = {v for v in fresh if _WORD_RUN.fullmatch(v)}
         others = fresh - words - _others
         _words.update(words)
         _word_lengths = frozenset(len(w) for w in _words)
+        _candidate_run = re.compile(rf"[A-Za-z0-9]{{{min(_word_lengths, default=1)},}}")
         if others:
             _others.update(others)
             # Longest first so that a secret containing another is masked whole.
@@ -91,11 +130,12 @@ def register_secrets(values: Iterable[str | None]) -> None:
 
 def forget_secrets() -> None:
     """Drop registered literal secrets (tests; a long-lived process switching accounts)."""
-    global _other_pattern, _word_lengths
+    global _other_pattern, _word_lengths, _candidate_run
     with _lock:
         _words.clear()
         _others.clear()
         _word_lengths = frozenset()
+        _candidate_run = _WORD_RUN
         _other_pattern = None
 
 
@@ -108,17 +148,17 @@ def redact_registered(text: str) -> str:
     if _other_pattern is not None:
         text = _other_pattern.sub(MASK, text)
     if _words:
-        text = _WORD_RUN.sub(_mask_word_run, text)
+        text = _candidate_run.sub(_mask_word_run, text)
     return text
 
 
 def redact_text(text: str) -> str:
     """Mask every secret in free text (messages, logs, rendered output)."""
     text = redact_registered(text)
-    if not text:
+    if not text or not _MAY_MATCH.search(text):
         return text
     for regex, replacement in _PATTERNS:
-        text = regex.sub(replacement or _mask_field_value, text)
+        text = regex.sub(replacement, text)
     return text
 
 
@@ -137,14 +177,6 @@ def _mask_word_run(match: re.Match[str]) -> str:
                     _WORD_RUN.sub(_mask_word_run, head) + MASK + _WORD_RUN.sub(_mask_word_run, tail)
                 )
     return run
-
-
-def _mask_field_value(match: re.Match[str]) -> str:
-    value = match.group(2)
-    if value in ("null", "None", '""', "''", "~"):
-        return match.group(0)
-    quote = value[0] if value[0] in "\"'" else ""
-    return f"{match.group(1)}{quote}{MASK}{quote}"
 
 
 def redact_value(value: Any) -> Any:

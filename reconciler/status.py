@@ -7,7 +7,6 @@ URL or a token (only the region derived from the push URL host). Knows nothing o
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -16,11 +15,10 @@ from typing import Any
 from reconciler.api.protocol import StreamingAPI
 from reconciler.errors import ReconcilerError
 from reconciler.model.desired import DesiredState
-from reconciler.model.live import LiveState, read_live
-from reconciler.model.marker import decode_entity_data
-from reconciler.redact import redact_text
+from reconciler.model.live import LiveState, LiveStream, LiveVideo, read_live
+from reconciler.model.ownership import ownership_of
+from reconciler.render.inert import json_text, terminal_line
 
-Json = dict[str, Any]
 LATEST = 3  # recordings shown per stream
 _PUSH_HOST = re.compile(r"^[a-z]+://vp-push-([a-z0-9]+)[.-]", re.IGNORECASE)
 
@@ -52,15 +50,11 @@ class StreamStatus:
         return self.id is not None
 
 
-def managed_streams(desired: DesiredState, live: LiveState) -> dict[str, Json]:
+def managed_streams(desired: DesiredState, live: LiveState) -> dict[str, LiveStream]:
     """Declared stream key -> its live object (by our marker, or by `adopt` before adoption)."""
-    set_name = desired.settings.set_name
-    by_id = live.stream_by_id()
-    found: dict[str, Json] = {}
-    for stream in live.streams:
-        marker = decode_entity_data(stream.get("client_entity_data")).marker
-        if marker is not None and marker.set_name == set_name and marker.key in desired.streams:
-            found.setdefault(marker.key, stream)
+    owned = ownership_of(live, desired.settings.set_name).owned
+    found = {key: owned[key].stream for key in desired.streams if key in owned}
+    by_id = live.stream_by_id
     for key, want in desired.streams.items():
         if key not in found and want.adopt_id is not None and want.adopt_id in by_id:
             found[key] = by_id[want.adopt_id]
@@ -70,7 +64,7 @@ def managed_streams(desired: DesiredState, live: LiveState) -> dict[str, Json]:
 def collect_status(
     desired: DesiredState,
     live: LiveState,
-    videos_by_stream: Mapping[int, list[Json]],
+    videos_by_stream: Mapping[int, list[LiveVideo]],
     *,
     latest: int = LATEST,
     video_errors: Mapping[int, str] | None = None,
@@ -85,7 +79,7 @@ def collect_status(
             name = str(desired.streams[key].fields.get("name") or key)
             rows.append(StreamStatus(key=key, id=None, name=name))
             continue
-        stream_id = int(stream["id"])
+        stream_id = stream.id
         videos = videos_by_stream.get(stream_id)
         error = None
         if videos is None:
@@ -94,12 +88,12 @@ def collect_status(
             StreamStatus(
                 key=key,
                 id=stream_id,
-                name=str(stream.get("name") or ""),
-                live=bool(stream.get("live")),
-                backup_live=bool(stream.get("backup_live")),
-                recording=bool(stream.get("recording")),
-                active=bool(stream.get("active")),
-                region=region_of(stream),
+                name=stream.name,
+                live=stream.live,
+                backup_live=stream.backup_live,
+                recording=stream.recording,
+                active=stream.active,
+                region=region_of(stream.raw),
                 recordings=latest_recordings(videos or [], stream_id, latest),
                 recordings_error=error,
             )
@@ -113,12 +107,12 @@ def read_status(
     """Read the account (list sweeps) and the videos of each managed stream, then
     `collect_status`. A failed video read shows on that stream's row; a failed sweep raises."""
     live = read_live(api)
-    videos: dict[int, list[Json]] = {}
+    videos: dict[int, list[LiveVideo]] = {}
     errors: dict[int, str] = {}
     for stream in managed_streams(desired, live).values():
-        stream_id = int(stream["id"])
+        stream_id = stream.id
         try:
-            videos[stream_id] = api.list_videos(stream_id=stream_id)
+            videos[stream_id] = [LiveVideo.parse(v) for v in api.list_videos(stream_id=stream_id)]
         except ReconcilerError as exc:
             errors[stream_id] = str(exc)
     return collect_status(desired, live, videos, latest=latest, video_errors=errors)
@@ -133,20 +127,20 @@ def region_of(stream: Mapping[str, Any]) -> str | None:
 
 
 def latest_recordings(
-    videos: Iterable[Json], stream_id: int, latest: int = LATEST
+    videos: Iterable[LiveVideo], stream_id: int, latest: int = LATEST
 ) -> tuple[RecordingStatus, ...]:
     """The newest `latest` videos recorded from `stream_id`, newest first."""
-    own = [v for v in videos if v.get("stream_id") == stream_id and isinstance(v.get("id"), int)]
-    own.sort(key=lambda v: (str(v.get("created_at") or ""), int(v["id"])), reverse=True)
+    own = [(v.id, v) for v in videos if v.stream_id == stream_id and v.id is not None]
+    own.sort(key=lambda pair: (str(pair[1].get("created_at") or ""), pair[0]), reverse=True)
     return tuple(
         RecordingStatus(
-            id=int(v["id"]),
-            name=str(v.get("name") or ""),
+            id=video_id,
+            name=v.name,
             status=str(v.get("status") or "unknown"),
-            duration_ms=v["duration"] if isinstance(v.get("duration"), int) else None,
+            duration_ms=v.get("duration") if isinstance(v.get("duration"), int) else None,
             created_at=v.get("created_at") if isinstance(v.get("created_at"), str) else None,
         )
-        for v in own[:latest]
+        for video_id, v in own[:latest]
     )
 
 
@@ -159,13 +153,13 @@ def render_status(rows: Iterable[StreamStatus], fmt: str = "text") -> str:
     recordings: [{id, name, status, duration_ms, created_at}], recordings_error}]}`."""
     rows = list(rows)
     if fmt == "json":
-        return redact_text(json.dumps({"streams": [_json_row(r) for r in rows]}, indent=2)) + "\n"
+        return json_text({"streams": [_json_row(r) for r in rows]})
     if fmt != "text":
         raise ValueError(f"unknown status format {fmt!r}")
-    return redact_text(_text(rows))
+    return _text(rows)
 
 
-def _json_row(row: StreamStatus) -> Json:
+def _json_row(row: StreamStatus) -> dict[str, Any]:
     value = asdict(row)
     value["exists"] = row.exists
     return value
@@ -175,7 +169,7 @@ def _text(rows: list[StreamStatus]) -> str:
     if not rows:
         return "No streams declared in the manifests.\n"
     header = ("STREAM", "ID", "LIVE", "BACKUP", "RECORDING", "ACTIVE", "REGION")
-    table = [header]
+    table: list[tuple[str, ...]] = [header]
     for row in rows:
         if not row.exists:
             table.append((row.key, "-", "-", "-", "-", "-", "-"))
@@ -191,6 +185,8 @@ def _text(rows: list[StreamStatus]) -> str:
                 row.region or "-",
             )
         )
+    # Values come from the account: each made inert (and redacted) before it is measured.
+    table = [tuple(terminal_line(cell) for cell in line) for line in table]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     lines = []
     for index, line in enumerate(table):
@@ -207,13 +203,14 @@ def _recording_lines(row: StreamStatus) -> list[str]:
     if not row.exists:
         return ["    not in the account (declared; the next apply creates it)"]
     if row.recordings_error is not None:
-        return [f"    recordings: could not be read ({row.recordings_error})"]
+        return [f"    recordings: could not be read ({terminal_line(row.recordings_error)})"]
     if not row.recordings:
         return ["    recordings: none"]
     lines = ["    recordings (latest first):"]
     for rec in row.recordings:
         lines.append(
-            f"      {rec.id}  {rec.status:<8}  {_duration(rec.duration_ms):>8}  {rec.name}"
+            f"      {rec.id}  {terminal_line(rec.status):<8}  {_duration(rec.duration_ms):>8}  "
+            f"{terminal_line(rec.name)}"
         )
     return lines
 

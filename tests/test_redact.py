@@ -44,6 +44,16 @@ def _clean() -> Iterator[None]:
         ("Authorization: APIKey 12345$abcdef", "Authorization: APIKey ***"),
         ('{"srt_passphrase": null}', '{"srt_passphrase": null}'),
         ("3 tokens used, the key field is fine", "3 tokens used, the key field is fine"),
+        # A stream key in an RTMP path, and secret-looking parameters of any name (issue 9, 11).
+        ("rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl", "rtmp://a.rtmp.youtube.com/live2/***"),
+        ("rtmp://live.twitch.tv/app/live_1_ab?bw=1", "rtmp://live.twitch.tv/app/***?***"),
+        ("rtmp://h/live and rtmp://h/in/12 stay", "rtmp://h/live and rtmp://h/in/12 stay"),
+        ("https://c/a.m3u8?auth=S3cr3t&w=1", "https://c/a.m3u8?auth=***&w=1"),
+        ("https://c/b.m3u8?access_token=S3cr3t", "https://c/b.m3u8?access_token=***"),
+        (
+            "https://s3/x?X-Amz-Signature=ab12&keyframes=2",
+            "https://s3/x?X-Amz-Signature=***&keyframes=2",
+        ),
         ("", ""),
     ],
 )

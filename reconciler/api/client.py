@@ -2,6 +2,7 @@
 
 Paths, body wrapping exactly as the official SDK sends it, answer shapes, list sweeps. Retries,
 rate limit and error mapping live in `transport`; this module never sees an httpx exception.
+Knows nothing of manifests, markers or plans: objects are plain JSON dicts.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from reconciler.api.deadline import install as install_deadlines
 from reconciler.api.pages import DEFAULT_PAGE_SIZE, sweep
 from reconciler.api.serverclock import ServerClock
 from reconciler.api.settings import ClientSettings
@@ -81,6 +83,7 @@ class StreamingClient:
             follow_redirects=False,
             event_hooks={"response": [self._server_clock.observe]},
         )
+        install_deadlines(self._http)  # --timeout bounds a whole request, not each read
         self._caller = Caller(
             self._http, settings, secret=api_key.strip(), sleep=sleep, clock=clock, rng=rng
         )

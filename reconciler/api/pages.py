@@ -6,7 +6,8 @@ then pages one by one, in rounds of 1, 2, 4, ...: an account of the expected siz
 ceil(N/size) + 1 requests. Without one, rounds of 1, 2, 4, ... up to `concurrency` pages; a round
 that ends on a short page is followed by a single page to confirm the end (the API promises no
 total count, only an empty page past the end): at most concurrency - 1 empty pages more. Any
-failed page fails the whole sweep: never a partial list.
+failed page fails the whole sweep: never a partial list; so do pages that contradict each other
+(objects after the page that ended the list, a page of only repeated ids).
 Knows nothing of HTTP; it is given a function that fetches one page.
 """
 
@@ -36,10 +37,12 @@ def sweep(
     """All objects of all pages in page order, de-duplicated by id (first occurrence wins).
 
     `fetch(page)` returns the page's objects (each a dict with an `id`) or raises. `expected` is
-    how many objects there probably are (0: unknown); it only changes how many pages go out at
-    once, never where the sweep ends.
+    how many objects there probably are (0: unknown); it changes how many pages go out at once,
+    and an empty page before the expected end is confirmed by the next page. Pages that contradict
+    each other raise `BadResponse` (see `_Promises`), as a failed page does.
     """
     seen: dict[Any, Json] = {}
+    promises = _Promises(what)
     page = 1
     round_size = 1
     largest = page_size
@@ -53,19 +56,67 @@ def sweep(
             round_size = 1  # past the expected size: probe the end before widening again
         numbers = list(range(page, page + round_size))
         results = _fetch_round(fetch, numbers, executor)
-        ended = False
-        for items in results:
-            if not items:
-                ended = True  # later pages of this round may hold shifted objects: keep them
+        for number, items in zip(numbers, results, strict=True):
+            promises.check(number, items, seen)
             for item in items:
                 seen.setdefault(item["id"], item)
             largest = max(largest, len(items))
-        if ended:
-            return list(seen.values())
         page += round_size
+        if promises.empty_page is not None:
+            if promises.abrupt_end == page - 1 and page - 1 <= expected_pages:
+                # Fewer objects than expected, and the list ended on `[]` right after a full page:
+                # a page that lies `[]` looks exactly like this, so one more page confirms the end
+                # (a request more only when the account holds fewer objects than expected).
+                promises.check(page, fetch(page), seen)
+            return list(seen.values())
         # A short last page is most likely the end: confirm it with one request.
         short = len(results[-1]) < largest
         round_size = 1 if short else min(concurrency, round_size * 2)
+
+
+class _Promises:
+    """What the pages read so far promise about the next ones. The API answers bare arrays (no
+    total), so the only promises are: a page shorter than an earlier page, or an empty page, ends
+    the list; and every page brings objects not seen before. A page that breaks one (objects after
+    the end, or only repeated ids: a server that pages forever) means the listing is incomplete or
+    inconsistent, and using it could prune or duplicate: `check` raises as a failed page does."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._largest = 0
+        self._end: tuple[int, int] | None = None  # (page, size) of the page that ended the list
+        self.empty_page: int | None = None  # the first empty page
+
+    @property
+    def abrupt_end(self) -> int | None:
+        """The empty page that ended the list right after a full page (page 1 excluded: an empty
+        account), if that is how it ended."""
+        if self._end is not None and self._end[1] == 0 and self._end[0] > 1:
+            return self._end[0]
+        return None
+
+    def check(self, number: int, items: list[Json], seen: dict[Any, Json]) -> None:
+        if items and self._end is not None:
+            end, size = self._end
+            raise self._incomplete(
+                f"page {number} holds {len(items)} objects after page {end} ended the list with "
+                f"{size}"
+            )
+        if items and all(item["id"] in seen for item in items):
+            raise self._incomplete(
+                f"page {number} brings no object that earlier pages did not ({len(items)} repeated)"
+            )
+        if self._end is None and (not items or len(items) < self._largest):
+            self._end = (number, len(items))
+        if not items and self.empty_page is None:
+            self.empty_page = number
+        self._largest = max(self._largest, len(items))
+
+    def _incomplete(self, what_happened: str) -> BadResponse:
+        return BadResponse(
+            f"listing {self._what}: {what_happened}: the listing is incomplete or inconsistent, "
+            "so it is not used; retry later"
+        )
 
 
 def _fetch_round(

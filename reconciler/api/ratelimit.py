@@ -2,14 +2,18 @@
 
 A token bucket in its "virtual scheduling" form: each caller reserves the next free slot under a
 lock, then sleeps outside it, so N threads get N distinct slots and never a burst. A 429 from the
-server pauses every caller (`hold`). Knows nothing of HTTP.
+server pauses every caller (`hold`) and halves the rate for the rest of the run (`slow_down`).
+Knows nothing of HTTP.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+
+SLOWEST = 1.0  # requests/second: 429s never slow a client below this on their own
 
 
 class RateLimiter:
@@ -35,6 +39,9 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._next_slot = float("-inf")  # theoretical arrival time of the next request
         self._held_until = float("-inf")
+        self._slowed_at = float("-inf")  # when the last 429 halved the rate
+        self._recent: deque[float] = deque(maxlen=1000)  # slot times, to measure an unlimited rate
+        self.slowed_to: float | None = None  # the rate 429s set, None until they do
         self.waited = 0.0  # total seconds callers spent waiting (for stats)
 
     def reserve(self) -> float:
@@ -45,6 +52,7 @@ class RateLimiter:
             tat = max(self._next_slot, earliest)
             slot = max(earliest, tat - self._tolerance)
             self._next_slot = tat + self._interval
+            self._recent.append(slot)
             delay = slot - now
             self.waited += delay
             return delay
@@ -62,3 +70,27 @@ class RateLimiter:
             return
         with self._lock:
             self._held_until = max(self._held_until, self._clock() + seconds)
+
+    def slow_down(self, *, sent_at: float) -> float | None:
+        """A 429 answered a request sent at `sent_at`: halve the rate for the rest of the run (an
+        unlimited limiter starts from the rate it measured over the last second), never below
+        `SLOWEST`. 429s to requests sent before the last slow-down were earned by the old rate
+        and change nothing. Returns the new rate, or None when nothing changed."""
+        with self._lock:
+            now = self._clock()
+            if sent_at < self._slowed_at:
+                return None
+            current = self.rate if self.rate is not None else self._measured(now)
+            slower = min(current, max(SLOWEST, current / 2))
+            self._slowed_at = now
+            if self.rate is not None and slower >= self.rate:
+                return None
+            self.rate, self._interval = slower, 1.0 / slower
+            self._tolerance = 0.0  # no bursts once the server has complained
+            self.slowed_to = slower
+            return slower
+
+    def _measured(self, now: float) -> float:
+        """Requests per second over the last second (at least SLOWEST)."""
+        recent = sum(1 for slot in self._recent if now - 1.0 < slot <= now)
+        return max(SLOWEST, float(recent))

@@ -19,6 +19,13 @@ ENV_CONCURRENCY = "RECONCILER_CONCURRENCY"
 ENV_TIMEOUT = "RECONCILER_TIMEOUT"
 ENV_RETRIES = "RECONCILER_RETRIES"
 
+# Bounds of every number a user can give (flags and environment): past them a value is a typo or
+# an attack, and would overflow a sleep or a socket timeout, or start a million threads.
+RATE_LIMIT_RANGE = (0.01, 10_000.0)  # requests/second
+CONCURRENCY_RANGE = (1, 64)
+TIMEOUT_MAX = 3600.0  # seconds for one whole request
+RETRIES_RANGE = (0, 20)
+
 
 @dataclass(frozen=True)
 class ClientSettings:
@@ -26,8 +33,9 @@ class ClientSettings:
 
     rate_limit: float | None = 10.0  # requests/second shared by all threads; None = unlimited
     concurrency: int = 8  # pages in flight in a sweep; the apply worker pool uses the same number
-    timeout: float = 30.0  # seconds for reading/writing one response
+    timeout: float = 30.0  # seconds for one whole request: connect, send and the full answer
     connect_timeout: float = 5.0
+    max_response_bytes: int = 32 * 1024 * 1024  # a bigger answer fails unread, never buffered
     retries: int = 4  # retries after the first attempt (so 5 attempts at most)
     backoff_base: float = 0.5  # seconds; full jitter over base * 2**attempt
     backoff_max: float = 8.0
@@ -35,20 +43,29 @@ class ClientSettings:
     user_agent: str = f"reconciler/{__version__}"
 
     def __post_init__(self) -> None:
-        if self.rate_limit is not None and not (
-            self.rate_limit > 0 and math.isfinite(self.rate_limit)
-        ):
+        low, high = RATE_LIMIT_RANGE
+        if self.rate_limit is not None and not low <= self.rate_limit <= high:
             raise ConfigError(
-                f"rate limit must be a positive number or unlimited, not {self.rate_limit}"
+                f"rate limit must be from {low:g} to {high:g} requests per second or unlimited, "
+                f"not {self.rate_limit}"
             )
-        if self.concurrency < 1:
-            raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")
+        if not CONCURRENCY_RANGE[0] <= self.concurrency <= CONCURRENCY_RANGE[1]:
+            raise ConfigError(
+                f"concurrency must be from {CONCURRENCY_RANGE[0]} to {CONCURRENCY_RANGE[1]}, "
+                f"not {self.concurrency}"
+            )
         for name in ("timeout", "connect_timeout"):
             value = getattr(self, name)
-            if not (value > 0 and math.isfinite(value)):
-                raise ConfigError(f"{name} must be a positive number of seconds, not {value}")
-        if self.retries < 0:
-            raise ConfigError(f"retries must be 0 or more, not {self.retries}")
+            if not 0 < value <= TIMEOUT_MAX:
+                raise ConfigError(
+                    f"{name} must be above 0 and at most {TIMEOUT_MAX:g} seconds, not {value}"
+                )
+        if not RETRIES_RANGE[0] <= self.retries <= RETRIES_RANGE[1]:
+            raise ConfigError(
+                f"retries must be from {RETRIES_RANGE[0]} to {RETRIES_RANGE[1]}, not {self.retries}"
+            )
+        if self.max_response_bytes < 1:
+            raise ConfigError("max_response_bytes must be at least 1")
         for name in ("backoff_base", "backoff_max", "retry_after_max"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative")
@@ -65,9 +82,9 @@ class ClientSettings:
         values: dict[str, Any] = {}
         readers: list[tuple[str, str, Callable[[str], Any]]] = [
             (ENV_RATE_LIMIT, "rate_limit", _parse_rate),
-            (ENV_CONCURRENCY, "concurrency", _parse_positive_int),
+            (ENV_CONCURRENCY, "concurrency", _parse_concurrency),
             (ENV_TIMEOUT, "timeout", _parse_seconds),
-            (ENV_RETRIES, "retries", _parse_count),
+            (ENV_RETRIES, "retries", _parse_retries),
         ]
         for variable, name, parse in readers:
             raw = env.get(variable)
@@ -94,45 +111,49 @@ def parse_rate_limit(text: str) -> float | None:
 def _parse_rate(text: str) -> float | None:
     if text.lower() in ("0", "none", "unlimited", "off"):
         return None
-    value = _float(text, "a number of requests per second, or 0/none for unlimited")
-    if value < 0:
-        raise ValueError("expected a number of requests per second, or 0/none for unlimited")
-    return None if value == 0 else value
+    low, high = RATE_LIMIT_RANGE
+    return _float(
+        text,
+        f"a number of requests per second between {low:g} and {high:g}, or 0/none for unlimited",
+        low=low,
+        high=high,
+    )
 
 
-def _parse_positive_int(text: str) -> int:
-    value = _int(text, "a whole number of at least 1")
-    if value < 1:
-        raise ValueError("expected a whole number of at least 1")
-    return value
+def _parse_concurrency(text: str) -> int:
+    low, high = CONCURRENCY_RANGE
+    return _int(text, f"a whole number from {low} to {high}", low=low, high=high)
 
 
-def _parse_count(text: str) -> int:
-    value = _int(text, "a whole number of 0 or more")
-    if value < 0:
-        raise ValueError("expected a whole number of 0 or more")
-    return value
+def _parse_retries(text: str) -> int:
+    low, high = RETRIES_RANGE
+    return _int(text, f"a whole number from {low} to {high}", low=low, high=high)
 
 
 def _parse_seconds(text: str) -> float:
-    value = _float(text, "a positive number of seconds")
+    value = _float(
+        text, f"a number of seconds above 0 and at most {TIMEOUT_MAX:g}", low=0, high=TIMEOUT_MAX
+    )
     if value <= 0:
-        raise ValueError("expected a positive number of seconds")
+        raise ValueError(f"expected a number of seconds above 0 and at most {TIMEOUT_MAX:g}")
     return value
 
 
-def _float(text: str, expected: str) -> float:
+def _float(text: str, expected: str, *, low: float, high: float) -> float:
     try:
         value = float(text)
     except ValueError:
         raise ValueError(f"expected {expected}") from None
-    if not math.isfinite(value):
+    if not (math.isfinite(value) and low <= value <= high):
         raise ValueError(f"expected {expected}")
     return value
 
 
-def _int(text: str, expected: str) -> int:
+def _int(text: str, expected: str, *, low: int, high: int) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise ValueError(f"expected {expected}") from None
+    if not low <= value <= high:
+        raise ValueError(f"expected {expected}")
+    return value

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from reconciler.api.deadline import deadline
 from reconciler.api.ratelimit import RateLimiter
 from reconciler.api.retry import (
     Failure,
@@ -48,19 +49,22 @@ _MAX_MESSAGE = 300  # characters of a server's error text quoted in our messages
 
 @dataclass(frozen=True)
 class Reply:
+    """What `Caller.call` returns: the status and the parsed JSON."""
+
     status: int
     data: Any  # parsed JSON, or None for an empty body
 
 
 @dataclass(frozen=True)
 class ClientStats:
-    """What a client sent: requests per "METHOD /route" (ids as `{id}`), retries, 429s seen and
-    seconds spent waiting for the rate limiter or a Retry-After."""
+    """What a client sent: requests per "METHOD /route" (ids as `{id}`), retries, 429s seen,
+    seconds spent waiting for the rate limiter or a Retry-After, and the rate 429s slowed it to."""
 
     requests: Mapping[str, int] = field(default_factory=dict)
     retries: int = 0
     rate_limited: int = 0
     waited: float = 0.0
+    slowed_to: float | None = None  # requests/s the client slowed down to after 429s, if it did
 
     @property
     def total(self) -> int:
@@ -74,6 +78,34 @@ class ClientStats:
 
     def __getitem__(self, route: str) -> int:
         return self.requests.get(route, 0)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer read in full (within the size cap)."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One attempt: the answer, or the failure that left us without one."""
+
+    sent_at: float  # the rate limiter's clock when the request went out
+    answer: Answer | None = None
+    failure: Failure | None = None
+    detail: str = ""
+
+
+@dataclass
+class _Tries:
+    """The attempts of one call so far (mutable: one per call, never shared)."""
+
+    failures: int = 0  # 5xx, timeouts, connection errors: budget `retries`
+    throttled: int = 0  # 429s: safe by definition, budget 2 * `retries` (the limit is shared)
+    maybe_acted: bool = False  # an earlier attempt may have changed server state
 
 
 class Caller:
@@ -94,6 +126,7 @@ class Caller:
         self._settings = settings
         self._secret = secret
         self._sleep = sleep
+        self._clock = clock
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()
         self.limiter = RateLimiter(settings.rate_limit, clock=clock, sleep=sleep)
@@ -110,6 +143,7 @@ class Caller:
                 retries=self._retries,
                 rate_limited=self._rate_limited,
                 waited=self._backoff_waited + self.limiter.waited,
+                slowed_to=self.limiter.slowed_to,
             )
 
     def call(
@@ -128,110 +162,178 @@ class Caller:
         Raises AmbiguousCreate for a `create` whose outcome is unknown; NotFoundError for a 404,
         except a DELETE whose earlier attempt may have acted (then it returns Reply(204, None)).
         """
-        name = f"{method} {path}"
-        maybe_acted = False
-        failures = 0  # 5xx, timeouts, connection errors: budget `retries`
-        throttled = 0  # 429s: safe by definition, budget 2 * `retries` (the limit is shared)
+        tries = _Tries()
         while True:
-            self.limiter.acquire()
-            with self._lock:
-                self._requests[f"{method} {route}"] += 1
-            started = time.monotonic()
-            failure: Failure | None = None
-            response: httpx.Response | None = None
-            detail = ""
+            outcome = self._attempt(method, path, route, params, body)
+            answer = outcome.answer
+            if answer is not None:
+                if answer.status in ok:
+                    return Reply(answer.status, self._parse(answer, method, path))
+                if answer.status == 404 and method == "DELETE" and tries.maybe_acted:
+                    log.info("%s %s -> 404 after an earlier attempt may have deleted it: done",
+                             method, path)  # fmt: skip
+                    return Reply(204, None)
+                outcome = self._refused(outcome, answer, method, path)
+            self._retry_or_raise(outcome, method, path, create, tries)
+
+    # -- one attempt -------------------------------------------------------------------------
+
+    def _attempt(
+        self, method: str, path: str, route: str, params: Mapping[str, Any] | None, body: Any
+    ) -> _Outcome:
+        """Wait for a slot, send, read the whole answer within the deadline; never retries."""
+        self.limiter.acquire()
+        sent_at = self._clock()
+        with self._lock:
+            self._requests[f"{method} {route}"] += 1
+        started = time.monotonic()
+        failure: Failure
+        error: httpx.HTTPError
+        with deadline(self._settings.timeout) as limit:
             try:
-                response = self._http.request(method, path, params=params, json=body)
+                answer = self._exchange(method, path, params, body)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                failure, detail = Failure.NOT_SENT, _describe(exc)
+                failure, error = Failure.NOT_SENT, exc
             except httpx.TimeoutException as exc:
-                failure, detail = Failure.TIMEOUT, _describe(exc)
+                failure, error = Failure.TIMEOUT, exc
             except httpx.TransportError as exc:  # read/write errors, protocol errors
-                failure, detail = Failure.DROPPED, _describe(exc)
+                failure, error = Failure.DROPPED, exc
             except httpx.HTTPError as exc:  # undecodable body, redirect loops
                 raise BadResponse(_describe(exc), method=method, path=path) from None
-            elapsed = time.monotonic() - started
-            headers: Mapping[str, str] = {}
-            if response is not None:
-                log.debug("%s -> %s (%.3fs)", name, response.status_code, elapsed)
-                status = response.status_code
-                if status in ok:
-                    return Reply(status, self._parse(response, name))
-                if status == 404 and method == "DELETE" and maybe_acted:
-                    log.info("%s -> 404 after an earlier attempt may have deleted it: done", name)
-                    return Reply(204, None)
-                failure = failure_for_status(status)
-                if failure is None:
-                    raise self._error_for(response, method, path)
-                if failure is Failure.RATE_LIMITED:
-                    with self._lock:
-                        self._rate_limited += 1
-                headers = response.headers
-                detail = f"HTTP {status}{self._server_text(response)}"
             else:
-                log.debug("%s -> %s (%.3fs)", name, detail, elapsed)
-            assert failure is not None
-            limited = failure is Failure.RATE_LIMITED
-            attempt = throttled if limited else failures
-            budget = self._settings.retries * (2 if limited else 1)
-            verdict = decide(failure, create=create, attempt=attempt, retries=budget)
-            if verdict is Verdict.AMBIGUOUS:
-                raise AmbiguousCreate(
-                    f"outcome unknown ({detail}); the object may have been created: look for it "
-                    "before creating again",
-                    method=method,
-                    path=path,
-                    status=response.status_code if response is not None else None,
-                )
-            if verdict is Verdict.GIVE_UP:
-                attempts = failures + throttled + 1
-                raise self._final_error(failure, response, method, path, detail, attempts)
-            maybe_acted = maybe_acted or may_have_acted(failure)
-            delay = wait_for(
-                failure,
-                headers,
-                attempt=attempt,
-                base=self._settings.backoff_base,
-                cap=self._settings.backoff_max,
-                retry_after_max=self._settings.retry_after_max,
-                now=self._wall_clock(),
-                rng=self._rng,
-            )
-            log.info("%s: %s; retry in %.2fs", name, detail, delay)
+                log.debug("%s %s -> %s (%.3fs)", method, path, answer.status,
+                          time.monotonic() - started)  # fmt: skip
+                return _Outcome(sent_at, answer=answer)
+        detail = self._timed_out() if limit.expired else _describe(error)
+        log.debug("%s %s -> %s (%.3fs)", method, path, detail, time.monotonic() - started)
+        return _Outcome(sent_at, failure=failure, detail=detail)
+
+    def _exchange(
+        self, method: str, path: str, params: Mapping[str, Any] | None, body: Any
+    ) -> Answer:
+        request = self._http.build_request(method, path, params=params, json=body)
+        response = self._http.send(request, stream=True)
+        try:
+            content = self._read_capped(response, method, request.url.raw_path.decode())
+        finally:
+            response.close()  # an unread rest closes the connection: it is never reused
+        return Answer(response.status_code, response.headers, content)
+
+    def _read_capped(self, response: httpx.Response, method: str, target: str) -> bytes:
+        """The body, streamed: past `max_response_bytes` it fails without reading the rest."""
+        cap = self._settings.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        too_big = BadResponse(
+            f"the answer is larger than {_size(cap)}; the rest was not read",
+            method=method,
+            path=target,
+            status=response.status_code,
+        )
+        if declared.isdigit() and int(declared) > cap:
+            raise too_big
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise too_big
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _timed_out(self) -> str:
+        return (
+            f"no complete answer within {self._settings.timeout:g} s (--timeout, the deadline of "
+            "a whole request)"
+        )
+
+    def _refused(self, outcome: _Outcome, answer: Answer, method: str, path: str) -> _Outcome:
+        """An answer that is not a success: the failure to retry, or the error to raise now."""
+        failure = failure_for_status(answer.status)
+        if failure is None:
+            raise self._error_for(answer, method, path)
+        if failure is Failure.RATE_LIMITED:
             with self._lock:
-                self._retries += 1
-            if failure is Failure.RATE_LIMITED:
-                self.limiter.hold(delay)  # the account's limit: every thread backs off
-            elif delay > 0:
-                with self._lock:
-                    self._backoff_waited += delay
-                self._sleep(delay)
-            if limited:
-                throttled += 1
-            else:
-                failures += 1
+                self._rate_limited += 1
+            slowed = self.limiter.slow_down(sent_at=outcome.sent_at)
+            if slowed is not None:
+                log.info("the API answered 429: slowing down to %g requests/s", slowed)
+        detail = f"HTTP {answer.status}{self._server_text(answer)}"
+        return _Outcome(outcome.sent_at, answer=answer, failure=failure, detail=detail)
+
+    # -- retries -----------------------------------------------------------------------------
+
+    def _retry_or_raise(
+        self, outcome: _Outcome, method: str, path: str, create: bool, tries: _Tries
+    ) -> None:
+        """Raise when the policy gives up (or a create's outcome is unknown), else wait."""
+        failure = outcome.failure
+        assert failure is not None
+        status = outcome.answer.status if outcome.answer is not None else None
+        limited = failure is Failure.RATE_LIMITED
+        attempt = tries.throttled if limited else tries.failures
+        budget = self._settings.retries * (2 if limited else 1)
+        verdict = decide(failure, create=create, attempt=attempt, retries=budget)
+        if verdict is Verdict.AMBIGUOUS:
+            raise AmbiguousCreate(
+                f"outcome unknown ({outcome.detail}); the object may have been created: look for "
+                "it before creating again",
+                method=method,
+                path=path,
+                status=status,
+            )
+        if verdict is Verdict.GIVE_UP:
+            attempts = tries.failures + tries.throttled + 1
+            raise self._final_error(failure, outcome, method, path, attempts)
+        tries.maybe_acted = tries.maybe_acted or may_have_acted(failure)
+        self._wait_before_retry(outcome, failure, attempt, f"{method} {path}")
+        if limited:
+            tries.throttled += 1
+        else:
+            tries.failures += 1
+
+    def _wait_before_retry(
+        self, outcome: _Outcome, failure: Failure, attempt: int, name: str
+    ) -> None:
+        delay = wait_for(
+            failure,
+            outcome.answer.headers if outcome.answer is not None else {},
+            attempt=attempt,
+            base=self._settings.backoff_base,
+            cap=self._settings.backoff_max,
+            retry_after_max=self._settings.retry_after_max,
+            now=self._wall_clock(),
+            rng=self._rng,
+        )
+        log.info("%s: %s; retry in %.2fs", name, outcome.detail, delay)
+        with self._lock:
+            self._retries += 1
+        if failure is Failure.RATE_LIMITED:
+            self.limiter.hold(delay)  # the account's limit: every thread backs off
+        elif delay > 0:
+            with self._lock:
+                self._backoff_waited += delay
+            self._sleep(delay)
 
     # -- answers -----------------------------------------------------------------------------
 
-    def _parse(self, response: httpx.Response, name: str) -> Any:
-        content = response.content
+    def _parse(self, answer: Answer, method: str, path: str) -> Any:
+        content = answer.content
         if not content.strip():
             return None
         try:
             return json.loads(content)
         except ValueError:
-            method, _, path = name.partition(" ")
             raise BadResponse(
-                f"the API answered {response.status_code} with a body that is not JSON"
-                f"{self._server_text(response)}",
+                f"the API answered {answer.status} with a body that is not JSON"
+                f"{self._server_text(answer)}",
                 method=method,
                 path=path,
-                status=response.status_code,
+                status=answer.status,
             ) from None
 
-    def _error_for(self, response: httpx.Response, method: str, path: str) -> ApiError:
-        status = response.status_code
-        text = self._api_message(response)
+    def _error_for(self, answer: Answer, method: str, path: str) -> ApiError:
+        status = answer.status
+        text = self._api_message(answer)
         kw: dict[str, Any] = {"method": method, "path": path, "status": status}
         if status in (401, 403):
             what = "the API key was refused" if status == 401 else "the API key lacks the rights"
@@ -243,57 +345,63 @@ class Caller:
         return BadResponse(f"unexpected answer{_colon(text)}", **kw)
 
     def _final_error(
-        self,
-        failure: Failure,
-        response: httpx.Response | None,
-        method: str,
-        path: str,
-        detail: str,
-        attempts: int,
+        self, failure: Failure, outcome: _Outcome, method: str, path: str, attempts: int
     ) -> ApiError:
-        status = response.status_code if response is not None else None
+        answer = outcome.answer
         tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
-        kw: dict[str, Any] = {"method": method, "path": path, "status": status}
+        kw: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "status": answer.status if answer is not None else None,
+        }
         if failure is Failure.RATE_LIMITED:
             return RateLimited(
                 f"rate limited by the API {tries}; lower --rate-limit or retry later", **kw
             )
-        if failure is Failure.SERVER and response is not None:
-            return ServerError(f"server error {tries}{_colon(self._api_message(response))}", **kw)
-        return Unreachable(f"{detail} {tries}; check GCORE_BASE_URL and the network", **kw)
+        if failure is Failure.SERVER and answer is not None:
+            return ServerError(f"server error {tries}{_colon(self._api_message(answer))}", **kw)
+        return Unreachable(f"{outcome.detail} {tries}; check GCORE_BASE_URL and the network", **kw)
 
-    def _api_message(self, response: httpx.Response) -> str:
+    def _api_message(self, answer: Answer) -> str:
         """The API's own words: `{"errors": {field: [msg]}}`, `{"error": ...}`, or raw text."""
         try:
-            data = json.loads(response.content) if response.content.strip() else None
+            data = json.loads(answer.content) if answer.content.strip() else None
         except ValueError:
             data = None
-        text = ""
-        if isinstance(data, dict):
-            errors = data.get("errors")
-            if isinstance(errors, dict) and errors:
-                parts = []
-                for key, value in errors.items():
-                    messages = value if isinstance(value, list) else [value]
-                    parts.append(f"{key}: {', '.join(str(m) for m in messages)}")
-                text = "; ".join(parts)
-            elif isinstance(errors, list) and errors:
-                text = "; ".join(str(e) for e in errors)
-            else:
-                for key in ("error", "message", "detail"):
-                    if isinstance(data.get(key), str | int) and str(data[key]):
-                        text = str(data[key])
-                        break
+        text = _error_text(data) if isinstance(data, dict) else ""
         if not text:
-            text = _plain(response.content.decode("utf-8", "replace").strip())
+            text = _plain(answer.content.decode("utf-8", "replace").strip())
         return self.scrub(" ".join(text.split())[:_MAX_MESSAGE])
 
-    def _server_text(self, response: httpx.Response) -> str:
-        return _colon(self._api_message(response))
+    def _server_text(self, answer: Answer) -> str:
+        return _colon(self._api_message(answer))
 
     def scrub(self, text: str) -> str:
         """A server may echo our headers back: the key never reaches a message."""
         return text.replace(self._secret, "***") if self._secret else text
+
+
+def _error_text(data: dict[str, Any]) -> str:
+    errors = data.get("errors")
+    if isinstance(errors, dict) and errors:
+        parts = []
+        for key, value in errors.items():
+            messages = value if isinstance(value, list) else [value]
+            parts.append(f"{key}: {', '.join(str(m) for m in messages)}")
+        return "; ".join(parts)
+    if isinstance(errors, list) and errors:
+        return "; ".join(str(e) for e in errors)
+    for key in ("error", "message", "detail"):
+        if isinstance(data.get(key), str | int) and str(data[key]):
+            return str(data[key])
+    return ""
+
+
+def _size(limit: int) -> str:
+    mib = 1024 * 1024
+    if limit % mib == 0:
+        return f"{limit // mib} MB ({limit} bytes, the client's max_response_bytes)"
+    return f"{limit} bytes (the client's max_response_bytes)"
 
 
 def _plain(text: str) -> str:

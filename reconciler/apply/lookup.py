@@ -15,7 +15,7 @@ from reconciler.api.protocol import StreamingAPI
 from reconciler.apply.markers import Json, StreamBook, match_lost_broadcasts, match_lost_streams
 from reconciler.errors import AmbiguousCreate, ReconcilerError
 from reconciler.model.changes import Action, Change, Plan, Resource
-from reconciler.model.marker import decode_entity_data
+from reconciler.model.live import ENTITY, marker_in
 from reconciler.redact import redact_text
 
 FOUND_AFTER_AMBIGUOUS = "found after an ambiguous create"
@@ -178,10 +178,7 @@ def lost_create(
 ) -> Sought:
     """A create whose outcome is unknown, to look up with its round; a stream without our
     marker cannot be recognised in a listing, so it fails instead (never created twice)."""
-    if (
-        resource is Resource.STREAM
-        and decode_entity_data(body.get("client_entity_data")).marker is None
-    ):
+    if resource is Resource.STREAM and marker_in(body.get(ENTITY)) is None:
         raise ReconcilerError(
             f"{error}; the stream carries no marker to look for it by: not created again"
         ) from error

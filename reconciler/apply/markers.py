@@ -14,9 +14,11 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
+from reconciler.errors import MarkerTooLarge
 from reconciler.model.changes import Action, Plan, Resource
-from reconciler.model.live import LiveState
-from reconciler.model.marker import Marker, MarkerTooLarge, decode_entity_data, encode_entity_data
+from reconciler.model.live import ENTITY, LiveState, marker_in, parse_entity
+from reconciler.model.marker import EntityData, Marker, encode_entity_data
+from reconciler.model.ownership import ownership_of
 
 Json = dict[str, Any]
 
@@ -25,23 +27,27 @@ def infer_set_name(plan: Plan, live: LiveState) -> str | None:
     """The set of the plan: from the markers in its stream bodies, else from the live markers of
     the objects it targets (a stream by id, a broadcast through the stream that records it)."""
     for change in plan.changes:
-        if change.resource is Resource.STREAM and "client_entity_data" in change.body:
-            marker = decode_entity_data(change.body.get("client_entity_data")).marker
+        if change.resource is Resource.STREAM and ENTITY in change.body:
+            marker = marker_in(change.body.get(ENTITY))
             if marker is not None:
                 return marker.set_name
     streams = {c.target_id for c in plan.changes if c.resource is Resource.STREAM}
     broadcasts = {c.target_id for c in plan.changes if c.resource is Resource.BROADCAST}
     for stream in live.streams:
-        marker = decode_entity_data(stream.get("client_entity_data")).marker
+        marker = stream.marker
         if marker is None:
             continue
-        if stream.get("id") in streams or broadcasts & set(marker.broadcasts.values()):
+        if stream.id in streams or broadcasts & set(marker.broadcasts.values()):
             return marker.set_name
     return None
 
 
 class StreamBook:
-    """Thread-safe record of our streams; every marker edit of one stream runs under its lock."""
+    """Thread-safe record of our streams while apply runs, seeded from the ownership index and
+    kept up to date as apply writes: key <-> id of each managed stream (a duplicate of a key is
+    never ours here, as in the plan), names, each stream's decoded `client_entity_data`, and
+    broadcast id -> our streams whose markers record it (so forgetting a broadcast reads only
+    those). Every marker edit of one stream runs under that stream's lock."""
 
     def __init__(self, api: StreamingAPI, live: LiveState, set_name: str | None) -> None:
         self.api = api
@@ -49,40 +55,72 @@ class StreamBook:
         self._lock = threading.Lock()
         self._stream_locks: dict[int, threading.Lock] = {}
         self.ids: dict[str, int] = {}  # our stream key -> id
+        self._keys: dict[int, str] = {}  # id -> our stream key (the reverse of `ids`)
         self.names: dict[int, str] = {}
-        self.entity: dict[int, str | None] = {}
+        self._entity: dict[int, EntityData] = {}
+        self._recorders: dict[int, set[int]] = defaultdict(set)  # broadcast id -> stream ids
         for stream in live.streams:
-            sid = int(stream["id"])
-            self.names[sid] = str(stream.get("name") or "")
-            self.entity[sid] = stream.get("client_entity_data")
-            marker = decode_entity_data(stream.get("client_entity_data")).marker
-            if marker is not None and set_name is not None and marker.set_name == set_name:
-                self.ids[marker.key] = sid
+            self.names[stream.id] = str(stream.get("name") or "")
+            self._entity[stream.id] = stream.entity
+        if set_name is not None:
+            for key, owned in ownership_of(live, set_name).owned.items():
+                self._own(key, owned.id)
+                self._index_marker(owned.id, None, owned.marker)
 
     # --- bookkeeping -------------------------------------------------------------------------
+
+    def _own(self, key: str, stream_id: int) -> None:
+        """Caller holds `_lock` (or is the constructor)."""
+        previous = self.ids.get(key)
+        if previous is not None and previous != stream_id:
+            self._keys.pop(previous, None)
+        self.ids[key] = stream_id
+        self._keys[stream_id] = key
+
+    def _index_marker(self, stream_id: int, old: Marker | None, new: Marker | None) -> None:
+        """Keep broadcast id -> recording streams in step with a marker change (under `_lock`)."""
+        for bid in old.broadcasts.values() if old else ():
+            self._recorders[bid].discard(stream_id)
+        for bid in new.broadcasts.values() if new else ():
+            self._recorders[bid].add(stream_id)
 
     def note_plan(self, plan: Plan) -> None:
         """Streams the plan adopts or updates by id are ours under their manifest key."""
         for change in plan.changes:
             if change.resource is not Resource.STREAM or change.target_id is None:
                 continue
-            if change.action in (Action.ADOPT, Action.UPDATE) and not change.key.startswith("#"):
-                self.ids.setdefault(change.key, change.target_id)
+            if (
+                change.action in (Action.ADOPT, Action.UPDATE)
+                and not change.key.startswith("#")
+                and change.key not in self.ids
+            ):
+                self._own(change.key, change.target_id)
+                self._index_marker(change.target_id, None, self.marker(change.target_id))
 
     def note_stream(
         self, key: str | None, stream_id: int, sent: Mapping[str, Any], got: Any
     ) -> None:
         """Remember what a create or PATCH left on the stream (the answer wins over the body)."""
         answer: Mapping[str, Any] = got if isinstance(got, Mapping) else {}
+        entity: EntityData | None = None
+        if ENTITY in answer:
+            entity = parse_entity(answer[ENTITY]).data
+        elif ENTITY in sent:
+            entity = parse_entity(sent[ENTITY]).data
         with self._lock:
-            if key is not None:
-                self.ids[key] = stream_id
             if "name" in answer or "name" in sent:
                 self.names[stream_id] = str(answer.get("name", sent.get("name")) or "")
-            if "client_entity_data" in answer:
-                self.entity[stream_id] = answer["client_entity_data"]
-            elif "client_entity_data" in sent:
-                self.entity[stream_id] = sent["client_entity_data"]
+            old = self._entity.get(stream_id)
+            if key is not None and self._keys.get(stream_id) != key:
+                self._own(key, stream_id)
+                old = None  # newly ours: index its marker from scratch
+            if entity is not None:
+                self._entity[stream_id] = entity
+            now = self._entity.get(stream_id)
+            if now is not old:
+                self._index_marker(
+                    stream_id, old.marker if old else None, now.marker if now else None
+                )
 
     def stream_id(self, key: str) -> int | None:
         with self._lock:
@@ -90,7 +128,11 @@ class StreamBook:
 
     def our_ids(self) -> set[int]:
         with self._lock:
-            return set(self.ids.values())
+            return set(self._keys)
+
+    def is_ours(self, stream_id: int) -> bool:
+        with self._lock:
+            return stream_id in self._keys
 
     def recorded_broadcasts(self) -> dict[str, set[int]]:
         """Broadcast key -> the ids our streams' markers record under it."""
@@ -113,7 +155,8 @@ class StreamBook:
 
     def marker(self, stream_id: int) -> Marker | None:
         with self._lock:
-            return decode_entity_data(self.entity.get(stream_id)).marker
+            entity = self._entity.get(stream_id)
+        return entity.marker if entity else None
 
     # --- marker edits ------------------------------------------------------------------------
 
@@ -128,9 +171,8 @@ class StreamBook:
         """
         with self._stream_lock(stream_id):
             with self._lock:
-                raw = self.entity.get(stream_id)
-                key = next((k for k, v in self.ids.items() if v == stream_id), None)
-            data = decode_entity_data(raw)
+                data = self._entity.get(stream_id) or EntityData(None, None, None)
+                key = self._keys.get(stream_id)
             current = data.marker
             if current is None and key is not None and self.set_name is not None:
                 current = Marker(set_name=self.set_name, key=key)
@@ -140,7 +182,7 @@ class StreamBook:
             if new == data.marker:
                 return False
             encoded = encode_entity_data(new, data.user_data) or ""
-            body = self.with_name(stream_id, {"client_entity_data": encoded})
+            body = self.with_name(stream_id, {ENTITY: encoded})
             answer = self.api.update_stream(stream_id, body)
             self.note_stream(None, stream_id, body, answer)
             return True
@@ -158,9 +200,9 @@ class StreamBook:
                 released_broadcasts=marker.released_broadcasts - {broadcast_id},
             )
 
-        ours = self.our_ids()
-        for sid in sorted(set(stream_ids) & ours):
-            self.edit_marker(sid, add)
+        for sid in sorted(set(stream_ids)):
+            if self.is_ours(sid):
+                self.edit_marker(sid, add)
 
     def forget_broadcast(
         self, key: str, broadcast_id: int, *, skip: set[int], release: bool = False
@@ -182,15 +224,17 @@ class StreamBook:
                 else marker.released_broadcasts,
             )
 
-        for sid in sorted(self.our_ids() - skip):
-            marker = self.marker(sid)
-            if marker is None:
-                continue
-            if broadcast_id in marker.broadcasts.values():
-                try:
-                    self.edit_marker(sid, lambda m: remove(m, release))
-                except MarkerTooLarge:  # no room to remember it: release it all the same
-                    self.edit_marker(sid, lambda m: remove(m, False))
+        with self._lock:  # only the streams recording it: no walk over every owned marker
+            recorders = sorted(
+                sid
+                for sid in self._recorders.get(broadcast_id, ())
+                if sid in self._keys and sid not in skip
+            )
+        for sid in recorders:
+            try:
+                self.edit_marker(sid, lambda m: remove(m, release))
+            except MarkerTooLarge:  # no room to remember it: release it all the same
+                self.edit_marker(sid, lambda m: remove(m, False))
 
 
 def match_lost_streams(
@@ -200,12 +244,12 @@ def match_lost_streams(
     listed stream carrying the same marker (set + key), the lowest id if there are several."""
     keys: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index, raw in wanted.items():
-        marker = decode_entity_data(raw).marker
+        marker = marker_in(raw)
         if marker is not None:
             keys[(marker.set_name, marker.key)].append(index)
     best: dict[tuple[str, str], Mapping[str, Any]] = {}
     for stream in listing:
-        marker = decode_entity_data(stream.get("client_entity_data")).marker
+        marker = marker_in(stream.get(ENTITY))
         if marker is None or (marker.set_name, marker.key) not in keys:
             continue
         key = (marker.set_name, marker.key)

@@ -188,13 +188,9 @@ class _Run:
         self.api = api
         self.book = StreamBook(api, live, set_name)
         self.book.note_plan(plan)
-        self.finder = Finder(api, self.book, live.broadcast_by_id())
-        self.broadcast_names = {
-            int(b["id"]): str(b.get("name") or "") for b in live.broadcasts if "id" in b
-        }
-        self.live_broadcast_streams = {
-            int(b["id"]): [int(s) for s in b.get("stream_ids") or []] for b in live.broadcasts
-        }
+        self.finder = Finder(api, self.book, live.broadcast_by_id)
+        self.broadcast_names = {b.id: str(b.get("name") or "") for b in live.broadcasts}
+        self.live_broadcast_streams = {b.id: list(b.stream_ids) for b in live.broadcasts}
         self.created: dict[tuple[Resource, str], int] = {}
         self.deps = _dependencies(plan)
         # Streams this plan deletes: no point writing their markers on the way down.

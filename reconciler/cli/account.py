@@ -5,7 +5,7 @@ and how the client paces its calls. Knows the environment variables, not the com
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
 from reconciler.api.settings import ClientSettings, parse_rate_limit
+from reconciler.api.transport import ClientStats
 from reconciler.errors import ConfigError
 from reconciler.redact import register_secret
 
@@ -24,16 +25,23 @@ SIMULATOR_KEY = "embedded-simulator-key"  # the embedded simulator's own key, ne
 SIMULATOR_URL = "http://simulator.invalid"
 
 
-# The httpx transport seam (as httpx's MockTransport): tests route the real command line to an
-# in-process simulator by setting this; None = the network at GCORE_BASE_URL.
-transport_override: Any = None
-
-
 @dataclass(frozen=True)
 class Account:
     api: StreamingAPI
     settings: ClientSettings
     where: str  # for messages: the base URL or the simulator file
+    stats: Callable[[], ClientStats]  # what the client sent so far
+
+
+def rate_note(stats: ClientStats) -> str | None:
+    """The summary's line on 429s, when they slowed the client down."""
+    if stats.slowed_to is None:
+        return None
+    answers = "answer" if stats.rate_limited == 1 else "answers"
+    return (
+        f"rate limit: slowed to {stats.slowed_to:g} requests/s after {stats.rate_limited} "
+        f"{answers} 429"
+    )
 
 
 def client_settings(kw: dict[str, Any]) -> ClientSettings:
@@ -56,9 +64,10 @@ def client_settings(kw: dict[str, Any]) -> ClientSettings:
 
 
 @contextmanager
-def open_account(kw: dict[str, Any]) -> Iterator[Account]:
+def open_account(kw: dict[str, Any], transport: Any = None) -> Iterator[Account]:
     """The API to talk to: the embedded simulator with --simulator, else GCORE_API_KEY at
-    GCORE_BASE_URL. Never falls back silently from one to the other."""
+    GCORE_BASE_URL through `transport` (an httpx transport; None = the network). Never falls
+    back silently from one to the other."""
     from reconciler.api.client import StreamingClient
 
     settings = client_settings(kw)
@@ -91,7 +100,7 @@ def open_account(kw: dict[str, Any]) -> Iterator[Account]:
                 )
             register_secret(key)
             base_url = os.environ.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL
-            client = StreamingClient(base_url, key, settings=settings, transport=transport_override)
+            client = StreamingClient(base_url, key, settings=settings, transport=transport)
             where = base_url
         stack.callback(client.close)
-        yield Account(api=client, settings=settings, where=where)
+        yield Account(api=client, settings=settings, where=where, stats=client.stats)

@@ -15,7 +15,8 @@ from typing import Any, NoReturn
 import click
 
 from reconciler import __version__
-from reconciler.cli.account import open_account
+from reconciler.api.transport import ClientStats
+from reconciler.cli.account import open_account, rate_note
 from reconciler.cli.options import (
     account_options,
     connection_options,
@@ -25,8 +26,9 @@ from reconciler.cli.options import (
 )
 from reconciler.errors import ConfigError, ManifestError, ReconcilerError
 from reconciler.model.changes import ChangeResult, Plan
-from reconciler.redact import redact_registered, redact_text
+from reconciler.redact import redact_registered
 from reconciler.render.formats import Format, plan_json, render_plan, render_report, report_json
+from reconciler.render.inert import escape_controls, json_text, terminal_line
 from reconciler.render.lines import headline, plan_summary_line
 from reconciler.simulator.cli import simulator
 
@@ -42,12 +44,14 @@ class ReconcilerGroup(click.Group):
         except ReconcilerError as error:
             if isinstance(error, ManifestError):
                 # Problems never quote secret values (the loader's rule); the field-value rule
-                # of redact_text would mask the words after `spec.srt_passphrase:`.
-                click.echo(redact_registered(str(error)), err=True)
+                # of redact_text would mask the words after `spec.srt_passphrase:`. One line per
+                # problem, whatever the path or a quoted value holds.
+                for problem in error.listed:  # the warnings too (validate's unset ${VAR})
+                    click.echo(escape_controls(redact_registered(str(problem))), err=True)
                 count = len(error.problems)
                 click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
             else:
-                click.echo(f"error: {redact_text(str(error))}", err=True)
+                click.echo(f"error: {terminal_line(str(error))}", err=True)
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -62,7 +66,7 @@ class RedactingHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            click.echo(redact_text(self.format(record)), err=True)
+            click.echo(terminal_line(self.format(record)), err=True)
         except Exception:  # a log line must never break a run
             self.handleError(record)
 
@@ -93,6 +97,12 @@ def main() -> None:
     _configure_logging()
 
 
+def _transport() -> Any:
+    """The httpx transport given as `main(obj=...)` (as httpx's MockTransport: tests route the
+    real command line to an in-process simulator); None, the default, is the network."""
+    return click.get_current_context().obj
+
+
 def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
@@ -119,7 +129,7 @@ class Progress:
     def result(self, result: ChangeResult) -> None:
         self.count += 1
         if self.enabled:
-            line = redact_text(
+            line = terminal_line(
                 f"[{self.count}/{self.total}] {result.outcome} {headline(result.change)}"
             )
             click.echo(f"\r\x1b[K{line[:120]}", err=True, nl=False, color=True)
@@ -146,7 +156,7 @@ def validate(paths: tuple[str, ...], set_name: str | None) -> None:
     paths = split_paths({}, paths)
     checked = check_manifests(list(paths), set_name=set_name)
     for warning in checked.warnings:
-        click.echo(str(warning), err=True)
+        click.echo(escape_controls(str(warning)), err=True)
     counts = tuple(checked.declared.get(kind, 0) for kind in ("Stream", "Broadcast", "Cleanup"))
     click.echo(
         f"{counts[0]} stream{'s' if counts[0] != 1 else ''}, "
@@ -173,9 +183,10 @@ def plan(paths: tuple[str, ...], detailed_exitcode: bool, **kw: Any) -> None:
     paths = split_paths(kw, paths)
     options = run_options(kw)
     desired = load_desired(paths, options)  # invalid manifests: no request at all
-    with open_account(kw) as account:
+    with open_account(kw, _transport()) as account:
         _live, the_plan = plan_against(desired, account.api, options)
     _out(render_plan(the_plan, kw["output"], color=_color()))
+    _note_rate(account.stats())
     if detailed_exitcode and not the_plan.is_empty:
         _exit(EXIT_CHANGES)
 
@@ -226,7 +237,7 @@ def apply(
     fmt = Format(kw["output"])
     options = run_options(kw)
     desired = load_desired(paths, options)
-    with open_account(kw) as account:
+    with open_account(kw, _transport()) as account:
         live, shown = plan_against(desired, account.api, options)
         if fmt is not Format.JSON:
             _out(render_plan(shown, fmt, color=_color()))
@@ -247,11 +258,18 @@ def apply(
         progress.close()
     if fmt is Format.JSON:
         value = report_json(run.report)
-        _out(json.dumps({"plan": plan_json(run.plan), **value}, indent=2) + "\n")
+        _out(json_text({"plan": plan_json(run.plan), **value}))
     elif shown.pending or run.report.results:
         click.echo("")
         _out(render_report(run.report, fmt, color=_color()))
+    _note_rate(account.stats())
     _exit(run.report.exit_code)
+
+
+def _note_rate(stats: ClientStats) -> None:
+    note = rate_note(stats)
+    if note:
+        click.echo(note, err=True)  # stderr: stdout stays the plan or report (JSON included)
 
 
 def _announce_replan(fresh: Plan, shown: Plan, fmt: Format, progress: Progress) -> None:
@@ -261,7 +279,7 @@ def _announce_replan(fresh: Plan, shown: Plan, fmt: Format, progress: Progress) 
     ):
         click.echo(
             "\nThe account changed since the plan above was computed; applying the fresh plan: "
-            + plan_summary_line(fresh),
+            + terminal_line(plan_summary_line(fresh)),
             err=True,
         )
 
@@ -317,7 +335,7 @@ def export(
         from reconciler.pipeline import RunOptions, load_desired
 
         set_name = load_desired(paths, RunOptions()).settings.set_name
-    with open_account(kw) as account:
+    with open_account(kw, _transport()) as account:
         text = export_account(account.api, set_name=set_name, include_unowned=include_unowned)
     if out_file:
         try:
@@ -361,7 +379,7 @@ def status(
 
     paths = split_paths(kw, paths)
     desired = load_desired(paths, RunOptions(set_name=set_name))
-    with open_account(kw) as account:
+    with open_account(kw, _transport()) as account:
         rows = read_status(desired, account.api, latest=latest)
     _out(render_status(rows, output))
 
@@ -387,23 +405,27 @@ def unlock(paths: tuple[str, ...], set_name: str | None, yes: bool, **kw: Any) -
         from reconciler.pipeline import RunOptions, load_desired
 
         set_name = load_desired(paths, RunOptions()).settings.set_name
-    with open_account(kw) as account:
+    with open_account(kw, _transport()) as account:
         held = find_locks(account.api, set_name)
         if not held:
-            click.echo(f"manifest set '{set_name}' is not locked")
+            click.echo(f"manifest set '{terminal_line(set_name)}' is not locked")
             return
         for record in held:
             until = format_time(record.expires_at)
+            # The owner is text from the account: anyone with API access can write it.
             click.echo(
-                f"lock of '{set_name}' held by '{record.owner}' until {until} "
-                f"(stream id {record.stream_id})"
+                terminal_line(
+                    f"lock of '{set_name}' held by '{record.owner}' until {until} "
+                    f"(stream id {record.stream_id})"
+                )
             )
         if not yes:
             if not stdin_is_terminal():
                 raise ConfigError("refusing to unlock without --yes when not on a terminal")
             click.confirm("Remove it?", abort=True)
         removed = break_lock(account.api, set_name)
-    click.echo(f"removed {len(removed)} lock{'s' if len(removed) != 1 else ''} of '{set_name}'")
+    count = f"{len(removed)} lock{'s' if len(removed) != 1 else ''}"
+    click.echo(terminal_line(f"removed {count} of '{set_name}'"))
 
 
 @main.command()

@@ -10,7 +10,12 @@ from typing import Any
 
 import click
 
-from reconciler.api.settings import ClientSettings
+from reconciler.api.settings import (
+    CONCURRENCY_RANGE,
+    RETRIES_RANGE,
+    TIMEOUT_MAX,
+    ClientSettings,
+)
 from reconciler.cli.account import DEFAULT_SIMULATOR_STATE
 from reconciler.render.formats import Format
 
@@ -52,19 +57,19 @@ def connection_options(f: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--concurrency",
-                type=click.IntRange(1),
+                type=click.IntRange(*CONCURRENCY_RANGE),
                 help="Requests in flight (list pages, apply workers). "
                 f"Env: RECONCILER_CONCURRENCY; default {_DEFAULTS.concurrency}.",
             ),
             click.option(
                 "--timeout",
-                type=click.FloatRange(0, min_open=True),
-                help="Seconds per response. "
+                type=click.FloatRange(0, TIMEOUT_MAX, min_open=True),
+                help="Seconds for a whole request (connect, send, the full answer). "
                 f"Env: RECONCILER_TIMEOUT; default {_DEFAULTS.timeout:g}.",
             ),
             click.option(
                 "--retries",
-                type=click.IntRange(0),
+                type=click.IntRange(*RETRIES_RANGE),
                 help="Retries of reads and idempotent writes. "
                 f"Env: RECONCILER_RETRIES; default {_DEFAULTS.retries}.",
             ),

@@ -24,7 +24,7 @@ from typing import Any
 
 from reconciler.api.platformtime import platform_clock
 from reconciler.api.protocol import StreamingAPI
-from reconciler.errors import AmbiguousCreate, ApiError, LockHeldError, NotFoundError
+from reconciler.errors import AmbiguousCreate, ApiError, LockLost, NotFoundError, SetLocked
 from reconciler.lock.record import (
     LockRecord,
     format_time,
@@ -36,23 +36,6 @@ log = logging.getLogger("reconciler.lock.lease")
 
 MAX_AMBIGUOUS_CREATES = 3
 DEFAULT_TTL = 120.0  # seconds; the holder refreshes it every third while it runs
-
-
-class LockLost(LockHeldError):
-    """Our lock expired or was removed while we held it (a refresh came too late)."""
-
-
-class SetLocked(LockHeldError):
-    """Another run holds the lock; `holder` says who and until when."""
-
-    def __init__(self, set_name: str, holder: LockRecord) -> None:
-        self.set_name = set_name
-        self.holder = holder
-        super().__init__(
-            f"manifest set {set_name!r} is locked by {holder.owner!r} until "
-            f"{format_time(holder.expires_at)}; another apply is running. Retry later or raise "
-            "--lock-wait"
-        )
 
 
 def acquire_lock(
@@ -138,7 +121,7 @@ def _acquire(
         deadline = deadline if deadline is not None else now + wait
         remaining = deadline - clock()
         if remaining <= 0:
-            raise SetLocked(set_name, holder)
+            raise SetLocked(set_name, holder.owner, format_time(holder.expires_at))
         log.info("set %r is locked by %r; waiting up to %.0fs", set_name, holder.owner, remaining)
         sleep(min(poll, remaining))
 

@@ -1,7 +1,9 @@
 """`${VAR}` in string values from the environment; `$${X}` writes a literal `${X}`.
 
 Runs on parsed values (never on YAML text), so a substituted value can never change the
-document's structure. Knows nothing of the manifest format. Never reports a variable's value.
+document's structure. Every value read from the environment is a secret (invariant 10): it is
+registered for masking, and a string that holds one is a `FromEnv`, which messages never quote.
+Knows nothing of the manifest format. Never reports a variable's value.
 """
 
 from __future__ import annotations
@@ -10,10 +12,19 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.redact import register_secrets
+
 # `$${...}` (escape), `${NAME}` (reference), or any other `${...}` (an error we explain).
 _TOKEN = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{([^}]*)\}?")
 
 Loc = tuple[str | int, ...]
+
+
+class FromEnv(str):
+    """A string that holds a value read from the environment. Pydantic keeps the subclass in a
+    validation error's input (so messages can tell) and returns a plain `str` once valid."""
+
+    __slots__ = ()
 
 
 def substitute(
@@ -44,6 +55,8 @@ def substitute_text(
     unset: list[tuple[Loc, str]] | None = None,
     loc: Loc = (),
 ) -> str:
+    values: list[str] = []
+
     def replace(match: re.Match[str]) -> str:
         whole = match.group(0)
         if whole == "$${":
@@ -51,6 +64,7 @@ def substitute_text(
         name = match.group(1)
         if name is not None:
             if name in environ:
+                values.append(environ[name])
                 return environ[name]
             if unset is not None:
                 unset.append((loc, name))
@@ -77,4 +91,8 @@ def substitute_text(
         errors.append((loc, f"invalid reference: {why}; write $${{ for a literal '${{'"))
         return whole
 
-    return _TOKEN.sub(replace, text)
+    result = _TOKEN.sub(replace, text)
+    if not values:
+        return result
+    register_secrets(values)
+    return FromEnv(result)

@@ -30,6 +30,7 @@ from reconciler.manifest.yamlload import (
     parse_documents,
 )
 from reconciler.model.desired import DesiredState
+from reconciler.redact import register_secrets
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -126,6 +127,9 @@ def _load(
     )
     if problems or state is None:
         raise ManifestError(problems, warnings=warnings or ())
+    # A declared passphrase is a secret even when written literally (not as ${VAR}): a server
+    # error echoing it must not print it (invariant 10).
+    register_secrets(s.fields.get("srt_passphrase") for s in state.streams.values())
     declared = Counter(item.kind for item in validated)
     return Checked(state, tuple(warnings or ()), dict(declared))
 

@@ -1,6 +1,7 @@
 """Pydantic validation errors -> humane `(field path, message)` pairs with "did you mean".
 
-Never echoes the value of a secret field. Knows the models only through their fields.
+Never echoes the value of a secret field, nor a value that came from `${VAR}` (a `FromEnv`).
+Knows the models only through their fields.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from reconciler.manifest.envsubst import FromEnv
 from reconciler.manifest.models import FIELD_HINTS
 
 Loc = tuple[str | int, ...]
@@ -67,7 +69,8 @@ def _message(doc_model: type[BaseModel], err: ErrorDetails) -> str:
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
         shown = _shown(value)
-        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+        quotable = isinstance(value, str) and not isinstance(value, FromEnv)
+        hint = did_you_mean(value, choices) if quotable else ""
         return f"{shown} is not allowed; use one of: {', '.join(choices)}" + (
             f"; {hint}" if hint else ""
         )
@@ -90,14 +93,19 @@ def _message(doc_model: type[BaseModel], err: ErrorDetails) -> str:
 
 
 def _shown(value: Any) -> str:
-    # Short values help ("'Live' is not allowed"); long ones may be substituted secrets.
+    # Short values help ("'Live' is not allowed"); long ones may be pasted secrets. A value from
+    # ${VAR} is a secret whatever its length.
+    if isinstance(value, FromEnv):
+        return "a value from ${VAR}"
     return f"'{value}'" if isinstance(value, str) and len(value) <= 40 else "this value"
 
 
 def _wrong_type(expected: str, value: Any, *, secret: bool) -> str:
     got = _type_name(value)
     hint = ""
-    if isinstance(value, str) and not secret:
+    if isinstance(value, FromEnv):
+        hint = " (${VAR} always gives a string)"
+    elif isinstance(value, str) and not secret:
         number = expected in ("an integer", "a number") and re.fullmatch(r"-?\d+(\.\d+)?", value)
         boolean = expected == "true or false" and value.lower() in ("true", "false", "yes", "no")
         if number or boolean:
@@ -145,9 +153,9 @@ def _missing(loc: Loc) -> str:
 
 def _bound(kind: str, ctx: dict[str, Any], value: Any, last: str | int) -> str:
     if last == "dvr_duration":
-        return f"must be between 30 and 14400 seconds (got {value})"
+        return f"must be between 30 and 14400 seconds (got {_got(value)})"
     if last == "max_deletion_percent":
-        return f"must be between 0 and 100 (got {value})"
+        return f"must be between 0 and 100 (got {_got(value)})"
     words = {
         "greater_than_equal": ("at least", "ge"),
         "greater_than": ("greater than", "gt"),
@@ -155,7 +163,11 @@ def _bound(kind: str, ctx: dict[str, Any], value: Any, last: str | int) -> str:
         "less_than": ("less than", "lt"),
     }
     word, key = words[kind]
-    return f"must be {word} {ctx.get(key)} (got {value})"
+    return f"must be {word} {ctx.get(key)} (got {_got(value)})"
+
+
+def _got(value: Any) -> str:
+    return _shown(value) if isinstance(value, str) else str(value)
 
 
 def _unknown_field(doc_model: type[BaseModel], loc: Loc) -> str:

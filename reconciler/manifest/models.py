@@ -1,6 +1,6 @@
 """Pydantic models of the manifest documents (the edge: strict types, unknown fields forbidden).
 
-They check one document at a time; cross-document rules live in `checks.py`. Knows nothing of
+They check one document at a time; cross-document rules live in `build.py`. Knows nothing of
 files, YAML or the API client.
 """
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import MarkerTooLarge
 
 RESERVED_KEY = "reconciler"
 LOCK_KEY = (
@@ -20,11 +20,7 @@ LOCK_KEY = (
 MAX_ENTITY_DATA = 4096  # API limit of client_entity_data, in characters
 
 
-class MarkerTooLarge(ReconcilerError):
-    """The marker plus the user's own data would exceed the API's 4096 characters."""
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Marker:
     set_name: str
     key: str  # manifest key of the stream
@@ -53,7 +49,7 @@ class Marker:
         return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntityData:
     """A decoded `client_entity_data`: our marker (if any) and everything else beside it."""
 

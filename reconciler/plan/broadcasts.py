@@ -1,6 +1,7 @@
-"""The broadcast side of the planner: which live broadcasts are ours (listed in our stream
-markers), which live broadcast each desired one is (owned, adopted by id, recovered from an
-interrupted run, or to be created), the markers our streams should carry, and broadcast changes.
+"""The broadcast side of the planner: which key manages each broadcast our markers record (from
+the ownership index), which live broadcast each desired one is (owned, adopted by id, recovered
+from an interrupted run, or to be created), the markers our streams should carry, and broadcast
+changes.
 
 Pure; knows nothing of the API client, guards or output.
 """
@@ -8,24 +9,25 @@ Pure; knows nothing of the API client, guards or output.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from reconciler.model.changes import Action, Change, FieldDiff, Resource, Stage
 from reconciler.model.desired import DesiredBroadcast, DesiredState
+from reconciler.model.live import LiveBroadcast, LiveState
+from reconciler.model.ownership import Ownership
 from reconciler.plan.diffing import changed_fields, creation_diffs, field_diffs
-from reconciler.plan.streams import Planned, StreamIndex, StreamTarget
+from reconciler.plan.streams import Planned, StreamTarget
 
-Json = dict[str, Any]
 UP_STATUSES = ("pending", "live", "paused")
 INTERRUPTED = "stream(s) down: interruption"
 
 
 @dataclass(frozen=True)
 class BroadcastIndex:
-    by_id: Mapping[int, Json]
+    by_id: Mapping[int, LiveBroadcast]
     owner: Mapping[int, str]  # live broadcast id -> our key (from the markers)
     ids_by_key: Mapping[str, tuple[int, ...]]  # our key -> live ids, lowest first
     recorders: Mapping[int, tuple[str, ...]]  # broadcast id -> keys of our streams listing it
@@ -36,27 +38,15 @@ class BroadcastIndex:
 
 
 def index_broadcasts(
-    broadcasts: Iterable[Json], streams: StreamIndex, desired_keys: frozenset[str]
+    live: LiveState, streams: Ownership, desired_keys: frozenset[str]
 ) -> BroadcastIndex:
-    by_id = {int(b["id"]): b for b in broadcasts}
-    claims: dict[int, set[str]] = defaultdict(set)
-    recorders: dict[int, set[str]] = defaultdict(set)
-    protected: set[str] = set()
-    orphaned: set[str] = set()
-    released: set[int] = set()
-    for owned in streams.owned_by_id.values():
-        marker = owned.marker
-        for key, bid in marker.broadcasts.items():
-            if bid in by_id:  # ids no longer in the account are stale: the markers get repaired
-                claims[bid].add(key)
-                recorders[bid].add(marker.key)
-        protected |= marker.protected_broadcasts
-        orphaned |= marker.orphan_broadcasts
-        released |= marker.released_broadcasts
+    """The planner's view of the broadcasts: which key manages each recorded one (a desired key
+    first when several record it), and the unrecorded ones an interrupted run may have made."""
+    by_id = live.broadcast_by_id
     owner: dict[int, str] = {}
     warnings = []
-    for bid in sorted(claims):
-        keys = claims[bid]
+    for bid in sorted(streams.recorded):
+        keys = streams.recorded[bid]
         wanted = keys & desired_keys
         owner[bid] = min(wanted or keys)
         if len(keys) > 1:
@@ -69,20 +59,22 @@ def index_broadcasts(
         grouped[owner[bid]].append(bid)
     by_name: dict[str, list[int]] = defaultdict(list)
     for bid in sorted(by_id):
-        if bid in owner or bid in streams.foreign_broadcasts or bid in released:
+        if bid in owner or bid in streams.foreign_broadcasts or bid in streams.released:
             continue
-        used = by_id[bid].get("stream_ids") or ()
+        used = by_id[bid].stream_ids
         # Our creates send only our streams: one using any other stream (unmanaged, or another
         # set's) was made by someone else, even with the same name, and is never taken over.
-        if used and all(int(s) in streams.owned_by_id for s in used):
+        if used and all(s in streams.owned_by_id for s in used):
             by_name[str(by_id[bid].get("name"))].append(bid)
     return BroadcastIndex(
         by_id=by_id,
         owner=owner,
         ids_by_key={k: tuple(v) for k, v in grouped.items()},
-        recorders={bid: tuple(sorted(keys)) for bid, keys in recorders.items()},
-        protected=frozenset(protected),
-        orphaned=frozenset(orphaned),
+        recorders={
+            bid: tuple(sorted({o.key for o in owned})) for bid, owned in streams.recorders.items()
+        },
+        protected=streams.protected,
+        orphaned=streams.orphaned,
         by_name={k: tuple(v) for k, v in by_name.items()},
         warnings=tuple(warnings),
     )
@@ -99,15 +91,15 @@ class How(StrEnum):
 class BroadcastTarget:
     key: str
     how: How
-    live: Json | None = None
+    live: LiveBroadcast | None = None
 
     @property
     def id(self) -> int | None:
-        return int(self.live["id"]) if self.live is not None else None
+        return self.live.id if self.live is not None else None
 
 
 def resolve_broadcasts(
-    desired: DesiredState, index: BroadcastIndex, streams: StreamIndex
+    desired: DesiredState, index: BroadcastIndex, streams: Ownership
 ) -> tuple[dict[str, BroadcastTarget], list[str], list[str]]:
     """(targets, problems a user must fix, warnings). Explicit adoptions are settled before the
     recovery by name, so that recovery never takes an id someone adopts."""
@@ -167,7 +159,7 @@ def _streams_problem(want: DesiredBroadcast, desired: DesiredState) -> str:
 
 
 def _adoption_problem(
-    aid: int, index: BroadcastIndex, streams: StreamIndex, taken: Mapping[int, str]
+    aid: int, index: BroadcastIndex, streams: Ownership, taken: Mapping[int, str]
 ) -> str:
     if aid not in index.by_id:
         return "no broadcast with this id in the account"
@@ -185,7 +177,7 @@ def _adoption_problem(
 
 def plan_broadcast_changes(
     desired: DesiredState,
-    streams: StreamIndex,
+    streams: Ownership,
     stream_targets: Mapping[str, StreamTarget],
     index: BroadcastIndex,
     targets: Mapping[str, BroadcastTarget],
@@ -259,26 +251,26 @@ def _converge(
     out: Planned,
     want: DesiredBroadcast,
     target: BroadcastTarget,
-    streams: StreamIndex,
+    streams: Ownership,
     stream_targets: Mapping[str, StreamTarget],
     stream_deps: tuple[str, ...],
     activations: tuple[str, ...],
 ) -> None:
     live = target.live
     assert live is not None
-    bid = int(live["id"])
+    bid = live.id
     fields = _declared(want)
     name = str(fields.get("name", want.key))
     compared = {k: v for k, v in fields.items() if k != "status"}
-    changed = changed_fields(live, compared)
+    changed = changed_fields(live.raw, compared)
     want_ids = [stream_targets[s].id for s in want.stream_keys]
-    live_ids = sorted({int(s) for s in live.get("stream_ids") or ()})
+    live_ids = sorted(set(live.stream_ids))
     streams_changed = None in want_ids or set(want_ids) != set(live_ids)
     adopting = target.how in (How.ADOPT, How.RECOVERED)
     depends: tuple[str, ...] = ()
     if changed or streams_changed or adopting:
         diffs = field_diffs(
-            {f: live[f] for f in changed if f in live}, {f: compared[f] for f in changed}
+            {f: live.raw[f] for f in changed if f in live.raw}, {f: compared[f] for f in changed}
         )
         if streams_changed:
             before = sorted(streams.key_of(i) for i in live_ids)
@@ -311,7 +303,7 @@ def _converge(
 def _status(
     out: Planned,
     want: DesiredBroadcast,
-    live: Json,
+    live: LiveBroadcast,
     name: str,
     bid: int,
     stream_targets: Mapping[str, StreamTarget],
@@ -359,7 +351,7 @@ def _streams_down(want: DesiredBroadcast, stream_targets: Mapping[str, StreamTar
     had_session = False
     for skey in want.stream_keys:
         live = stream_targets[skey].live
-        if live is None or not live.get("active") or live.get("live") or live.get("backup_live"):
+        if live is None or not live.active or live.on_air:
             return []
         had_session = had_session or bool(live.get("started_at_primary"))
     return list(want.stream_keys) if had_session else []
@@ -371,9 +363,7 @@ def _streams_waiting(
     """The stream keys when none of the broadcast's streams has ever had a session; else []."""
     for skey in want.stream_keys:
         live = stream_targets[skey].live
-        if live is not None and (
-            live.get("live") or live.get("backup_live") or live.get("started_at_primary")
-        ):
+        if live is not None and (live.on_air or live.get("started_at_primary")):
             return []
     return list(want.stream_keys)
 
@@ -404,8 +394,7 @@ def _set_status(
 def _prune(out: Planned, key: str, index: BroadcastIndex) -> None:
     ids = index.ids_by_key[key]
     bid = ids[0]
-    live = index.by_id[bid]
-    name = str(live.get("name") or "")
+    name = index.by_id[bid].name
     if len(ids) > 1:
         others = ", ".join(f"#{i}" for i in ids[1:])
         out.warnings.append(

@@ -10,11 +10,12 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import PlanError
 from reconciler.model.changes import Action, Change, Plan, Resource
 from reconciler.model.desired import DeletionPolicy, DesiredState
 from reconciler.model.live import LiveState
 from reconciler.model.marker import Marker, encode_entity_data
+from reconciler.model.ownership import Ownership
 from reconciler.plan.broadcasts import (
     BroadcastIndex,
     BroadcastTarget,
@@ -24,7 +25,6 @@ from reconciler.plan.broadcasts import (
     resolve_broadcasts,
 )
 from reconciler.plan.streams import (
-    StreamIndex,
     StreamTarget,
     deletion_policy_flags,
     index_streams,
@@ -32,18 +32,9 @@ from reconciler.plan.streams import (
     resolve_streams,
 )
 
-__all__ = ["PlanError", "PlanOptions", "compute_plan", "owned_stream_ids"]
+__all__ = ["PlanOptions", "compute_plan", "owned_stream_ids"]
 
 LONG_ID = 10**12 - 1  # the id a broadcast created in this run gets is not known yet: assume long
-
-
-class PlanError(ReconcilerError):
-    """Desired and live state conflict in a way only the user can fix (e.g. a bad adopt_id);
-    `problems` lists every such conflict, one line each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -60,9 +51,9 @@ def compute_plan(
     """
     set_name = desired.settings.set_name
     prune = desired.settings.prune if options.prune is None else options.prune
-    streams = index_streams(live.streams, set_name)
+    streams = index_streams(live, set_name)
     stream_targets, problems = resolve_streams(desired, streams)
-    broadcasts = index_broadcasts(live.broadcasts, streams, frozenset(desired.broadcasts))
+    broadcasts = index_broadcasts(live, streams, frozenset(desired.broadcasts))
     targets, broadcast_problems, warnings = resolve_broadcasts(desired, broadcasts, streams)
     problems += broadcast_problems
     if problems:
@@ -96,7 +87,7 @@ def compute_plan(
 
 def owned_stream_ids(live: LiveState, set_name: str) -> dict[str, int]:
     """Our stream key -> id (the lowest id when a key is duplicated); lock streams left out."""
-    return {key: owned.id for key, owned in index_streams(live.streams, set_name).owned.items()}
+    return {key: owned.id for key, owned in index_streams(live, set_name).owned.items()}
 
 
 def _link_stream_deletes(changes: list[Change]) -> list[Change]:
@@ -144,7 +135,7 @@ def _check_marker_room(
 
 def desired_markers(
     desired: DesiredState,
-    streams: StreamIndex,
+    streams: Ownership,
     index: BroadcastIndex,
     targets: Mapping[str, BroadcastTarget],
 ) -> dict[str, Marker]:

@@ -1,5 +1,5 @@
-"""The stream side of the planner: which live streams are ours (by marker), which live stream each
-desired stream is (owned, adopted by id, or to be created), and the stream changes.
+"""The stream side of the planner: which live stream each desired stream is (owned per the
+ownership index, adopted by id, or to be created), and the stream changes.
 
 Pure; knows nothing of the API client, guards or output. Broadcasts reach it only as the desired
 markers the broadcast side computed.
@@ -8,15 +8,16 @@ markers the broadcast side computed.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.model.changes import Action, Change, FieldDiff, Resource, Stage
 from reconciler.model.desired import DeletionPolicy, DesiredState, DesiredStream
-from reconciler.model.marker import LOCK_KEY, RESERVED_KEY, Marker, decode_entity_data
+from reconciler.model.live import LiveState, LiveStream
+from reconciler.model.marker import RESERVED_KEY, Marker
 from reconciler.model.marker import encode_entity_data as encode
+from reconciler.model.ownership import OwnedStream, Ownership, ownership_of
 from reconciler.plan.diffing import (
     changed_fields,
     creation_diffs,
@@ -26,7 +27,6 @@ from reconciler.plan.diffing import (
     pointer,
 )
 
-Json = dict[str, Any]
 ENTITY = "client_entity_data"
 REGION = "transcoding_region"  # the tutorial's field, gone from the current API
 
@@ -40,76 +40,9 @@ class Planned:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class OwnedStream:
-    id: int
-    live: Json
-    marker: Marker
-    user_data: Mapping[str, Any] | None  # the other keys of client_entity_data
-
-
-@dataclass(frozen=True)
-class StreamIndex:
-    """Every live stream indexed once; lock streams are left out of everything."""
-
-    by_id: Mapping[int, Json]
-    owned: Mapping[str, OwnedStream]  # our key -> the resource (lowest id of that key)
-    owned_by_id: Mapping[int, OwnedStream]  # every stream carrying our marker, duplicates too
-    foreign: Mapping[int, str]  # stream id -> the other set whose marker it carries
-    foreign_broadcasts: Mapping[int, str]  # broadcast id -> the other set whose marker lists it
-    locks: frozenset[int]
-    warnings: tuple[str, ...]
-
-    def key_of(self, stream_id: int) -> str:
-        owned = self.owned_by_id.get(stream_id)
-        return owned.marker.key if owned else f"#{stream_id}"
-
-
-def index_streams(streams: Iterable[Json], set_name: str) -> StreamIndex:
-    by_id: dict[int, Json] = {}
-    owned_by_id: dict[int, OwnedStream] = {}
-    foreign: dict[int, str] = {}
-    foreign_broadcasts: dict[int, str] = {}
-    locks: set[int] = set()
-    groups: dict[str, list[OwnedStream]] = defaultdict(list)
-    for stream in streams:
-        sid = int(stream["id"])
-        data = decode_entity_data(stream.get(ENTITY))
-        if data.user_data and LOCK_KEY in data.user_data:
-            locks.add(sid)
-            continue
-        by_id[sid] = stream
-        marker = data.marker
-        if marker is None:
-            continue
-        if marker.set_name != set_name:
-            foreign[sid] = marker.set_name
-            for bid in marker.broadcasts.values():
-                foreign_broadcasts.setdefault(bid, marker.set_name)
-            continue
-        owned = OwnedStream(sid, stream, marker, data.user_data)
-        owned_by_id[sid] = owned
-        groups[marker.key].append(owned)
-    owned_by_key: dict[str, OwnedStream] = {}
-    warnings = []
-    for key in sorted(groups):
-        group = sorted(groups[key], key=lambda o: o.id)
-        owned_by_key[key] = group[0]
-        if len(group) > 1:
-            others = ", ".join(f"#{o.id}" for o in group[1:])
-            warnings.append(
-                f"stream '{key}': several streams carry this set's marker for it; #{group[0].id} "
-                f"is managed, {others} left untouched (delete or re-key them by hand)"
-            )
-    return StreamIndex(
-        by_id,
-        owned_by_key,
-        owned_by_id,
-        foreign,
-        foreign_broadcasts,
-        frozenset(locks),
-        tuple(warnings),
-    )
+def index_streams(live: LiveState, set_name: str) -> Ownership:
+    """Every live stream indexed once (lock streams left out): the set's ownership index."""
+    return ownership_of(live, set_name)
 
 
 @dataclass(frozen=True)
@@ -117,17 +50,17 @@ class StreamTarget:
     """The live stream a desired stream is: owned, adopted by id, or None (to be created)."""
 
     key: str
-    live: Json | None
+    live: LiveStream | None
     adopt: bool = False
     user_data: Mapping[str, Any] | None = None  # live user part of client_entity_data
 
     @property
     def id(self) -> int | None:
-        return int(self.live["id"]) if self.live is not None else None
+        return self.live.id if self.live is not None else None
 
 
 def resolve_streams(
-    desired: DesiredState, index: StreamIndex
+    desired: DesiredState, index: Ownership
 ) -> tuple[dict[str, StreamTarget], list[str]]:
     """Each desired stream's live target, and the conflicts a user must fix (explicit adoption)."""
     targets: dict[str, StreamTarget] = {}
@@ -137,7 +70,7 @@ def resolve_streams(
         want = desired.streams[key]
         owned = index.owned.get(key)
         if owned is not None:
-            targets[key] = StreamTarget(key, owned.live, user_data=owned.user_data)
+            targets[key] = StreamTarget(key, owned.stream, user_data=owned.user_data)
         elif want.adopt_id is None:
             targets[key] = StreamTarget(key, None)
         else:
@@ -148,12 +81,11 @@ def resolve_streams(
                 continue
             live = index.by_id[want.adopt_id]
             adopted[want.adopt_id] = key
-            data = decode_entity_data(live.get(ENTITY))
-            targets[key] = StreamTarget(key, live, adopt=True, user_data=data.user_data)
+            targets[key] = StreamTarget(key, live, adopt=True, user_data=live.user_data)
     return targets, problems
 
 
-def _adoption_problem(want: DesiredStream, index: StreamIndex, adopted: dict[int, str]) -> str:
+def _adoption_problem(want: DesiredStream, index: Ownership, adopted: dict[int, str]) -> str:
     aid = want.adopt_id
     assert aid is not None
     if aid in index.locks:
@@ -161,6 +93,8 @@ def _adoption_problem(want: DesiredStream, index: StreamIndex, adopted: dict[int
     live = index.by_id.get(aid)
     if live is None:
         return "no stream with this id in the account"
+    if aid in index.odd:
+        return f"{index.odd[aid]}; it cannot be adopted"
     if aid in index.foreign:
         return (
             f"the stream belongs to manifest set '{index.foreign[aid]}'; release it there "
@@ -187,7 +121,7 @@ def _adoption_problem(want: DesiredStream, index: StreamIndex, adopted: dict[int
 
 def plan_stream_changes(
     desired: DesiredState,
-    index: StreamIndex,
+    index: Ownership,
     targets: Mapping[str, StreamTarget],
     markers: Mapping[str, Marker],
     prune: bool,
@@ -240,11 +174,11 @@ def _create(out: Planned, want: DesiredStream, marker: Marker) -> None:
 def _converge(out: Planned, want: DesiredStream, target: StreamTarget, marker: Marker) -> None:
     live = target.live
     assert live is not None
-    sid = int(live["id"])
+    sid = live.id
     fields = _declared(want)
     name = str(fields.get("name", want.key))
     compared = {k: v for k, v in fields.items() if k != "active"}
-    if REGION in compared and REGION not in live:
+    if REGION in compared and REGION not in live.raw:
         # The current Gcore API no longer reports the tutorial's region field (API-FACTS §5):
         # comparing it would PATCH on every run, so it is sent on create only, and said so.
         del compared[REGION]
@@ -252,14 +186,14 @@ def _converge(out: Planned, want: DesiredStream, target: StreamTarget, marker: M
     # The user's part of client_entity_data is theirs only when declared (invariant 3).
     user = want.user_entity_data if want.user_entity_data is not None else target.user_data
     text = encode(marker, user)
-    changed = changed_fields(live, compared)
+    changed = changed_fields(live.raw, compared)
     have_entity = live.get(ENTITY)
     entity_changed = have_entity != text and not json_equal(
         json.loads(text or "null"), decoded_entity_value(have_entity)
     )
     depends: tuple[str, ...] = ()
     if changed or entity_changed or target.adopt:
-        before = {f: live[f] for f in changed if f in live}
+        before = {f: live.raw[f] for f in changed if f in live.raw}
         after = {f: compared[f] for f in changed}
         body: dict[str, Any] = {"name": name, **after}
         if entity_changed:
@@ -285,7 +219,7 @@ def _converge(out: Planned, want: DesiredStream, target: StreamTarget, marker: M
         )
         out.changes.append(update)
         depends = (update.id,)
-    is_active = bool(live.get("active"))
+    is_active = live.active
     activate = None
     if fields.get("active") is True and not is_active:
         activate = _activation(want.key, name, True, is_active, depends, sid)
@@ -316,10 +250,14 @@ def _activation(
 
 
 def _recording(
-    out: Planned, want: DesiredStream, sid: int, name: str, live: Json, depends: tuple[str, ...]
+    out: Planned,
+    want: DesiredStream,
+    sid: int,
+    name: str,
+    live: LiveStream,
+    depends: tuple[str, ...],
 ) -> None:
-    on_air = bool(live.get("live")) or bool(live.get("backup_live"))
-    recording = bool(live.get("recording"))
+    on_air, recording = live.on_air, live.recording
     if want.recording is True and not recording:
         if not on_air:
             out.warnings.append(_recording_waits(want.key))
@@ -364,7 +302,7 @@ def _recording_waits(key: str) -> str:
 
 def _prune(out: Planned, owned: OwnedStream) -> None:
     key, sid, marker = owned.marker.key, owned.id, owned.marker
-    name = str(owned.live.get("name") or "")
+    name = owned.stream.name
     if marker.protect:
         out.notes.append(f"stream '{key}' (id {sid}): kept: protected (removed from the manifests)")
         return

@@ -1,18 +1,19 @@
 """Prints a `Plan` or a `Report` as text (like a good Terraform plan), JSON (a documented, stable
-shape: docs/cli.md) or markdown (a pull-request comment). Everything passes through `redact`.
+shape: docs/cli.md) or markdown (a pull-request comment). Every line and value passes through
+`render.inert` (secrets redacted, nothing that acts on a terminal or escapes markdown).
 
 Knows nothing of the API, the manifests or the command line.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
 from reconciler.model.changes import Change, ChangeResult, Outcome, Plan, Report
-from reconciler.redact import redact_text, redact_value
+from reconciler.redact import redact_value
+from reconciler.render.inert import json_text, terminal_line
 from reconciler.render.lines import (
     COLOR,
     detail_lines,
@@ -41,10 +42,22 @@ def _plain(text: str, **_style: Any) -> str:
     return text
 
 
-def _click_style() -> Style:
-    import click
+def _inert(style: Style) -> Style:
+    """`style` applied to the inert form of a line (colour codes are added after escaping)."""
 
-    return click.style
+    def styled(text: str, **kw: Any) -> str:
+        return style(terminal_line(text), **kw)
+
+    return styled
+
+
+# The codes click.style prints, for the few styles a plan uses: render does not import click.
+_ANSI_FG = {"red": 31, "green": 32, "yellow": 33, "magenta": 35, "cyan": 36}
+
+
+def _ansi(text: str, *, fg: str | None = None, bold: bool = False) -> str:
+    start = (f"\x1b[{_ANSI_FG[fg]}m" if fg else "") + ("\x1b[1m" if bold else "")
+    return f"{start}{text}\x1b[0m"
 
 
 # --- plan ---------------------------------------------------------------------------------------
@@ -53,20 +66,21 @@ def _click_style() -> Style:
 def render_plan(plan: Plan, fmt: str = Format.TEXT, *, color: bool = False) -> str:
     fmt = Format(fmt)
     if fmt is Format.JSON:
-        return json.dumps(plan_json(plan), indent=2, ensure_ascii=False) + "\n"
+        return json_text(plan_json(plan))
     if fmt is Format.MARKDOWN:
-        return redact_text(plan_markdown(plan))
-    return redact_text(_plan_text(plan, _click_style() if color else _plain))
+        return plan_markdown(plan)
+    return _plan_text(plan, _inert(_ansi if color else _plain))
 
 
 def _plan_text(plan: Plan, style: Style) -> str:
+    """Each line is one `style` call: a value's line break or escape cannot start another."""
     out: list[str] = []
     for change in plan.changes:
         if change.held is not None:
             continue
         head = headline(change)
         out.append(style(head, fg=COLOR.get(head[0])))
-        out += [f"      {line}" for line in detail_lines(change)]
+        out += [style(f"      {line}") for line in detail_lines(change)]
     held = plan.held
     if held:
         if out:
@@ -77,7 +91,7 @@ def _plan_text(plan: Plan, style: Style) -> str:
     if (plan.warnings or plan.notes) and out:
         out.append("")
     out += [style(f"Warning: {w}", fg="yellow", bold=True) for w in plan.warnings]
-    out += [f"Note: {n}" for n in plan.notes]
+    out += [style(f"Note: {n}") for n in plan.notes]
     if out:
         out.append("")
     out.append(style(plan_summary_line(plan), bold=True))
@@ -129,15 +143,15 @@ OUTCOME_COLOR = {
 def render_report(report: Report, fmt: str = Format.TEXT, *, color: bool = False) -> str:
     fmt = Format(fmt)
     if fmt is Format.JSON:
-        return json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
+        return json_text(report_json(report))
     if fmt is Format.MARKDOWN:
-        return redact_text(report_markdown(report))
-    style = _click_style() if color else _plain
+        return report_markdown(report)
+    style = _inert(_ansi if color else _plain)
     lines = [style(result_line(r), fg=OUTCOME_COLOR[r.outcome]) for r in report.results]
     if lines:
         lines.append("")
     lines.append(style(report_summary_line(report), bold=True))
-    return redact_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def result_json(result: ChangeResult) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The plan vocabulary shared by the text and markdown renderers: summaries, one line per
 change (`+ stream studio-a`), detail lines (`field: before -> after`), one line per result.
 
-Knows nothing of output formats beyond plain text; all values pass through `redact`.
+Knows nothing of output formats beyond plain text: lines are raw (a value may hold a line break);
+the formats make each one inert (`render.inert`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 from typing import Any
 
 from reconciler.model.changes import Action, Change, ChangeResult, FieldDiff, Outcome, Plan, Report
-from reconciler.redact import MASK, SECRET_FIELDS, redact_text, redact_value
+from reconciler.redact import MASK, SECRET_FIELDS, redact_value
 
 CREATES = (Action.CREATE,)
 UPDATES = (Action.UPDATE, Action.ADOPT, Action.ORPHAN)
@@ -153,4 +154,4 @@ def result_line(result: ChangeResult) -> str:
         head += f" -> id {result.object_id}"
     label = result.outcome.value if result.outcome is not Outcome.FAILED else "FAILED"
     detail = f": {result.detail}" if result.detail else ""
-    return redact_text(f"{label:<8} {head}{detail}")
+    return f"{label:<8} {head}{detail}"

@@ -1,12 +1,15 @@
 """Plan and report as GitHub-flavoured markdown, ready to post as a pull-request comment:
 a heading, the summary, one table row per change, the field diffs in a collapsible block.
 
-Knows nothing of the API or the command line; the caller redacts the result.
+Every value goes through `render.inert`: `markdown_text` in cells and lists, `code_block` for
+the details, so a name cannot close the fence, open HTML or write a heading. Knows nothing of the
+API or the command line.
 """
 
 from __future__ import annotations
 
 from reconciler.model.changes import Outcome, Plan, Report
+from reconciler.render.inert import code_block, markdown_text
 from reconciler.render.lines import (
     describe,
     detail_lines,
@@ -25,14 +28,14 @@ OUTCOME_MARK = {
 }
 
 
-def _cell(text: str) -> str:
-    """A table cell: pipes escaped, line breaks flattened, empty shown as a dash."""
-    text = " ".join(str(text).split()).replace("|", "\\|")
-    return text or "-"
+def _cell(text: object) -> str:
+    """A table cell or list item: inert, and `-` when empty."""
+    return markdown_text(str(text))
 
 
 def _code(text: str) -> str:
-    return "`" + text.replace("`", "'") + "`" if text else "-"
+    # Only our own one-character symbols (+ ~ - > !) are shown as code.
+    return "`" + text + "`" if text else "-"
 
 
 def plan_markdown(plan: Plan) -> str:
@@ -47,7 +50,7 @@ def plan_markdown(plan: Plan) -> str:
             out.append(
                 f"| {_code(symbol)} | {change.resource} | {_cell(change.key)} | "
                 f"{change.target_id if change.target_id is not None else '-'} | "
-                f"{change.action.value.replace('_', ' ')} | {_cell(why)} |"
+                f"{change.action.value.replace('_', ' ')} | {_cell(why or '')} |"
             )
         out.append("")
     for title, items in (("Warnings", plan.warnings), ("Notes", plan.notes)):
@@ -55,12 +58,13 @@ def plan_markdown(plan: Plan) -> str:
             out += [f"**{title}**", ""] + [f"- {_cell(item)}" for item in items] + [""]
     detailed = [c for c in plan.changes if detail_lines(c)]
     if detailed:
-        out += ["<details><summary>Details</summary>", "", "```diff"]
+        lines: list[str] = []
         for change in detailed:
             symbol = "!" if change.held is not None else headline(change)[0]
-            out.append(f"{symbol} {headline(change)[2:]}")
-            out += [f"    {line}" for line in detail_lines(change)]
-        out += ["```", "", "</details>", ""]
+            lines.append(f"{symbol} {headline(change)[2:]}")
+            lines += [f"    {line}" for line in detail_lines(change)]
+        out += ["<details><summary>Details</summary>", "", *code_block(lines, "diff")]
+        out += ["", "</details>", ""]
     return "\n".join(out)
 
 
@@ -71,7 +75,7 @@ def report_markdown(report: Report) -> str:
         for result in report.results:
             out.append(
                 f"| {OUTCOME_MARK[result.outcome]} | {_cell(describe(result.change))}: "
-                f"{result.change.action.value.replace('_', ' ')} | {_cell(result.detail)} |"
+                f"{result.change.action.value.replace('_', ' ')} | {_cell(result.detail or '')} |"
             )
         out.append("")
     out.append(f"Exit code: {report.exit_code}")

@@ -17,8 +17,7 @@ from reconciler.api.protocol import StreamingAPI
 from reconciler.errors import ReconcilerError
 from reconciler.model.changes import Action, Change, Plan, Resource, Stage
 from reconciler.model.desired import CleanupPolicy, DesiredState
-from reconciler.model.live import LiveState
-from reconciler.model.marker import LOCK_KEY, decode_entity_data
+from reconciler.model.live import LiveState, LiveStream, LiveVideo
 from reconciler.safety.users import HttpGet, read_active_users, read_policy_users
 
 __all__ = [
@@ -33,8 +32,6 @@ __all__ = [
     "with_cleanup",
 ]
 
-Json = dict[str, Any]
-
 
 @dataclass(frozen=True)
 class CleanupSelection:
@@ -44,19 +41,19 @@ class CleanupSelection:
 
 @dataclass(frozen=True)
 class VideoReads:
-    videos: Mapping[int, list[Json]]  # stream id -> its recordings (only streams read fine)
+    videos: Mapping[int, list[LiveVideo]]  # stream id -> its recordings (only streams read fine)
     errors: Mapping[int, str]  # stream id -> why its videos could not be listed
 
 
 @dataclass(frozen=True)
 class _Candidate:
-    stream: Json
+    stream: LiveStream
     last_activity: datetime
     reasons: tuple[str, ...]
 
     @property
     def id(self) -> int:
-        return int(self.stream["id"])
+        return self.stream.id
 
 
 def plan_cleanup(
@@ -65,7 +62,7 @@ def plan_cleanup(
     *,
     now: datetime,
     active_users: Mapping[str, frozenset[int]],
-    videos: Mapping[int, list[Json]] | None = None,
+    videos: Mapping[int, list[LiveVideo]] | None = None,
 ) -> tuple[Change, ...]:
     """The cleanup changes of every policy (see `select_cleanup`, which also returns notes)."""
     return select_cleanup(desired, live, now=now, active_users=active_users, videos=videos).changes
@@ -77,7 +74,7 @@ def select_cleanup(
     *,
     now: datetime,
     active_users: Mapping[str, frozenset[int]],
-    videos: Mapping[int, list[Json]] | None = None,
+    videos: Mapping[int, list[LiveVideo]] | None = None,
     video_errors: Mapping[int, str] | None = None,
 ) -> CleanupSelection:
     """Select stale streams for every Cleanup policy, in declaration order.
@@ -129,7 +126,7 @@ def candidates_needing_videos(
 def read_videos(api: StreamingAPI, stream_ids: Iterable[int]) -> VideoReads:
     """The recordings of each stream (`list_videos(stream_id=...)`); a failed read is recorded in
     `errors` so that stream is held, never deleted without its recordings."""
-    videos: dict[int, list[Json]] = {}
+    videos: dict[int, list[LiveVideo]] = {}
     errors: dict[int, str] = {}
     for stream_id in stream_ids:
         try:
@@ -139,7 +136,8 @@ def read_videos(api: StreamingAPI, stream_ids: Iterable[int]) -> VideoReads:
             continue
         # Keep only videos of this stream: a server that ignored the filter must not make us
         # delete somebody else's recordings.
-        videos[stream_id] = [v for v in found if _int(v.get("stream_id")) == stream_id]
+        parsed = (LiveVideo.parse(v) for v in found)
+        videos[stream_id] = [v for v in parsed if v.stream_id == stream_id]
     return VideoReads(videos=videos, errors=errors)
 
 
@@ -218,12 +216,15 @@ def _candidates(
     undated: list[int] = []
     found = []
     for stream in live.streams:
-        stream_id = _int(stream.get("id"))
-        if stream_id is None or stream_id in adopted or stream_id in in_use:
+        stream_id = stream.id
+        if stream_id in adopted or stream_id in in_use:
             continue
-        if _is_managed_or_lock(stream) or _is_busy(stream):
+        # Ours or another set's, a lock, or data too odd to say whose: never cleaned up.
+        if stream.marker is not None or stream.is_lock or stream.odd:
             continue
-        name = str(stream.get("name") or "")
+        if stream.on_air or stream.recording:
+            continue
+        name = stream.name
         if policy.name_pattern is not None and not fnmatch.fnmatchcase(name, policy.name_pattern):
             continue
         activity = last_activity(stream)
@@ -236,7 +237,7 @@ def _candidates(
             continue
         reasons = [f"idle {_span(idle)} ({what} {moment.date().isoformat()})"]
         if users is not None:
-            user = _int(stream.get("client_user_id"))
+            user = stream.client_user_id
             if user is None:
                 without_user.append(stream_id)
                 continue
@@ -259,7 +260,7 @@ def _candidates(
     return found, notes
 
 
-def last_activity(stream: Mapping[str, Any]) -> tuple[datetime, str] | None:
+def last_activity(stream: LiveStream) -> tuple[datetime, str] | None:
     """When the stream was last used: the latest session start or end, else its creation time."""
     sessions = []
     for field, what in (
@@ -279,11 +280,10 @@ def last_activity(stream: Mapping[str, Any]) -> tuple[datetime, str] | None:
 def _changes_for(
     policy: CleanupPolicy,
     candidate: _Candidate,
-    videos: Mapping[int, list[Json]],
+    videos: Mapping[int, list[LiveVideo]],
     video_errors: Mapping[int, str],
 ) -> list[Change]:
-    stream = candidate.stream
-    name = str(stream.get("name") or "")
+    name = candidate.stream.name
     reason = f"Cleanup '{policy.key}': " + ", ".join(candidate.reasons)
     cleanup = Change(
         resource=Resource.STREAM,
@@ -304,8 +304,8 @@ def _changes_for(
         )
         return [cleanup.hold(held)]
     recordings = []
-    for video in sorted(videos[candidate.id], key=lambda v: _int(v.get("id")) or 0):
-        video_id = _int(video.get("id"))
+    for video in sorted(videos[candidate.id], key=lambda v: v.id or 0):
+        video_id = video.id
         if video_id is None:
             continue
         recordings.append(
@@ -315,7 +315,7 @@ def _changes_for(
                 action=Action.DELETE_RECORDING,
                 stage=Stage.CLEANUP,
                 target_id=video_id,
-                title=str(video.get("name") or ""),
+                title=video.name,
                 reason=f"Cleanup '{policy.key}': recording of stream '{name}' (#{candidate.id})",
             )
         )
@@ -326,26 +326,15 @@ def _changes_for(
 
 def _streams_in_unfinished_broadcasts(live: LiveState) -> set[int]:
     """Streams shown by a broadcast that is not finished: an upcoming or running show uses them."""
-    unfinished = {int(b["id"]) for b in live.broadcasts if b.get("status") != "finished"}
+    unfinished = {b.id for b in live.broadcasts if b.get("status") != "finished"}
     used: set[int] = set()
     for broadcast in live.broadcasts:
-        if int(broadcast["id"]) in unfinished:
-            used.update(i for i in map(_int, broadcast.get("stream_ids") or ()) if i is not None)
+        if broadcast.id in unfinished:
+            used.update(broadcast.stream_ids)
     for stream in live.streams:
-        if unfinished & {_int(b) for b in stream.get("broadcast_ids") or ()}:
-            used.add(int(stream["id"]))
+        if unfinished.intersection(stream.broadcast_ids):
+            used.add(stream.id)
     return used
-
-
-def _is_managed_or_lock(stream: Mapping[str, Any]) -> bool:
-    data = decode_entity_data(stream.get("client_entity_data"))
-    if data.marker is not None:
-        return True  # managed by a manifest set (ours or another): never cleaned up
-    return LOCK_KEY in (data.user_data or {}) or str(stream.get("name", "")).startswith(LOCK_KEY)
-
-
-def _is_busy(stream: Mapping[str, Any]) -> bool:
-    return bool(stream.get("live") or stream.get("backup_live") or stream.get("recording"))
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -366,16 +355,6 @@ def _span(delta: timedelta) -> str:
         return f"{delta.days}d"
     hours = int(delta.total_seconds() // 3600)
     return f"{hours}h" if hours else f"{int(delta.total_seconds() // 60)}m"
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
 
 
 def _ids(ids: Iterable[int]) -> str:

@@ -12,11 +12,10 @@ from typing import Any
 
 from reconciler.model.changes import Action, Change, Plan, Resource
 from reconciler.model.desired import DesiredState
-from reconciler.model.live import LiveState
-from reconciler.model.marker import decode_entity_data
+from reconciler.model.live import LiveState, LiveStream
+from reconciler.model.ownership import ownership_of
 
 LIVE_OPT_IN = "allow with policy.allow_live_changes or --allow-live-changes"
-INGEST_FIELDS = ("transcoding_region", "pull", "uri")  # changing them cuts the encoder off
 DELETIONS = (Action.DELETE, Action.ORPHAN)  # what removal from the manifests does to an object
 
 
@@ -61,32 +60,21 @@ def apply_guards(
 # --- live-safety (invariant 5) ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Index:
-    streams: Mapping[int, Mapping[str, Any]]
-    broadcasts: Mapping[int, Mapping[str, Any]]
-
-    @classmethod
-    def of(cls, live: LiveState) -> _Index:
-        return cls(streams=live.stream_by_id(), broadcasts=live.broadcast_by_id())
-
-
-def live_disturbance(change: Change, live: LiveState | _Index) -> str | None:
+def live_disturbance(change: Change, live: LiveState) -> str | None:
     """Why `change` would disturb a live stream (without the opt-in hint), or None."""
-    index = live if isinstance(live, _Index) else _Index.of(live)
     if change.target_id is None:
         return None
+    streams = live.stream_by_id
     if change.resource is Resource.STREAM:
-        stream = index.streams.get(change.target_id)
-        return _stream_disturbance(change, stream) if stream and _is_live(stream) else None
+        stream = streams.get(change.target_id)
+        return _stream_disturbance(change, stream) if stream and stream.on_air else None
     if change.resource is Resource.BROADCAST:
-        broadcast = index.broadcasts.get(change.target_id)
+        broadcast = live.broadcast_by_id.get(change.target_id)
         if broadcast is None or not _ends_broadcast(change):
             return None
-        streams = index.streams
-        for stream_id in broadcast.get("stream_ids") or ():
-            stream = streams.get(int(stream_id))
-            if stream and _is_live(stream):
+        for stream_id in broadcast.stream_ids:
+            stream = streams.get(stream_id)
+            if stream and stream.on_air:
                 verb = "deleting" if change.action is Action.DELETE else "finishing"
                 return (
                     f"broadcast '{change.key}' (id {change.target_id}) shows "
@@ -96,7 +84,7 @@ def live_disturbance(change: Change, live: LiveState | _Index) -> str | None:
     return None
 
 
-def _stream_disturbance(change: Change, stream: Mapping[str, Any]) -> str | None:
+def _stream_disturbance(change: Change, stream: LiveStream) -> str | None:
     who = f"{_describe_stream(stream, change.key)} {_live_word(stream)}"
     if change.action in (Action.DELETE, Action.CLEANUP):
         return f"{who}; deleting it waits until it is idle"
@@ -139,10 +127,9 @@ def _ends_broadcast(change: Change) -> bool:
 def _hold_live_changes(
     changes: Iterable[Change], desired: DesiredState, live: LiveState, options: GuardOptions
 ) -> tuple[Change, ...]:
-    index = _Index.of(live)
     out = []
     for change in changes:
-        why = None if change.held else live_disturbance(change, index)
+        why = None if change.held else live_disturbance(change, live)
         if why and not _live_allowed(change, desired, options):
             change = change.hold(f"{why}; {LIVE_OPT_IN}")
         out.append(change)
@@ -153,10 +140,9 @@ def _live_overrides(
     changes: Iterable[Change], desired: DesiredState, live: LiveState, options: GuardOptions
 ) -> list[str]:
     """A note for every change that disturbs a live stream and goes through by opt-in."""
-    index = _Index.of(live)
     notes = []
     for change in changes:
-        why = None if change.held else live_disturbance(change, index)
+        why = None if change.held else live_disturbance(change, live)
         if why and _live_allowed(change, desired, options):
             by = "--allow-live-changes" if options.allow_live_changes else "its policy"
             notes.append(f"{change.id} goes through although {why} (allowed by {by})")
@@ -292,17 +278,9 @@ def allowed_by_percent(owned: int, percent: float) -> int:
 
 
 def owned_counts(live: LiveState, set_name: str) -> dict[Resource, int]:
-    """Owned streams and broadcasts of the set, counted from the markers in the live state."""
-    streams = 0
-    broadcast_ids: set[int] = set()
-    for stream in live.streams:
-        marker = decode_entity_data(stream.get("client_entity_data")).marker
-        if marker is None or marker.set_name != set_name:
-            continue
-        streams += 1
-        broadcast_ids.update(marker.broadcasts.values())
-    existing = live.broadcast_by_id().keys() & broadcast_ids
-    return {Resource.STREAM: streams, Resource.BROADCAST: len(existing)}
+    """Managed streams and existing recorded broadcasts of the set (the ownership index)."""
+    owned = ownership_of(live, set_name)
+    return {Resource.STREAM: len(owned.owned), Resource.BROADCAST: len(owned.recorded)}
 
 
 def _hold_prunes(
@@ -346,19 +324,13 @@ def _along(also: list[str]) -> str:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _is_live(stream: Mapping[str, Any]) -> bool:
-    return bool(stream.get("live")) or bool(stream.get("backup_live"))
+def _live_word(stream: LiveStream) -> str:
+    return "is live" if stream.live else "is live on its backup ingest"
 
 
-def _live_word(stream: Mapping[str, Any]) -> str:
-    if stream.get("live"):
-        return "is live"
-    return "is live on its backup ingest"
-
-
-def _describe_stream(stream: Mapping[str, Any], key: str | None = None) -> str:
-    label = key if key and not key.startswith("#") else stream.get("name", "")
-    return f"stream '{label}' (id {stream.get('id')})"
+def _describe_stream(stream: LiveStream, key: str | None = None) -> str:
+    label = key if key and not key.startswith("#") else stream.name
+    return f"stream '{label}' (id {stream.id})"
 
 
 def _keys(changes: Iterable[Change]) -> str:

@@ -9,21 +9,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from reconciler.errors import ConfigError
+from reconciler.api.plain import HttpAnswer, get_text
+from reconciler.errors import ApiError, ConfigError
 from reconciler.model.desired import DesiredState, UsersSource
 from reconciler.redact import redact_text
 
 URL_TIMEOUT = 10.0  # seconds; a users list is small
 MAX_BYTES = 16 * 1024 * 1024  # a bigger answer is not a list of user ids
-
-
-@dataclass(frozen=True)
-class HttpAnswer:
-    status: int
-    text: str
 
 
 HttpGet = Callable[[str, float], HttpAnswer]  # (url, timeout) -> answer; raises OSError-likes
@@ -51,7 +45,7 @@ def read_active_users(
             raise ConfigError(f"{where}: cannot be read ({reason}); nothing is deleted") from None
     elif source.url:
         where = redact_text(f"active users URL {source.url}")
-        text = _fetch(source.url, http_get or _httpx_get, where)
+        text = _fetch(source.url, http_get or _get, where)
     else:
         raise ConfigError("active_users: give a file or a url")
     if len(text) > MAX_BYTES:
@@ -141,8 +135,8 @@ def _fetch(url: str, http_get: HttpGet, where: str) -> str:
         raise ConfigError(f"{where}: only http:// and https:// URLs are supported")
     try:
         answer = http_get(url, URL_TIMEOUT)
-    except ConfigError:
-        raise
+    except ApiError as exc:
+        raise ConfigError(f"{where}: cannot be read ({redact_text(str(exc))})") from None
     except Exception as exc:  # any transport failure: refuse, never guess
         reason = redact_text(f"{type(exc).__name__}: {exc}")
         raise ConfigError(f"{where}: cannot be read ({reason})") from None
@@ -151,16 +145,10 @@ def _fetch(url: str, http_get: HttpGet, where: str) -> str:
     return answer.text
 
 
-def _httpx_get(url: str, timeout: float) -> HttpAnswer:
+def _get(url: str, timeout: float) -> HttpAnswer:
     # The users URL belongs to the user's own service, not to the Gcore API: the API client (with
     # its key) is deliberately not used here.
-    import httpx
-
-    try:
-        response = httpx.get(url, timeout=timeout, follow_redirects=True)
-    except httpx.HTTPError as exc:
-        raise ConfigError(redact_text(f"active users URL {url}: cannot be read ({exc})")) from None
-    return HttpAnswer(status=response.status_code, text=response.text)
+    return get_text(url, timeout, max_bytes=MAX_BYTES)
 
 
 def _os_reason(exc: BaseException) -> str:

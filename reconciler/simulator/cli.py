@@ -14,7 +14,7 @@ import click
 
 from reconciler.simulator.config import Faults, SimulatorConfig
 from reconciler.simulator.core import Simulator
-from reconciler.simulator.server import start_server
+from reconciler.simulator.server import DEFAULT_IDLE_TIMEOUT, start_server
 
 DEFAULT_KEY = "sim-key"
 
@@ -86,6 +86,14 @@ def simulator() -> None:
     help="Fault: share of creates that commit, then close the connection unanswered.",
 )
 @click.option("--seed", type=int, help="Seed of the fault dice (reproducible runs).")
+@click.option(
+    "--idle-timeout",
+    default=DEFAULT_IDLE_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(0, 3600, min_open=True),
+    metavar="SECONDS",
+    help="Close a connection idle this long (each open connection holds a thread).",
+)
 def serve(
     host: str,
     port: int,
@@ -100,6 +108,7 @@ def serve(
     rate_limit_rps: float | None,
     drop_create_rate: float,
     seed: int | None,
+    idle_timeout: float,
 ) -> None:
     """Serve the simulated Gcore Streaming API until interrupted (Ctrl-C or SIGTERM).
 
@@ -122,7 +131,7 @@ def serve(
     except Exception as err:  # e.g. an unreadable state file: a message, not a traceback
         raise click.ClickException(f"--state {state_path}: {err}") from None
     try:
-        server = start_server(sim, host=host, port=port)
+        server = start_server(sim, host=host, port=port, idle_timeout=idle_timeout)
     except OSError as err:
         sim.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {err}") from None

@@ -1,6 +1,7 @@
 """The simulated clock. Without a start time it follows real time from now (a served simulator
 looks natural); with a start time it is frozen and moves only by `advance` (deterministic tests).
-Its position can be saved and restored, so a state file keeps its timeline.
+Its position can be saved and restored, so a state file keeps its timeline. Knows nothing of
+HTTP or storage.
 """
 
 from __future__ import annotations

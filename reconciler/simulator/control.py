@@ -1,26 +1,43 @@
 """The `/_simulator/` control API (not part of Gcore's API, no auth, no faults): encoders, clock,
-faults, request log, counters, webhook log, reset. Thin HTTP wrapper over `Simulator` methods.
+faults, request log, counters, webhook log, reset. Thin HTTP wrapper over the `Simulator`'s
+methods, which it knows only as the `Controls` protocol (below `core`, which imports it).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from reconciler.simulator.clock import iso
 from reconciler.simulator.config import Faults
+from reconciler.simulator.response import Response, json_response
 from reconciler.simulator.rules import ApiError
 
-if TYPE_CHECKING:
-    from reconciler.simulator.core import Response, Simulator
+Json = dict[str, Any]
 
 _STREAM_ACTION = re.compile(r"^/_simulator/streams/([0-9]{1,18})/(connect|disconnect|interrupt)$")
 
 
-def handle_control(sim: Simulator, method: str, path: str, raw: bytes) -> Response:
-    from reconciler.simulator.core import Response, json_response
+class Controls(Protocol):
+    """The `Simulator` methods behind the control API; they raise `ApiError` (e.g. 404)."""
 
+    def connect(self, stream_id: int, backup: bool = False) -> Json: ...
+    def disconnect(self, stream_id: int, backup: bool = False) -> Json: ...
+    def interrupt(self, stream_id: int, seconds: float, backup: bool = False) -> Json: ...
+    def advance(self, seconds: float) -> None: ...
+    def now(self) -> datetime: ...
+    def faults(self) -> Faults: ...
+    def set_faults(self, faults: Faults) -> None: ...
+    def requests(self) -> list[Json]: ...
+    def clear_log(self) -> None: ...
+    def counters(self) -> dict[str, int]: ...
+    def webhooks(self) -> list[Json]: ...
+    def reset(self) -> None: ...
+
+
+def handle_control(sim: Controls, method: str, path: str, raw: bytes) -> Response:
     try:
         body = _body(raw) if method in ("POST", "PUT") else {}
         action = _STREAM_ACTION.match(path)
@@ -72,8 +89,6 @@ class _BadControl(Exception):
 
 
 def _bad(message: str) -> Response:
-    from reconciler.simulator.core import json_response
-
     return json_response(400, {"status": 400, "error": message})
 
 

@@ -1,12 +1,14 @@
 """The `Simulator`: one request handler for the Gcore Streaming API and the `/_simulator/` control
 API, shared by the in-process httpx transport and the real HTTP server. Owns the lock, the request
-log, the counters, fault injection and webhook delivery.
+log, the counters, fault injection and webhook delivery. Uses `control` and `transport`, which know
+it only through their protocols (never the reverse); knows nothing of sockets.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -21,27 +23,16 @@ import httpx
 
 from reconciler.simulator.clock import SimClock
 from reconciler.simulator.config import Faults, SimulatorConfig
+from reconciler.simulator.control import handle_control
 from reconciler.simulator.faults import FaultInjector
+from reconciler.simulator.response import JSON_TYPE, Response, json_response
 from reconciler.simulator.routes import BODY_METHODS, CREATE_ROUTES, Call, match
 from reconciler.simulator.rules import ApiError, Platform
 from reconciler.simulator.store import Store
+from reconciler.simulator.transport import SimulatorTransport
 from reconciler.simulator.webhooks import WebhookSender
 
 Json = dict[str, Any]
-JSON_TYPE = {"content-type": "application/json"}
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False  # the server committed, then "loses" the answer (drop_create fault)
-
-
-def json_response(status: int, value: object, headers: Mapping[str, str] | None = None) -> Response:
-    body = json.dumps(value).encode()
-    return Response(status, body, {**JSON_TYPE, **(headers or {})})
 
 
 @dataclass
@@ -94,8 +85,6 @@ class Simulator:
         path, query = parts.path, dict(parse_qsl(parts.query, keep_blank_values=True))
         method = method.upper()
         if path.startswith("/_simulator/") or path == "/_simulator":
-            from reconciler.simulator.control import handle_control
-
             return handle_control(self, method, path, body)
         if not path.startswith("/streaming/"):
             return json_response(404, {"status": 404, "error": f"Not Found: {path}"})
@@ -186,8 +175,6 @@ class Simulator:
 
     # --- Python surface -----------------------------------------------------------------------
     def transport(self) -> httpx.BaseTransport:
-        from reconciler.simulator.transport import SimulatorTransport
-
         return SimulatorTransport(self)
 
     def close(self) -> None:
@@ -274,13 +261,34 @@ class Simulator:
         self._store.set_meta("clock", self._clock.dump())
 
 
+# Request-log bodies are served by `/_simulator/requests` and printed by tests: a passphrase
+# sent to the simulator must not come back out of it (the real API never echoes it either).
+SECRET_BODY_FIELDS = frozenset({"srt_passphrase"})
+LOG_MASK = "***"
+_SECRET_IN_TEXT = re.compile(r'("srt_passphrase"\s*:\s*)"(?:[^"\\]|\\.)*"?')
+
+
 def _loggable(raw: bytes) -> object:
+    """The request body as logged: parsed JSON with secret fields masked, or the start of the
+    raw text with any `"srt_passphrase": "..."` masked."""
     if not raw:
         return None
     try:
-        return json.loads(raw)
+        return _masked(json.loads(raw))
     except (ValueError, RecursionError):
-        return raw[:2000].decode("utf-8", "replace")
+        text = raw[:2000].decode("utf-8", "replace")
+        return _SECRET_IN_TEXT.sub(rf'\1"{LOG_MASK}"', text)
+
+
+def _masked(value: object) -> object:
+    if isinstance(value, dict):
+        return {
+            k: LOG_MASK if k in SECRET_BODY_FIELDS and v not in (None, "") else _masked(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
 
 
 def _parse_body(raw: bytes) -> Json:

@@ -1,20 +1,29 @@
 """An httpx transport that hands requests straight to a `Simulator` (no socket), for fast tests.
 
 A dropped create (fault) surfaces as `httpx.ReadTimeout`, as a lost answer would on a network.
+Knows the simulator only as a `Handler` (below `core`, which imports it).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
 import httpx
 
-if TYPE_CHECKING:
-    from reconciler.simulator.core import Simulator
+from reconciler.simulator.response import Response
+
+
+class Handler(Protocol):
+    """What the transport needs of the `Simulator`: its request handler."""
+
+    def handle(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> Response: ...
 
 
 class SimulatorTransport(httpx.BaseTransport):
-    def __init__(self, simulator: Simulator) -> None:
+    def __init__(self, simulator: Handler) -> None:
         self._simulator = simulator
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

@@ -147,3 +147,50 @@ def test_bad_settings_are_config_errors() -> None:
         ClientSettings(concurrency=0)
     with pytest.raises(ConfigError, match="rate limit"):
         ClientSettings(rate_limit=0)
+
+
+def test_429s_halve_the_rate_once_per_reaction_never_below_one_per_second() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(8.0, clock=clock, sleep=clock.sleep)
+    sent = clock()
+    clock.now += 0.1
+    assert limiter.slow_down(sent_at=sent) == 4.0
+    # Other answers 429 to requests sent before the slow-down were earned at the old rate.
+    assert limiter.slow_down(sent_at=sent) is None
+    limiter.acquire()
+    assert limiter.slow_down(sent_at=clock()) == 2.0
+    for expected in (1.0, None, None):
+        clock.now += 1
+        assert limiter.slow_down(sent_at=clock()) == expected
+    assert limiter.slowed_to == 1.0
+    first = limiter.reserve()
+    assert limiter.reserve() - first == pytest.approx(1.0)  # 1 request/s from now on
+
+
+def test_an_unlimited_client_slows_to_half_the_rate_it_was_sending() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(None, clock=clock, sleep=clock.sleep)
+    for _ in range(40):
+        limiter.acquire()
+        clock.now += 0.025  # 40 requests/s
+    assert limiter.slow_down(sent_at=clock()) == 20.0
+
+
+def test_the_client_reports_its_slow_down(fake: FakeAPI) -> None:
+    import httpx
+
+    busy = httpx.Response(429, headers={"Retry-After": "0"}, json={"error": "slow down"})
+    fake.add("streams", 5)
+    with fake.client(rate_limit=10.0) as api:
+        api.get_stream(105)
+        assert api.stats().slowed_to is None
+        fake.script("GET", "/streaming/streams/105", busy, busy)
+        api.get_stream(105)
+        stats = api.stats()
+    assert (stats.rate_limited, stats.slowed_to) == (2, 2.5)
+
+
+def test_the_size_cap_is_a_setting() -> None:
+    assert ClientSettings().max_response_bytes == 32 * 1024 * 1024
+    with pytest.raises(ConfigError, match="max_response_bytes"):
+        ClientSettings(max_response_bytes=0)

@@ -47,7 +47,7 @@ def test_a_slow_server_times_out_and_is_retried(sim: Any, sim_server: Any) -> No
     sim.set_faults(Faults(latency_ms=300))
     with (
         over_port(sim_server.url, timeout=0.05, retries=1) as api,
-        pytest.raises(Unreachable, match="timed out waiting for the answer after 2 attempts"),
+        pytest.raises(Unreachable, match=r"no complete answer within 0\.05 s .* after 2 attempts"),
     ):
         api.get_stream(1)
 
@@ -60,3 +60,19 @@ def test_a_refused_connection_is_unreachable_and_a_create_is_safely_retried() ->
         with pytest.raises(Unreachable, match="could not connect after 3 attempts"):
             api.create_stream({"name": "never sent"})  # nothing reached a server: retried
         assert api.stats()["POST /streaming/streams"] == 3
+
+
+def test_the_deadline_bounds_every_network_transport_proxies_included(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The deadline hooks into httpx's connection pools (httpx has no total timeout): if an httpx
+    upgrade moved them, this fails before a trickling server could hang a run."""
+    from reconciler.api import deadline
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    with over_port("https://api.example.test") as api:
+        http = api._http
+        transports = [http._transport, *http._mounts.values()]
+        pools = [t._pool for t in transports if t is not None]
+    assert len(pools) == 2  # the direct one and the proxy from the environment
+    assert all(isinstance(p._network_backend, deadline._DeadlineBackend) for p in pools)

@@ -176,3 +176,66 @@ def test_the_next_sweep_expects_what_the_last_one_found(fake: FakeAPI) -> None:
         api.list_broadcasts()
     assert first > 41  # the rounds overshot the end
     assert len(fake.log) - first == 41
+
+
+def scripted_pages(fake: FakeAPI, sizes: dict[int, int]) -> list[int]:
+    """Pages answer `sizes[page]` fresh objects (0 if absent); returns the pages served."""
+    served: list[int] = []
+    next_id = iter(range(1, 10_000))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        served.append(page)
+        return httpx.Response(200, json=[{"id": next(next_id)} for _ in range(sizes.get(page, 0))])
+
+    for _ in range(20):
+        fake.script("GET", "/streaming/streams", handler)
+    return served
+
+
+@pytest.mark.parametrize("concurrency", [1, 8])
+def test_a_short_page_followed_by_more_objects_is_an_incomplete_read(
+    fake: FakeAPI, concurrency: int
+) -> None:
+    served = scripted_pages(fake, {1: 25, 2: 10, 3: 25})
+    with (
+        fake.client(concurrency=concurrency) as api,
+        pytest.raises(BadResponse, match="page 3 holds 25 objects after page 2 ended the list"),
+    ):
+        api.list_streams()
+    assert served == [1, 2, 3]
+
+
+def test_an_empty_page_after_a_full_one_before_the_expected_end_is_confirmed(
+    fake: FakeAPI,
+) -> None:
+    served = scripted_pages(fake, {1: 25, 2: 0, 3: 25})
+    with fake.client(concurrency=1) as api:
+        api.expect_counts(streams=75, broadcasts=0)
+        with pytest.raises(BadResponse, match="page 3 holds 25 objects after page 2 ended"):
+            api.list_streams()
+    assert served == [1, 2, 3]
+
+
+def test_an_account_smaller_than_expected_costs_one_confirming_page_more(fake: FakeAPI) -> None:
+    served = scripted_pages(fake, {1: 25})
+    with fake.client(concurrency=1) as api:
+        api.expect_counts(streams=75, broadcasts=0)
+        assert len(api.list_streams()) == 25
+    assert served == [1, 2, 3]
+
+
+def test_a_page_of_only_known_ids_stops_the_sweep(fake: FakeAPI) -> None:
+    fake.add("streams", 25)
+
+    def page_1_again(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=list(fake.objects["streams"].values()))
+
+    for _ in range(20):
+        fake.script("GET", "/streaming/streams", page_1_again)
+    with (
+        fake.client(concurrency=8) as api,
+        pytest.raises(BadResponse, match=r"page 2 brings no object .* \(25 repeated\)"),
+    ):
+        api.list_streams()
+    assert len(fake.log) == 3  # page 1, then the round of 2 and 3: stopped at page 2

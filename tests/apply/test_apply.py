@@ -292,7 +292,7 @@ def test_delete_and_orphan_broadcast_update_the_markers(sim: Any, api: Any) -> N
     )
     apply_plan(plan, api, read_live(api))
     live = read_live(api)
-    ids = {b["name"]: b["id"] for b in live.broadcasts}
+    ids = {b.name: b.id for b in live.broadcasts}
     sim.clear_log()
     teardown = Plan(
         changes=(

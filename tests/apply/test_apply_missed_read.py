@@ -64,8 +64,8 @@ def converge(api: Any, manifest: Path) -> DesiredState:
 def without(live: LiveState, stream: str | None = None, broadcast: str | None = None) -> LiveState:
     """The account as a read that missed these objects saw it."""
     return LiveState(
-        streams=tuple(s for s in live.streams if s["name"] != stream),
-        broadcasts=tuple(b for b in live.broadcasts if b["name"] != broadcast),
+        streams=tuple(s for s in live.streams if s.name != stream),
+        broadcasts=tuple(b for b in live.broadcasts if b.name != broadcast),
     )
 
 

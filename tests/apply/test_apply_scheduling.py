@@ -167,7 +167,7 @@ def chain(n: int) -> tuple[LiveState, list[Change]]:
         )
         for i in range(n)
     ]
-    return LiveState(streams, ()), changes
+    return LiveState.from_raw(streams), changes
 
 
 def test_a_long_chain_in_one_stage_runs_in_order_and_stops_at_a_failure() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_harness import Invoke, cli_against
+from cli_harness import Invoke
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
@@ -23,6 +23,6 @@ def manifests(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def invoke(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+def invoke(sim: Any) -> Invoke:
     """`invoke("plan", path, ...)` runs the CLI against `sim` with GCORE_API_KEY set."""
-    return cli_against(sim, monkeypatch)
+    return Invoke(sim)

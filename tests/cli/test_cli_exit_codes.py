@@ -10,7 +10,6 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from reconciler.cli import account as cli_account
 from reconciler.cli import commands as cli
 
 STUDIO_B = """
@@ -91,11 +90,9 @@ class FailingTransport(httpx.BaseTransport):
 
 
 def test_partial_failure_exits_1_and_the_next_run_finishes(
-    sim: Any, api: Any, invoke: Any, manifests: Path, monkeypatch: pytest.MonkeyPatch
+    sim: Any, api: Any, invoke: Any, manifests: Path
 ) -> None:
-    monkeypatch.setattr(
-        cli_account, "transport_override", FailingTransport(sim.transport(), "Launch show")
-    )
+    invoke.transport = FailingTransport(sim.transport(), "Launch show")
     first = invoke("apply", "--yes", manifests)
     assert first.exit_code == 1, first.output
     lines = first.stdout.splitlines()
@@ -108,7 +105,7 @@ def test_partial_failure_exits_1_and_the_next_run_finishes(
     assert any(line.startswith('done     + broadcast encore-show "Encore show"') for line in lines)
     assert "Apply: 3 done, 1 failed, 1 skipped, 0 held." in first.stdout
 
-    monkeypatch.setattr(cli_account, "transport_override", sim.transport())
+    invoke.transport = sim.transport()
     second = invoke("apply", "--yes", manifests)
     assert second.exit_code == 0, second.output
     assert sorted(b["name"] for b in api.list_broadcasts()) == ["Encore show", "Launch show"]

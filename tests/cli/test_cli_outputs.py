@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from reconciler import __version__
-from reconciler.cli import account as cli_account
 
 PASSPHRASE = "correct-horse-battery-staple"
 SRT_STREAM = """
@@ -103,7 +102,7 @@ class LeakyErrors(httpx.BaseTransport):
 
 
 def test_secrets_never_appear_in_any_output(
-    sim: Any, api: Any, invoke: Any, manifests: Path, monkeypatch: pytest.MonkeyPatch
+    sim: Any, api: Any, invoke: Any, manifests: Path
 ) -> None:
     (manifests / "secure.yaml").write_text(SRT_STREAM)
     env = {"SRT_PASS": PASSPHRASE}
@@ -116,9 +115,7 @@ def test_secrets_never_appear_in_any_output(
     changed = {"SRT_PASS": "another-passphrase-42"}
     for fmt in ("text", "json", "markdown"):
         outputs.append(invoke("plan", "-o", fmt, manifests, env=changed))
-    monkeypatch.setattr(
-        cli_account, "transport_override", LeakyErrors(sim.transport(), sim.config.api_key)
-    )
+    invoke.transport = LeakyErrors(sim.transport(), sim.config.api_key)
     for fmt in ("text", "json", "markdown"):
         outputs.append(invoke("apply", "--yes", "-o", fmt, manifests, env=changed))
     assert outputs[-1].exit_code == 1

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import LockHeldError
-from reconciler.lock.lease import Lock, LockLost, SetLocked, acquire_lock, break_lock
+from reconciler.errors import LockHeldError, LockLost, SetLocked
+from reconciler.lock.lease import Lock, acquire_lock, break_lock
 from reconciler.lock.record import default_owner, is_lock_stream, lock_record
 from reconciler.model.marker import LOCK_KEY
 
@@ -72,7 +72,7 @@ def test_a_second_owner_is_refused_with_the_holder_named(api: Any) -> None:
         "another apply is running. Retry later or raise --lock-wait"
     )
     assert isinstance(caught.value, SetLocked)
-    assert caught.value.holder.owner == "ci@runner-7 pid 123"
+    assert caught.value.owner == "ci@runner-7 pid 123"
 
 
 def test_locks_of_other_sets_and_ordinary_streams_do_not_interfere(api: Any) -> None:

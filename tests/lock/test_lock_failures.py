@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import AmbiguousCreate, ServerError
-from reconciler.lock.lease import SetLocked, acquire_lock
+from reconciler.errors import AmbiguousCreate, ServerError, SetLocked
+from reconciler.lock.lease import acquire_lock
 from reconciler.lock.record import lock_record
 from reconciler.model.marker import LOCK_KEY
 

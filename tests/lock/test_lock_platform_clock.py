@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_harness import cli_against
+from cli_harness import Invoke
 
 from reconciler.lock.record import lock_fields, lock_record
 from reconciler.model.marker import LOCK_KEY
@@ -50,7 +50,7 @@ def streams(sim: Simulator) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("skewed_sim", [10], indirect=True)
 def test_a_lock_expired_by_the_platforms_clock_is_taken_over_though_the_local_clock_disagrees(
-    skewed_sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    skewed_sim: Simulator, tmp_path: Path
 ) -> None:
     sim = skewed_sim  # the platform is 10 days ahead: by this machine's clock the lock is live
     stale = seed_lock(sim, expires_in=60)
@@ -58,7 +58,7 @@ def test_a_lock_expired_by_the_platforms_clock_is_taken_over_though_the_local_cl
     path = tmp_path / "set.yaml"
     path.write_text(MANIFEST)
 
-    run = cli_against(sim, monkeypatch)("apply", "--yes", path)
+    run = Invoke(sim)("apply", "--yes", path)
 
     assert run.exit_code == 0, run.output
     left = streams(sim)
@@ -76,14 +76,14 @@ def test_a_lock_expired_by_the_platforms_clock_is_taken_over_though_the_local_cl
 
 @pytest.mark.parametrize("skewed_sim", [-10], indirect=True)
 def test_a_lock_live_by_the_platforms_clock_holds_though_the_local_clock_says_expired(
-    skewed_sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    skewed_sim: Simulator, tmp_path: Path
 ) -> None:
     sim = skewed_sim  # the platform is 10 days behind: by this machine's clock the lock expired
     held = seed_lock(sim, expires_in=600)
     path = tmp_path / "set.yaml"
     path.write_text(MANIFEST)
 
-    run = cli_against(sim, monkeypatch)("apply", "--yes", path)
+    run = Invoke(sim)("apply", "--yes", path)
 
     assert run.exit_code == 1, run.output
     assert f"manifest set 'clock' is locked by '{OTHER}' until " in run.stderr

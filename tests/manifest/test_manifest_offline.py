@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_harness import Invoke, cli_against
+from cli_harness import Invoke
 from manifest_support import Write
 
 from reconciler.manifest import check_manifests, load_manifests
@@ -41,7 +41,7 @@ UNSET = {"PW": None, "YT_KEY": None, "PATTERN": None}
 @pytest.fixture
 def reconcile(sim: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Invoke:
     monkeypatch.chdir(tmp_path)
-    return cli_against(sim, monkeypatch)
+    return Invoke(sim)
 
 
 def test_validate_without_the_secrets_warns_and_passes(reconcile: Invoke) -> None:

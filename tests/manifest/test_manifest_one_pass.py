@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_harness import Invoke, cli_against
+from cli_harness import Invoke
 from manifest_support import Errors, Write
 
 
 @pytest.fixture
-def reconcile(sim: Any, monkeypatch: pytest.MonkeyPatch, workdir: Path) -> Invoke:
-    return cli_against(sim, monkeypatch)
+def reconcile(sim: Any, workdir: Path) -> Invoke:
+    return Invoke(sim)
 
 
 def test_not_utf8_names_the_line_and_column_of_the_first_bad_byte(

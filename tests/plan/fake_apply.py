@@ -16,8 +16,8 @@ from reconciler.plan.compute import owned_stream_ids
 
 
 def fake_apply(plan: Plan, state: LiveState, set_name: str) -> LiveState:
-    streams = {int(s["id"]): dict(s) for s in state.streams}
-    broadcasts = {int(b["id"]): dict(b) for b in state.broadcasts}
+    streams = {s.id: dict(s.raw) for s in state.streams}
+    broadcasts = {b.id: dict(b.raw) for b in state.broadcasts}
     ids = owned_stream_ids(state, set_name)
     created: dict[tuple[str, str], int] = {}
     next_id = max([*streams, *broadcasts, 999]) + 1
@@ -97,4 +97,4 @@ def fake_apply(plan: Plan, state: LiveState, set_name: str) -> LiveState:
                 broadcasts[bid]["stream_ids"] = refs
                 record(refs, change.key, bid)
                 forget(bid, change.key, set(refs))
-    return LiveState(streams=tuple(streams.values()), broadcasts=tuple(broadcasts.values()))
+    return LiveState.from_raw(streams.values(), broadcasts.values())

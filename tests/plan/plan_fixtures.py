@@ -150,7 +150,7 @@ def desired(
 
 def live(*objects: dict[str, Any]) -> LiveState:
     """Streams and broadcasts in one list: broadcasts are the dicts with `stream_ids`."""
-    return LiveState(
+    return LiveState.from_raw(
         streams=tuple(o for o in objects if "stream_ids" not in o),
         broadcasts=tuple(o for o in objects if "stream_ids" in o),
     )

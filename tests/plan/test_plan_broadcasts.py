@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from plan_fixtures import broadcast, dbroadcast, desired, dstream, live, marker, stream
 
+from reconciler.errors import PlanError
 from reconciler.model.changes import Action, FieldDiff, Resource, Stage
 from reconciler.model.marker import decode_entity_data
-from reconciler.plan.compute import PlanError, compute_plan
+from reconciler.plan.compute import compute_plan
 
 
 def summary(plan):  # type: ignore[no-untyped-def]

@@ -111,14 +111,15 @@ def drift(draw: st.DrawFn, state: LiveState, *, damage: bool = True) -> LiveStat
     """Random changes behind our back: fields edited, statuses moved, broadcasts deleted or
     forgotten by their markers (as an interrupted run leaves them)."""
     streams = []
-    for s in state.streams:
-        s = dict(s)
+    for parsed in state.streams:
+        s = dict(parsed.raw)
         if int(s["id"]) not in FOREIGN_IDS and draw(st.booleans()):
             s["dvr_duration"] = draw(st.integers(30, 14400))
             s["active"] = draw(st.booleans())
         streams.append(s)
     broadcasts = []
-    for b in state.broadcasts:
+    for live_broadcast in state.broadcasts:
+        b = live_broadcast.raw
         if int(b["id"]) in FOREIGN_IDS:
             broadcasts.append(b)
             continue
@@ -135,7 +136,7 @@ def drift(draw: st.DrawFn, state: LiveState, *, damage: bool = True) -> LiveStat
         for s in streams:
             if int(s["id"]) not in FOREIGN_IDS:
                 s["client_entity_data"] = s["client_entity_data"].replace('"broadcasts"', '"b_"')
-    return LiveState(tuple(streams), tuple(broadcasts))
+    return LiveState.from_raw(streams, broadcasts)
 
 
 def assert_well_formed(plan: Plan) -> None:
@@ -174,8 +175,8 @@ def test_any_drift_converges_in_one_apply(
     state = converge(first, live(*foreign_objects()))
     state = drift(data.draw, state)
     after = converge(second, state)
-    before = {int(o["id"]): o for o in (*state.streams, *state.broadcasts)}
-    now = {int(o["id"]): o for o in (*after.streams, *after.broadcasts)}
+    before = {o.id: o.raw for o in (*state.streams, *state.broadcasts)}
+    now = {o.id: o.raw for o in (*after.streams, *after.broadcasts)}
     for oid in FOREIGN_IDS:
         assert now[oid] == before[oid]
 
@@ -230,7 +231,7 @@ WRITABLE = ("name", "active", "dvr_duration", "transcoding_region", "auto_record
 def desired_from_live(state: LiveState) -> DesiredState:
     """What `export` would write for the owned objects of an account."""
     owned = {}
-    for s in state.streams:
+    for s in (parsed.raw for parsed in state.streams):
         found = decode_entity_data(s.get("client_entity_data"))
         if found.marker and found.marker.set_name == SET:
             owned.setdefault(found.marker.key, (s, found))
@@ -255,7 +256,7 @@ def desired_from_live(state: LiveState) -> DesiredState:
         for bkey, bid in found.marker.broadcasts.items()
     }
     broadcasts = []
-    for b in state.broadcasts:
+    for b in (parsed.raw for parsed in state.broadcasts):
         if int(b["id"]) not in recorded or not b["stream_ids"]:
             continue
         if not all(int(i) in keys for i in b["stream_ids"]):

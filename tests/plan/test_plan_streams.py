@@ -8,9 +8,10 @@ import json
 import pytest
 from plan_fixtures import SET, desired, dstream, live, lock_stream, marker, stream
 
+from reconciler.errors import MarkerTooLarge, PlanError
 from reconciler.model.changes import Action, FieldDiff, Stage
-from reconciler.model.marker import MarkerTooLarge, decode_entity_data
-from reconciler.plan.compute import PlanError, PlanOptions, compute_plan
+from reconciler.model.marker import decode_entity_data
+from reconciler.plan.compute import PlanOptions, compute_plan
 
 
 def only(plan, action):  # type: ignore[no-untyped-def]
@@ -255,7 +256,7 @@ def test_marker_too_large_fails_clearly() -> None:
 
 def test_declared_null_matches_a_field_the_server_leaves_out() -> None:
     state = live(stream(1, owner=marker("s")))
-    del state.streams[0]["cdn_id"]
+    del state.streams[0].raw["cdn_id"]
     assert compute_plan(desired([dstream("s", cdn_id=None)]), state).is_empty
     (update,) = compute_plan(desired([dstream("s", cdn_id=3)]), state).changes
     assert update.diffs == (FieldDiff("add", "/cdn_id", None, 3),)

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_harness import Invoke, cli_against
+from cli_harness import Invoke
 
 
 @pytest.fixture
-def cli(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+def cli(sim: Any) -> Invoke:
     """`cli("apply", "--yes", path)` runs `reconciler` against the `sim` fixture."""
-    return cli_against(sim, monkeypatch)
+    return Invoke(sim)
 
 
 @pytest.fixture

@@ -7,16 +7,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from cli_harness import Invoke, cli_against
+from cli_harness import Invoke
 
 
 @pytest.fixture
-def reconcile(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+def reconcile(sim: Any) -> Invoke:
     """`reconcile("apply", "--yes", path)` runs `reconciler` against the `sim` fixture."""
-    return cli_against(sim, monkeypatch)
+    return Invoke(sim)
 
 
 @pytest.fixture
-def reconcile_on(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], Invoke]:
+def reconcile_on() -> Callable[[Any], Invoke]:
     """`reconcile_on(simulator)("plan", path)`: the CLI against a simulator the test built."""
-    return lambda simulator: cli_against(simulator, monkeypatch)
+    return lambda simulator: Invoke(simulator)

@@ -66,7 +66,7 @@ def live_broadcast(
 def live_state(
     streams: list[dict[str, Any]], broadcasts: list[dict[str, Any]] | None = None
 ) -> LiveState:
-    return LiveState(streams=tuple(streams), broadcasts=tuple(broadcasts or ()))
+    return LiveState.from_raw(streams, broadcasts or ())
 
 
 def desired_stream(

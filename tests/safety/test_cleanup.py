@@ -17,6 +17,7 @@ from safety_factories import (
 from reconciler.errors import ServerError
 from reconciler.model.changes import Action, Plan, Resource, Stage
 from reconciler.model.desired import DesiredStream
+from reconciler.model.live import LiveVideo
 from reconciler.model.marker import LOCK_KEY
 from reconciler.safety.cleanup import (
     CleanupSelection,
@@ -147,7 +148,8 @@ def test_a_stream_matched_by_two_policies_is_cleaned_once() -> None:
 def test_recordings_are_deleted_first_and_the_stream_depends_on_them() -> None:
     streams = [live_stream(1, "old", finished_at_primary=OLD)]
     desired = desired_state(cleanups=[cleanup_policy(delete_recordings=True)])
-    videos = {1: [{"id": 31, "name": "Stream Record: old", "stream_id": 1}, {"id": 30}]}
+    listed = [{"id": 31, "name": "Stream Record: old", "stream_id": 1}, {"id": 30}]
+    videos = {1: [LiveVideo.parse(v) for v in listed]}
     changes = plan_cleanup(desired, live_state(streams), now=NOW, active_users={}, videos=videos)
     assert [c.id for c in changes] == [
         "video/#30/delete_recording",
@@ -194,7 +196,9 @@ class FakeVideoAPI:
 def test_read_videos_keeps_only_the_streams_own_videos_and_records_failures() -> None:
     api = FakeVideoAPI([{"id": 1, "stream_id": 5}, {"id": 2, "stream_id": 6}], failing={7})
     reads = read_videos(api, [5, 7])  # type: ignore[arg-type]
-    assert reads.videos == {5: [{"id": 1, "stream_id": 5}]}
+    assert {sid: [v.raw for v in found] for sid, found in reads.videos.items()} == {
+        5: [{"id": 1, "stream_id": 5}]
+    }
     assert reads.errors == {7: "GET /streaming/videos -> 500: boom"}
     assert api.asked == [5, 7]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -156,3 +157,42 @@ def test_a_client_that_disappears_leaves_no_traceback(
     with http(sim_server.url) as c:
         assert c.get("/streaming/streams").status_code == 200
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_stop_finishes_every_connection_before_the_state_closes(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`stop()` then `close()` (the fixtures' and `serve`'s order) never lets a request reach a
+    closed state: that printed `sqlite3.ProgrammingError: Cannot operate on a closed database`."""
+    import http.client
+    import socket
+
+    from reconciler.simulator import start_server
+
+    path = str(tmp_path / "state.sqlite")
+    sim = Simulator(SimulatorConfig(api_key=KEY, state_path=path))
+    server = start_server(sim, host="127.0.0.1", port=0)
+    body = b'{"name": "late", "active": true}'
+    head = (
+        f"POST /streaming/streams HTTP/1.1\r\nHost: sim\r\nAuthorization: APIKey {KEY}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((server.host, server.port), timeout=10) as conn:
+        conn.sendall(b"GET /_simulator/health HTTP/1.1\r\nHost: sim\r\n\r\n")
+        health = http.client.HTTPResponse(conn)
+        health.begin()
+        assert (health.status, health.read()) == (200, b'{"ok": true}')  # its handler runs now
+        conn.sendall(head + body[:-1])  # ... and waits for the body's last byte
+        server.stop()
+        sim.close()
+        with contextlib.suppress(OSError):  # the server may have closed the connection
+            conn.sendall(body[-1:])
+        with contextlib.suppress(ConnectionResetError):
+            assert conn.recv(4096) == b""  # a request cut short by the stop is not answered
+    err = capfd.readouterr().err
+    assert "Traceback" not in err, err
+    reopened = Simulator(SimulatorConfig(api_key=KEY, state_path=path))
+    with httpx.Client(base_url="http://s", transport=reopened.transport(),
+                      headers={"Authorization": f"APIKey {KEY}"}) as c:  # fmt: skip
+        assert c.get("/streaming/streams").json() == []
+    reopened.close()

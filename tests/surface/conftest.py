@@ -10,9 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cli_harness import Invoke, cli_against
-
-from reconciler.cli import account as cli_account
+from cli_harness import Invoke
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "gc-4f1d2a9be07c4d5e8a6b3c2d1e0f9a8b"  # looks like a real key; the simulator accepts it
@@ -55,16 +53,16 @@ class Breaking(httpx.BaseTransport):
 
 
 @pytest.fixture
-def invoke(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+def invoke(sim: Any) -> Invoke:
     """`invoke("plan", path, ...)` runs the CLI against `sim` with GCORE_API_KEY set."""
-    return cli_against(sim, monkeypatch)
+    return Invoke(sim)
 
 
 @pytest.fixture
-def breaking(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[Rewrite], None]:
+def breaking(sim: Any, invoke: Invoke) -> Callable[[Rewrite], None]:
     """`breaking(rewrite)`: from now on the CLI's answers pass through `rewrite`."""
 
     def install(rewrite: Rewrite) -> None:
-        monkeypatch.setattr(cli_account, "transport_override", Breaking(sim.transport(), rewrite))
+        invoke.transport = Breaking(sim.transport(), rewrite)
 
     return install

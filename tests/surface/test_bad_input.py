@@ -130,14 +130,10 @@ def test_a_malformed_base_url_is_named(sim: Any, invoke: Any, manifests: Path, u
 
 
 @pytest.mark.port
-def test_an_unreachable_port_fails_quickly_with_retries_0(
-    invoke: Any, manifests: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_unreachable_port_fails_quickly_with_retries_0(invoke: Any, manifests: Path) -> None:
     import socket
 
-    from reconciler.cli import account as cli_account
-
-    monkeypatch.setattr(cli_account, "transport_override", None)  # the real network
+    invoke.transport = None  # the real network
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 
 import yaml
-from safety_factories import desired_state, desired_stream, live_broadcast, live_state, live_stream
 
 from reconciler.export import export_manifests, unique_key
+from reconciler.model.live import LiveVideo
 from reconciler.model.marker import LOCK_KEY
 from reconciler.status import collect_status, region_of, render_status
+from tests.safety.safety_factories import (
+    desired_state,
+    desired_stream,
+    live_broadcast,
+    live_state,
+    live_stream,
+)
 
 
 def docs(text: str) -> list[dict[str, object]]:
@@ -137,7 +144,8 @@ def test_status_rows_and_text() -> None:
             {"id": 3, "name": "other", "status": "ready", "stream_id": 9},
         ]
     }
-    rows = collect_status(desired, live, videos, video_errors={8: "GET /streaming/videos -> 500"})
+    parsed = {sid: [LiveVideo.parse(v) for v in listed] for sid, listed in videos.items()}
+    rows = collect_status(desired, live, parsed, video_errors={8: "GET /streaming/videos -> 500"})
     assert [r.key for r in rows] == ["b", "cam", "new"]
     assert rows[0].region == "dt1" and rows[0].recordings_error == "GET /streaming/videos -> 500"
     assert [r.id for r in rows[1].recordings] == [2, 1]

@@ -1,0 +1,88 @@
+"""Benchmark (issue 12, quadratic bookkeeping): CPU of apply's marker bookkeeping for N broadcast
+deletes (default 10,000), each broadcast recorded in the marker of its own stream, against a stub
+API that answers at once: everything measured is CPU beyond the requests. Printed, not asserted;
+target under 2 s for 10,000.
+
+    python benchmarks/bench_deletes.py            # 10,000 deletes
+    python benchmarks/bench_deletes.py --n 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from reconciler.apply.scheduler import apply_plan
+from reconciler.model.changes import Action, Change, Plan, Resource, Stage
+from reconciler.model.live import LiveState
+from reconciler.model.marker import Marker, encode_entity_data
+
+SET = "bench"
+
+
+class InstantStub:
+    """A StreamingAPI whose deletes and marker PATCHes cost nothing."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def delete_broadcast(self, broadcast_id: int) -> None:
+        self.requests += 1
+
+    def update_stream(self, stream_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        self.requests += 1
+        return {"id": stream_id, **fields}
+
+
+def account(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    streams, broadcasts = [], []
+    for i in range(1, n + 1):
+        marker = Marker(SET, f"cam-{i}", broadcasts={f"show-{i}": 5_000_000 + i})
+        streams.append(
+            {"id": i, "name": f"Cam {i}", "client_entity_data": encode_entity_data(marker, None)}
+        )
+        broadcasts.append({"id": 5_000_000 + i, "name": f"Show {i}", "stream_ids": [i]})
+    return streams, broadcasts
+
+
+def deletes_cpu(n: int) -> tuple[float, int]:
+    streams, broadcasts = account(n)
+    live = LiveState.from_raw(streams, broadcasts)
+    plan = Plan(
+        tuple(
+            Change(
+                Resource.BROADCAST,
+                f"show-{i}",
+                Action.DELETE,
+                Stage.DELETE_BROADCASTS,
+                target_id=5_000_000 + i,
+                stream_refs=(f"cam-{i}",),
+            )
+            for i in range(1, n + 1)
+        )
+    )
+    stub = InstantStub()
+    start = time.process_time()
+    report = apply_plan(plan, stub, live, workers=8, set_name=SET)  # type: ignore[arg-type]
+    spent = time.process_time() - start
+    if report.exit_code != 0:
+        raise SystemExit(f"apply of {n} deletes failed: exit {report.exit_code}")
+    return spent, stub.requests
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=10_000, help="broadcasts deleted")
+    n = parser.parse_args().n
+    spent, requests = deletes_cpu(n)
+    verdict = "PASS" if spent < 2 * n / 10_000 else "FAIL"
+    print(
+        f"{verdict}: {n} broadcast deletes: apply CPU {spent:.2f} s beyond the requests "
+        f"({requests} stub requests: one DELETE and one marker PATCH per broadcast); "
+        f"target < {2 * n / 10_000:g} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

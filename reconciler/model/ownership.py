@@ -1,0 +1,189 @@
+"""Which live objects a manifest set owns, answered once from the live state and the set name:
+key -> managed stream (duplicate keys: the lowest id, the others left untouched), broadcast id ->
+our streams recording it, protected / orphaned / released broadcasts, other sets' objects, lock
+streams, and streams whose data is too odd to be anybody's.
+
+Pure; the planner, guards, cleanup, apply's marker book, export and status all read it. Knows
+nothing of the API client or of what a plan does with it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+
+from reconciler.model.live import LiveState, LiveStream
+from reconciler.model.marker import Marker
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedStream:
+    """A live stream carrying this set's marker."""
+
+    stream: LiveStream
+    marker: Marker
+
+    @property
+    def id(self) -> int:
+        return self.stream.id
+
+    @property
+    def key(self) -> str:
+        return self.marker.key
+
+    @property
+    def user_data(self) -> Mapping[str, object] | None:
+        return self.stream.user_data
+
+
+@dataclass(frozen=True)
+class Ownership:
+    set_name: str
+    by_id: Mapping[int, LiveStream]  # every stream except lock streams
+    owned: Mapping[str, OwnedStream]  # our key -> the managed stream (lowest id of that key)
+    owned_by_id: Mapping[int, OwnedStream]  # every stream carrying our marker, duplicates too
+    duplicates: Mapping[int, OwnedStream]  # carry a managed key, left untouched (never written)
+    foreign: Mapping[int, str]  # stream id -> the other set whose marker it carries
+    foreign_broadcasts: Mapping[int, str]  # broadcast id -> the other set whose marker lists it
+    locks: frozenset[int]
+    odd: Mapping[int, str]  # stream id -> why its data is unreadable (nobody's)
+    recorded: Mapping[
+        int, AbstractSet[str]
+    ]  # live broadcast id -> keys our markers record it under
+    recorders: Mapping[int, Sequence[OwnedStream]]  # live broadcast id -> streams recording it
+    protected: frozenset[str]  # broadcast keys flagged protected in some marker
+    orphaned: frozenset[str]  # broadcast keys flagged orphan in some marker
+    released: frozenset[int]  # broadcast ids released by deletion policy orphan
+    warnings: tuple[str, ...]
+
+    def key_of(self, stream_id: int) -> str:
+        owned = self.owned_by_id.get(stream_id)
+        return owned.marker.key if owned else f"#{stream_id}"
+
+    def is_managed(self, stream_id: int) -> bool:
+        """Carries a marker of any set (ours or another's)."""
+        return stream_id in self.owned_by_id or stream_id in self.foreign
+
+    @property
+    def managed_ids(self) -> dict[str, int]:
+        """Our key -> the id of its managed stream (what apply writes to)."""
+        return {key: owned.id for key, owned in self.owned.items()}
+
+
+def ownership_of(live: LiveState, set_name: str) -> Ownership:
+    """The index of `set_name` over `live`, built once per live state and set."""
+    cache = live.ownership_cache
+    if set_name not in cache:
+        cache[set_name] = _build(live, set_name)
+    found: Ownership = cache[set_name]
+    return found
+
+
+def _build(live: LiveState, set_name: str) -> Ownership:
+    by_id: dict[int, LiveStream] = {}
+    owned_by_id: dict[int, OwnedStream] = {}
+    foreign: dict[int, str] = {}
+    foreign_broadcasts: dict[int, str] = {}
+    locks: set[int] = set()
+    odd: dict[int, str] = {}
+    groups: dict[str, list[OwnedStream]] = defaultdict(list)
+    warnings: list[str] = []
+    for stream in live.streams:
+        if stream.carries_lock_record:
+            locks.add(stream.id)
+            continue
+        by_id[stream.id] = stream
+        if stream.odd:
+            odd[stream.id] = stream.odd
+            warnings.append(
+                f"stream #{stream.id} ({stream.name!r}): {stream.odd}; treated as not managed by "
+                "any set and never changed or cleaned up"
+            )
+        marker = stream.marker
+        if marker is None:
+            continue
+        if marker.set_name != set_name:
+            foreign[stream.id] = marker.set_name
+            for bid in marker.broadcasts.values():
+                foreign_broadcasts.setdefault(bid, marker.set_name)
+            continue
+        carrier = OwnedStream(stream, marker)
+        owned_by_id[stream.id] = carrier
+        groups[marker.key].append(carrier)
+    owned, duplicates = _one_per_key(groups, warnings)
+    recorded, recorders, protected, orphaned, released = _broadcast_records(live, owned_by_id)
+    return Ownership(
+        set_name=set_name,
+        by_id=by_id,
+        owned=owned,
+        owned_by_id=owned_by_id,
+        duplicates=duplicates,
+        foreign=foreign,
+        foreign_broadcasts=foreign_broadcasts,
+        locks=frozenset(locks),
+        odd=odd,
+        recorded=recorded,
+        recorders=recorders,
+        protected=protected,
+        orphaned=orphaned,
+        released=released,
+        warnings=tuple(warnings),
+    )
+
+
+def _one_per_key(
+    groups: Mapping[str, list[OwnedStream]], warnings: list[str]
+) -> tuple[dict[str, OwnedStream], dict[int, OwnedStream]]:
+    """The one rule for duplicate keys: the lowest id is managed, the others left untouched."""
+    owned: dict[str, OwnedStream] = {}
+    duplicates: dict[int, OwnedStream] = {}
+    for key in sorted(groups):
+        first, *others = sorted(groups[key], key=lambda o: o.id)
+        owned[key] = first
+        duplicates.update((o.id, o) for o in others)
+        if others:
+            ids = ", ".join(f"#{o.id}" for o in others)
+            warnings.append(
+                f"stream '{key}': several streams carry this set's marker for it; #{first.id} "
+                f"is managed, {ids} left untouched (delete or re-key them by hand)"
+            )
+    return owned, duplicates
+
+
+def _broadcast_records(
+    live: LiveState, owned_by_id: Mapping[int, OwnedStream]
+) -> tuple[
+    dict[int, set[str]],
+    dict[int, list[OwnedStream]],
+    frozenset[str],
+    frozenset[str],
+    frozenset[int],
+]:
+    """What our markers record about broadcasts; ids no longer in the account are left out (the
+    markers get repaired)."""
+    existing = live.broadcast_by_id
+    recorded: dict[int, set[str]] = defaultdict(set)
+    recorders: dict[int, list[OwnedStream]] = defaultdict(list)
+    protected: set[str] = set()
+    orphaned: set[str] = set()
+    released: set[int] = set()
+    for sid in sorted(owned_by_id):
+        owned = owned_by_id[sid]
+        marker = owned.marker
+        for key, bid in marker.broadcasts.items():
+            if bid in existing:
+                recorded[bid].add(key)
+                if not recorders[bid] or recorders[bid][-1] is not owned:
+                    recorders[bid].append(owned)
+        protected |= marker.protected_broadcasts
+        orphaned |= marker.orphan_broadcasts
+        released |= marker.released_broadcasts
+    return (
+        dict(recorded),
+        dict(recorders),
+        frozenset(protected),
+        frozenset(orphaned),
+        frozenset(released),
+    )

@@ -1,0 +1,75 @@
+"""The typed live model (parsed once, odd data marked, never raising) and the ownership index
+(one rule for duplicate keys, recorders per broadcast)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from reconciler.model.live import LiveState, LiveStream, parse_entity
+from reconciler.model.marker import LOCK_KEY, Marker, encode_entity_data
+from reconciler.model.ownership import ownership_of
+
+
+def stream(sid: int, marker: Marker | None = None, **fields: Any) -> dict[str, Any]:
+    entity = encode_entity_data(marker, None)
+    return {"id": sid, "name": f"s{sid}", "client_entity_data": entity, **fields}
+
+
+@pytest.mark.parametrize(
+    ("value", "odd"),
+    [
+        (None, None),
+        ("", None),
+        ("not json", None),
+        (7, "its client_entity_data is a number, not text"),
+        (1.5, "its client_entity_data is a number, not text"),
+        ({"reconciler": {}}, "its client_entity_data is a JSON dict, not text"),
+        ("[" * 65 + "]" * 65, "its client_entity_data is nested deeper than 64 levels"),
+        ('{"a": "' + "[" * 100 + '"}', None),  # brackets inside a string are text, not depth
+    ],
+)
+def test_entity_values_never_raise(value: Any, odd: str | None) -> None:
+    parsed = parse_entity(value)
+    assert parsed.odd == odd
+    assert parsed.data.marker is None
+
+
+def test_stream_properties_are_defined_once() -> None:
+    s = LiveStream.parse(
+        stream(1, Marker("a", "cam"), backup_live=True, recording=1, broadcast_ids=[3, "4", None])
+    )
+    assert (s.on_air, s.live, s.recording, s.active) == (True, False, True, False)
+    assert s.marker == Marker("a", "cam") and s.broadcast_ids == (3, 4)
+    lock = LiveStream.parse({"id": 2, "client_entity_data": json.dumps({LOCK_KEY: {}})})
+    assert lock.is_lock and lock.carries_lock_record
+
+
+def test_a_lone_surrogate_name_makes_a_stream_nobodys_and_printable() -> None:
+    s = LiveStream.parse(stream(1, Marker("a", "cam"), name="x\ud800"))
+    assert s.odd == "its name is not valid text (a lone surrogate)"
+    assert s.marker is None
+    assert s.name == "x\\ud800"
+
+
+def test_duplicate_keys_one_rule_lowest_id_the_others_listed() -> None:
+    live = LiveState.from_raw(
+        [
+            stream(9, Marker("a", "cam", broadcasts={"show": 100})),
+            stream(4, Marker("a", "cam")),
+            stream(5, Marker("b", "cam", broadcasts={"other": 101})),
+        ],
+        [{"id": 100, "stream_ids": [9]}, {"id": 101, "stream_ids": [5]}],
+    )
+    own = ownership_of(live, "a")
+    assert own is ownership_of(live, "a")  # built once per live state and set
+    assert own.owned["cam"].id == 4 and set(own.duplicates) == {9}
+    assert own.warnings == (
+        "stream 'cam': several streams carry this set's marker for it; #4 is managed, #9 left "
+        "untouched (delete or re-key them by hand)",
+    )
+    assert own.recorded == {100: frozenset({"show"})}
+    assert [o.id for o in own.recorders[100]] == [9]
+    assert own.foreign == {5: "b"} and own.foreign_broadcasts == {101: "b"}
