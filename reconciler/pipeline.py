@@ -11,9 +11,10 @@ import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from reconciler.api.platformtime import local_now, platform_now
 from reconciler.api.protocol import StreamingAPI
 from reconciler.apply.scheduler import apply_plan
 from reconciler.errors import ConfigError, LockLost
@@ -46,7 +47,9 @@ class RunOptions:
     max_deletions: int | None = None
     max_deletion_percent: float | None = None
     environ: Mapping[str, str] | None = None  # for ${VAR} in manifests; None = os.environ
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # This machine's clock: idle ages are judged by the platform's (its Date header); this one
+    # only when the platform sent none (with a warning).
+    now: Callable[[], datetime] = field(default=local_now)
 
 
 DEFAULT_LOCK_TTL = DEFAULT_TTL
@@ -98,7 +101,8 @@ def plan_for(
 ) -> Plan:
     plan = compute_plan(desired, live, PlanOptions(prune=options.prune))
     if desired.cleanups:
-        plan = with_cleanup(plan, collect_cleanup(desired, live, api, now=options.now()))
+        now = platform_now(api, options.now)
+        plan = with_cleanup(plan, collect_cleanup(desired, live, api, now=now))
     guards = GuardOptions(
         allow_live_changes=options.allow_live_changes,
         allow_empty_prune=options.allow_empty_prune,

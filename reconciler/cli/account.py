@@ -8,7 +8,6 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +36,11 @@ class ConnectionOptions:
     retries: int | None = None
 
 
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class Account:
     api: StreamingAPI
     settings: ClientSettings
     where: str  # for messages: the base URL or the simulator file
-    # The account's clock: cleanup ages streams against it (the simulator's clock can be advanced).
-    now: Callable[[], datetime]
     stats: Callable[[], ClientStats]  # what the client sent so far
 
 
@@ -108,7 +101,6 @@ def open_account(connection: ConnectionOptions, transport: Any = None) -> Iterat
                 SIMULATOR_URL, SIMULATOR_KEY, transport=sim.transport(), settings=settings
             )
             where = f"embedded simulator ({state})"
-            now = sim.now
         else:
             key = os.environ.get(ENV_API_KEY, "").strip()
             if not key:
@@ -121,6 +113,5 @@ def open_account(connection: ConnectionOptions, transport: Any = None) -> Iterat
             base_url = os.environ.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL
             client = StreamingClient(base_url, key, settings=settings, transport=transport)
             where = base_url
-            now = _wall_clock
         stack.callback(client.close)
-        yield Account(api=client, settings=settings, where=where, now=now, stats=client.stats)
+        yield Account(api=client, settings=settings, where=where, stats=client.stats)

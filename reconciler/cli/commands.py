@@ -13,7 +13,6 @@ import sys
 import threading
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -94,7 +93,7 @@ class ReconcilerGroup(click.Group):
                 # Problems never quote secret values (the loader's rule); the field-value rule
                 # of redact_text would mask the words after `spec.srt_passphrase:`. One line per
                 # problem, whatever the path or a quoted value holds.
-                for problem in error.problems:
+                for problem in error.listed:  # the warnings too (validate's unset ${VAR})
                     click.echo(escape_controls(redact_registered(str(problem))), err=True)
                 count = len(error.problems)
                 click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
@@ -200,15 +199,18 @@ class Progress:
 @paths_argument
 @click.option("--set-name", help="Ownership scope when the manifests have no Settings document.")
 def validate(paths: tuple[str, ...], set_name: str | None) -> None:
-    """Check manifests offline (no credentials, no request).
+    """Check manifests offline (no credentials, no secrets, no request).
 
     Exit 0 valid, 1 invalid (every problem printed as path:line: field: message on stderr).
+    An unset ${VAR} is a warning on stderr (plan, apply and export need it), not a problem.
     """
-    from reconciler.manifest import load_manifests
+    from reconciler.manifest import check_manifests
 
     paths, _ = split_paths(ConnectionOptions(), paths)
-    desired = load_manifests(list(paths), set_name=set_name)
-    counts = (len(desired.streams), len(desired.broadcasts), len(desired.cleanups))
+    checked = check_manifests(list(paths), set_name=set_name)
+    for warning in checked.warnings:
+        click.echo(escape_controls(str(warning)), err=True)
+    counts = tuple(checked.declared.get(kind, 0) for kind in ("Stream", "Broadcast", "Cleanup"))
     click.echo(
         f"{counts[0]} stream{'s' if counts[0] != 1 else ''}, "
         f"{counts[1]} broadcast{'s' if counts[1] != 1 else ''}, "
@@ -240,7 +242,6 @@ def plan(
         desired = load_desired(paths, run)  # invalid manifests: no request at all
         with open_account(connection, _transport()) as account:
             events.stats = account.stats
-            run = replace(run, now=account.now)
             _live, the_plan = plan_against(desired, account.api, run)
         events.plan = the_plan
         _out(render_plan(the_plan, options.output, color=_color()))
@@ -295,12 +296,12 @@ def apply(
 
     fmt = options.output
     with _reported("apply", log_format) as events:
+        lock = LockOptions(owner=lock_owner, ttl=lock_ttl, wait=lock_wait)  # bad values: no request
         paths, connection = split_paths(options.connection, paths)
         run_options = options.run_options()
         desired = load_desired(paths, run_options)
         with open_account(connection, _transport()) as account:
             events.stats = account.stats
-            run_options = replace(run_options, now=account.now)
             live, shown = plan_against(desired, account.api, run_options)
             events.plan = shown
             if fmt is not Format.JSON:
@@ -319,7 +320,7 @@ def apply(
                 account.api,
                 shown,
                 run_options,
-                lock=LockOptions(owner=lock_owner, ttl=lock_ttl, wait=lock_wait),
+                lock=lock,
                 workers=account.settings.concurrency,
                 on_start=lambda fresh: _announce_replan(fresh, shown, fmt, progress, events),
                 on_result=on_result,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, cast
 
+from reconciler.api.platformtime import platform_clock
 from reconciler.api.protocol import StreamingAPI
 from reconciler.errors import (
     AmbiguousCreate,
@@ -84,7 +85,7 @@ def acquire_lock(
     ttl: float = DEFAULT_TTL,
     wait: float = 0,
     poll: float = 5.0,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     streams: Sequence[dict[str, Any]] | None = None,
 ) -> Lock:
@@ -101,8 +102,11 @@ def acquire_lock(
     A listing that never shows the stream just created (lagging, or hiding it) is re-read
     MAX_CONFIRMATIONS times, then the take gives up with LockNotConfirmed.
     Use the result as a context manager: it refreshes itself while held and releases on exit.
+    Expiries are written and judged by the platform's clock (`clock`: unix seconds), never this
+    machine's: the lease is shared with machines whose clocks may disagree.
     """
     check_ttl(ttl)
+    clock = clock or platform_clock(api)
     ours = _Ours(api, set_name, uuid.uuid4().hex[:16])
     try:
         return _acquire(ours, owner, ttl, wait, poll, clock, sleep, streams)
@@ -122,7 +126,7 @@ def _acquire(
     streams: Sequence[dict[str, Any]] | None,
 ) -> Lock:
     api, set_name, nonce = ours.api, ours.set_name, ours.nonce
-    deadline = clock() + wait
+    deadline: float | None = None  # set after the first listing: the platform's time is known
     ambiguous = unseen = 0
     # A listing showing a lock of the set is stale evidence: deleting an "expired" lock the
     # holder has refreshed since, or waiting for one it released, would both be wrong.
@@ -163,6 +167,7 @@ def _acquire(
         for stream_id in sorted(ours.ids):  # a lower lock was created at the same time: it wins
             ours.delete(stream_id)
         holder = live[0]
+        deadline = deadline if deadline is not None else now + wait
         remaining = deadline - clock()
         if remaining <= 0:
             raise _held_by(set_name, holder, now)
