@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import replace
 
 import click
 
@@ -101,7 +100,7 @@ def watch(
     _configure_logs(log_format)
     with open_account(connection, click.get_current_context().obj) as account:
         setup = WatchSetup(
-            paths=paths, options=replace(options.run_options(), now=account.now), host=host,
+            paths=paths, options=options.run_options(), host=host,
             port=port, token=token, resync=resync, lock_ttl=lock_ttl,
             owner=lock_owner or default_owner(), poll=poll, workers=account.settings.concurrency,
         )  # fmt: skip
