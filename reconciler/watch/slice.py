@@ -1,8 +1,9 @@
 """The slice a hint concerns: GET the object(s), the broadcasts our markers record on them and
 the other streams of those broadcasts (never a list sweep); the manifests restricted to what
 those streams and broadcasts are; the plan of that slice by the same planner and guards, with
-prune off. A slice plan that would create, adopt, delete, release or rewrite a marker is not
-trusted to a partial read: the caller runs a full resync instead. Knows no HTTP and no queue."""
+prune off. A slice plan that would create, adopt, delete or release is not trusted to a
+partial read (a create may exist under a name only a sweep finds): the caller runs a full
+resync instead. Knows no HTTP and no queue."""
 
 from __future__ import annotations
 
@@ -66,9 +67,12 @@ def read_slice(api: StreamingAPI, hint: Hint) -> tuple[LiveState, int]:
         for raw in fetch("broadcast", [hint.id]):
             seeds += _ids(raw.get("stream_ids"))
     first = [LiveStream.parse(raw) for raw in fetch("stream", seeds)]
-    recorded = [bid for s in first for bid in _recorded(s)]
-    for raw in fetch("broadcast", recorded):
-        fetch("stream", _ids(raw.get("stream_ids")))
+    others: list[Json] = []
+    for raw in fetch("broadcast", [bid for s in first for bid in _recorded(s)]):
+        others += fetch("stream", _ids(raw.get("stream_ids")))
+    # Every broadcast a slice stream's marker records is read: its marker is planned on all of
+    # what it records (an entry is dropped only for a broadcast really gone).
+    fetch("broadcast", [bid for raw in others for bid in _recorded(LiveStream.parse(raw))])
     register_secrets(s.get("token") for s in streams.values())  # masked in every output
     register_secrets(s.get("srt_passphrase") for s in streams.values())
     live = LiveState.from_raw(streams.values(), broadcasts.values())
@@ -87,8 +91,8 @@ def _ids(value: object) -> list[int]:
 
 
 def desired_slice(desired: DesiredState, live: LiveState) -> DesiredState:
-    """The manifests restricted to the set's streams in `live`, the broadcasts using them and
-    those broadcasts' other streams; no cleanup policies (they need the whole account)."""
+    """The manifests restricted to the set's streams in `live` and the broadcasts whose streams
+    are all among them; no cleanup policies (they need the whole account)."""
     set_name = desired.settings.set_name
     keys = {
         s.marker.key
@@ -96,9 +100,9 @@ def desired_slice(desired: DesiredState, live: LiveState) -> DesiredState:
         if s.marker is not None and s.marker.set_name == set_name and not s.odd
     }
     keys &= set(desired.streams)
-    wanted = {k: b for k, b in desired.broadcasts.items() if keys & set(b.stream_keys)}
-    stream_keys = keys | {k for b in wanted.values() for k in b.stream_keys}
-    streams = {k: s for k, s in desired.streams.items() if k in stream_keys}
+    # The broadcasts all of whose streams were read; the others wait for the full resync.
+    wanted = {k: b for k, b in desired.broadcasts.items() if set(b.stream_keys) <= keys}
+    streams = {k: s for k, s in desired.streams.items() if k in keys}
     return replace(desired, streams=streams, broadcasts=wanted, cleanups=())
 
 
@@ -118,7 +122,7 @@ def plan_slice(
 
 
 def _slice_may_write(change: Change) -> bool:
-    return change.action in SLICE_ACTIONS and "client_entity_data" not in change.body
+    return change.action in SLICE_ACTIONS
 
 
 def _describe(change: Change) -> str:
