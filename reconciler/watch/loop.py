@@ -81,7 +81,8 @@ class Watcher:
             self.stop.wait(self.config.poll)
             return
         if not self._lead(desired):
-            self.queue.clear()  # the leader reconciles; we take over with a full resync
+            # The leader reconciles (its resync covers these); we take over with a full resync.
+            self.metrics.followed.inc(self.queue.clear())
             self.stop.wait(min(self.config.poll, self.leadership.retry))
             return
         self.leadership.alive()

@@ -50,6 +50,11 @@ class WatchMetrics:
             "Hints turned away by the full queue (a full resync covers them)",
             registry=r,
         )
+        self.followed = Counter(
+            "reconciler_watch_hints_not_leading",
+            "Hints that reached a follower: not acted on (the leader's resync covers them)",
+            registry=r,
+        )
         self.rejected = Counter(
             "reconciler_watch_webhooks_rejected",
             "Webhook requests refused, by reason",

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from reconciler.model import desired as desired_model
 from tests.watch.conftest import Session, wait_until
 
 pytestmark = pytest.mark.port
+
+GO_LIVE = hasattr(desired_model, "GoLive")  # the policy of the lifecycle work (issue 8/11)
 
 SETTINGS = "kind: Settings\nname: watched\n"
 STUDIO = """\
@@ -58,4 +61,30 @@ def test_an_interruption_pauses_the_show_and_the_return_resumes_it(session: Sess
     ]
     assert s.list_sweeps() == []  # each hint: GETs of the stream and its broadcast, no sweep
     assert watch.metric("reconciler_watch_hints_received_total") >= 2
+    assert watch.stop() == 0
+
+
+@pytest.mark.xfail(
+    not GO_LIVE,
+    reason="policy go_live: when_on_air is not in main yet (the lifecycle branch adds it)",
+    strict=True,
+)
+def test_the_show_goes_live_when_the_encoder_connects(session: Session) -> None:
+    s = session
+    policy = "  go_live: when_on_air\n"
+    s.write("all.yaml", SETTINGS + "---\n" + STUDIO + "---\n" + show("live", policy))
+    watch = s.watch("--lock-ttl", "30")
+    wait_until("watch ready", lambda: watch.readyz()["status"] == 200, timeout=10)
+    sid, bid = s.stream("Studio A")["id"], s.broadcast("Evening show")["id"]
+    status = s.status_of(bid)
+    assert status() == "pending"  # declared live, waiting for its encoder
+    s.clear_log()
+
+    s.control(f"streams/{sid}/connect")  # the tutorial's step 4: the encoder connects
+    wait_until("the show live", lambda: status() == "live")
+    s.control(f"streams/{sid}/disconnect")
+    wait_until("the show paused", lambda: status() == "paused")
+    s.control(f"streams/{sid}/connect")
+    wait_until("the show live again", lambda: status() == "live")
+    assert s.list_sweeps() == []
     assert watch.stop() == 0
