@@ -38,6 +38,7 @@ from reconciler.errors import (
 )
 from reconciler.lock.record import (
     LockRecord,
+    expired_for_others,
     format_time,
     has_expired,
     lock_fields,
@@ -137,7 +138,7 @@ def _acquire(
         records = lock_records(listing, set_name)
         ours.seen(records)
         now = clock()
-        live = sorted((r for r in records if not has_expired(r.expires_at, now)), key=_by_id)
+        live = sorted((r for r in records if _live_for_us(r, nonce, now)), key=_by_id)
         mine = next((r for r in live if r.nonce == nonce), None)
         if not live and ours.ids:  # ours was created, yet this listing does not show it live
             unseen += 1
@@ -173,6 +174,13 @@ def _acquire(
             raise _held_by(set_name, holder, now)
         log.info("set %r is locked by %r; waiting up to %.0fs", set_name, holder.owner, remaining)
         sleep(min(poll, remaining))
+
+
+def _live_for_us(record: LockRecord, nonce: str, now: float) -> bool:
+    """Our own lock by the holder's rule, another run's by the others' (with the margin)."""
+    if record.nonce == nonce:
+        return not has_expired(record.expires_at, now)
+    return not expired_for_others(record.expires_at, now)
 
 
 def _by_id(record: LockRecord) -> int:
@@ -268,13 +276,13 @@ def clear_expired(
     for good. Failures are logged, never raised. Returns the ids deleted."""
     removed: list[int] = []
     for listed in lock_records(streams, set_name):
-        if not has_expired(listed.expires_at, clock()):
+        if not expired_for_others(listed.expires_at, clock()):
             continue
         try:
             fresh = lock_record(api.get_stream(listed.stream_id))
             if fresh is None or fresh.set_name != set_name:
                 continue
-            if has_expired(fresh.expires_at, clock()):
+            if expired_for_others(fresh.expires_at, clock()):
                 _delete_quietly(api, listed.stream_id)
                 removed.append(listed.stream_id)
         except NotFoundError:

@@ -69,9 +69,23 @@ def readable_expiry(value: Any) -> float | None:
     return float(min(max(value, 0), LATEST_EXPIRY))  # compared before float(): 10**400 fits
 
 
+# Seconds another run waits past a lock's expiry before taking it over. Each run reads the
+# platform's clock from `Date` headers (whole seconds, received late), so the holder's reading may
+# lag the taker's by about a second: the holder gives its lease up at `expires_at` by its own
+# reading, the others only this much later by theirs, so the two never overlap.
+TAKEOVER_MARGIN = 2.0
+
+
 def has_expired(expires_at: float, now: float) -> bool:
-    """The one expiry rule: a lock is live until `now` reaches `expires_at` (unix seconds)."""
+    """The holder's expiry rule: its lock is live until `now` reaches `expires_at` (unix
+    seconds); past it, the holder never refreshes it again and stops writing."""
     return now >= expires_at
+
+
+def expired_for_others(expires_at: float, now: float) -> bool:
+    """Every other run's expiry rule: another run's lock may be taken over or removed only
+    TAKEOVER_MARGIN seconds after the holder itself gives it up."""
+    return now >= expires_at + TAKEOVER_MARGIN
 
 
 def is_lock_stream(stream: dict[str, Any]) -> bool:

@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.errors import LockHeldError, LockLost, NotFoundError, SetLocked
 from reconciler.lock.lease import Lock, acquire_lock, break_lock
-from reconciler.lock.record import default_owner, is_lock_stream, lock_record
+from reconciler.lock.record import TAKEOVER_MARGIN, default_owner, is_lock_stream, lock_record
 from reconciler.model.marker import LOCK_KEY
 
 T0 = 1_780_000_000.0  # 2026-05-28T20:26:40Z
@@ -113,7 +113,12 @@ def test_waiting_gives_up_after_the_wait(api: Any) -> None:
 def test_an_expired_lock_is_taken_over_and_its_old_holder_learns_it(api: Any) -> None:
     clock = Clock()
     old = acquire_lock(api, "prod", owner="crashed", ttl=60, clock=clock)
-    clock.now += 61
+    clock.now += 60  # expired for its holder, not yet for the others (the clocks' margin)
+    with pytest.raises(LockLost, match="expired at"):
+        old.check()
+    with pytest.raises(SetLocked):
+        acquire_lock(api, "prod", owner="too early", ttl=60, clock=clock)
+    clock.now += TAKEOVER_MARGIN
     new = acquire_lock(api, "prod", owner="fresh", ttl=60, clock=clock)
     assert [owner_of(s) for s in lock_streams(api)] == ["fresh"]
     assert new.stream_id != old.stream_id
