@@ -20,6 +20,8 @@ from reconciler.redact import redact_text
 
 FOUND_AFTER_AMBIGUOUS = "found after an ambiguous create"
 FOUND_BEFORE_CREATING = "found before creating (the plan's read missed it)"
+# The server committed a broadcast create but answered without it (the official spec's empty 200).
+CREATED_WITHOUT_BODY = "the API answered the create without the broadcast"
 # POSTs of one create in one run. Every unknown outcome is looked up before the next POST.
 MAX_CREATE_ATTEMPTS = 3
 
@@ -27,11 +29,13 @@ MAX_CREATE_ATTEMPTS = 3
 @dataclass(frozen=True)
 class Sought:
     """A create to look for: what it sends (a broadcast's body with its stream_ids) and, for a
-    lost create, why its outcome is unknown."""
+    lost create, why its outcome is unknown. `committed`: the server said it created it (an empty
+    200), so it is never sent again, only looked up."""
 
     body: Json
     stream_ids: tuple[int, ...]
     error: str = ""
+    committed: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,13 @@ class StageLookup:
             for index, item in sorted(group.items()):
                 self.attempts[index] += 1
                 if index in found:
-                    out[index] = Found(item, found[index], FOUND_AFTER_AMBIGUOUS)
+                    detail = "" if item.committed else FOUND_AFTER_AMBIGUOUS
+                    out[index] = Found(item, found[index], detail)
+                elif item.committed:
+                    out[index] = (
+                        f"{CREATED_WITHOUT_BODY} and it is not in the list; not created again: "
+                        "the next run finds it by the intent recorded on its streams"
+                    )
                 elif self.attempts[index] < MAX_CREATE_ATTEMPTS:
                     out[index] = None
                 else:

@@ -17,6 +17,7 @@ from functools import partial
 
 from reconciler.api.protocol import StreamingAPI
 from reconciler.apply.lookup import (
+    CREATED_WITHOUT_BODY,
     FOUND_AFTER_AMBIGUOUS,
     FOUND_BEFORE_CREATING,
     MAX_CREATE_ATTEMPTS,
@@ -314,12 +315,15 @@ class _Run:
 
     def _create(self, change: Change) -> ChangeResult | Sought:
         body, stream_ids = self.create_body(change)
-        is_stream = change.resource is Resource.STREAM
-        send = self.api.create_stream if is_stream else self.api.create_broadcast
         try:
-            answer = send(body)
+            if change.resource is Resource.STREAM:
+                answer = self.api.create_stream(body)
+            else:
+                answer = self.api.create_broadcast(body, find_created=False)
         except AmbiguousCreate as error:
             return lost_create(change.resource, body, stream_ids, error)
+        if not answer:  # created, answered without a body: the stage finds all such in one sweep
+            return Sought(body, tuple(stream_ids), CREATED_WITHOUT_BODY, committed=True)
         return self._created(change, Found(Sought(body, tuple(stream_ids)), answer, ""))
 
     def _created(self, change: Change, found: Found) -> ChangeResult:
