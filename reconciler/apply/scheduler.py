@@ -13,6 +13,7 @@ import queue
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
 
 from reconciler.api.protocol import StreamingAPI
@@ -30,7 +31,8 @@ from reconciler.apply.lookup import (
 from reconciler.apply.markers import Json, StreamBook, infer_set_name
 from reconciler.errors import AmbiguousCreate, ReconcilerError
 from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Plan, Report, Resource
-from reconciler.model.live import LiveState
+from reconciler.model.live import ENTITY, LiveState
+from reconciler.model.ownership import ownership_of
 from reconciler.redact import redact_text
 
 __all__ = ["FOUND_AFTER_AMBIGUOUS", "FOUND_BEFORE_CREATING", "MAX_CREATE_ATTEMPTS", "apply_plan"]
@@ -69,6 +71,8 @@ def apply_plan(
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="apply") as pool:
         for stage in sorted(by_stage):
             _Stage(run, pool, results, finish).run_all(by_stage[stage])
+            run.write_markers(pool, results, finish, after=stage)
+        run.write_markers(pool, results, finish, after=None)
     return Report(results=tuple(results[i] for i in range(len(plan.changes))))
 
 
@@ -102,6 +106,9 @@ class _Stage:
             held = changes[index].held
             if held is not None:
                 self.finish(index, ChangeResult(changes[index], Outcome.HELD, detail=held))
+        creating = self.lookup.to_send(Resource.BROADCAST)
+        for index, why in self.run.write_intents(creating, self.pool).items():
+            self.finish(index, self.run.failed(index, why))
         members = set(indexes)
         for index in indexes:
             if index in self.results:
@@ -189,7 +196,13 @@ class _Run:
         self.api = api
         self.book = StreamBook(api, live, set_name)
         self.book.note_plan(plan)
-        self.finder = Finder(api, self.book, live.broadcast_by_id)
+        prior = ownership_of(live, set_name).intents if set_name is not None else {}
+        self.finder = Finder(api, self.book, live.broadcast_by_id, prior)
+        # Stream changes that PATCH the stream anyway: pending marker edits ride with them.
+        self.carriers: dict[str, list[int]] = defaultdict(list)
+        for index, change in enumerate(plan.changes):
+            if _carries_markers(change):
+                self.carriers[change.key].append(index)
         self.broadcast_names = {b.id: str(b.get("name") or "") for b in live.broadcasts}
         self.live_broadcast_streams = {b.id: list(b.stream_ids) for b in live.broadcasts}
         self.created: dict[tuple[Resource, str], int] = {}
@@ -229,11 +242,11 @@ class _Run:
     def execute(self, index: int) -> ChangeResult | Sought:
         change = self.plan.changes[index]
         work = self._create if change.action is Action.CREATE else self._dispatch
-        return self._guarded(index, partial(work, change))
+        return self._guarded(index, partial(work, index))
 
     def found(self, index: int, found: Found) -> ChangeResult | Sought:
         """A create whose object the account holds: ours, recorded like a create that answered."""
-        return self._guarded(index, partial(self._created, self.plan.changes[index], found))
+        return self._guarded(index, partial(self._created, index, found))
 
     def _guarded(
         self, index: int, work: Callable[[], ChangeResult | Sought]
@@ -245,20 +258,97 @@ class _Run:
         except Exception as error:  # an unexpected bug must still give this change a result
             return self.failed(index, f"internal error: {type(error).__name__}: {error}")
 
+    # --- markers -----------------------------------------------------------------------------
+
+    def write_intents(self, indexes: list[int], pool: ThreadPoolExecutor) -> dict[int, str]:
+        """Before a stage's broadcast POSTs (`indexes`: the creates that will POST): the intent
+        to create each, recorded in the markers of its streams that are ours (one PATCH per
+        stream, only where the stream's create has not written it already). Returns the creates
+        that must not run, with why."""
+        waiting: dict[int, list[int]] = defaultdict(list)  # stream id -> creates it records
+        for index in indexes:
+            change = self.plan.changes[index]
+            if change.resource is not Resource.BROADCAST or change.action is not Action.CREATE:
+                continue
+            if change.held is not None:
+                continue
+            intent = {change.key: str(change.body.get("name", change.title or change.key))}
+            for ref in change.stream_refs:
+                sid = self.book.stream_id(ref)
+                if sid is not None and self.book.intend(sid, intent):
+                    waiting[sid].append(index)
+        failed: dict[int, str] = {}
+        for sid, error in zip(waiting, pool.map(self._flush, waiting), strict=True):
+            for index in waiting[sid] if error else ():
+                failed.setdefault(
+                    index,
+                    f"recording the intent to create it on stream #{sid} failed: {error}; not "
+                    "created (without it an interrupted create could not be recognised)",
+                )
+        return failed
+
+    def write_markers(
+        self,
+        pool: ThreadPoolExecutor,
+        results: Mapping[int, ChangeResult],
+        finish: Callable[[int, ChangeResult], None],
+        *,
+        after: int | None,
+    ) -> None:
+        """After stage `after` (None: the last), write the pending marker edits of each stream
+        that no later change of this plan PATCHes anyway; a failed write fails the changes whose
+        edits it carried."""
+        todo = [
+            sid
+            for sid in self.book.dirty()
+            if after is None or not self._patched_later(sid, after, results)
+        ]
+        origins = {sid: self.book.origins(sid) for sid in todo}
+        for sid, error in zip(todo, pool.map(self._flush, todo), strict=True):
+            if not error:
+                continue
+            self.book.forget_stream(sid)  # reported once; the next run repairs the marker
+            for index in sorted(origins[sid]):
+                result = results.get(index)
+                if result is not None and result.outcome is Outcome.DONE:
+                    detail = f"{result.detail}; " if result.detail else ""
+                    why = (
+                        f"{detail}done, but recording it in the marker of stream #{sid} failed: "
+                        f"{error}; the next run repairs the marker"
+                    )
+                    finish(index, replace(self.failed(index, why), object_id=result.object_id))
+
+    def _patched_later(self, sid: int, stage: int, results: Mapping[int, ChangeResult]) -> bool:
+        key = self.book.key_of(sid)
+        return any(
+            self.plan.changes[i].stage > stage and i not in results
+            for i in self.carriers.get(key or "", ())
+        )
+
+    def _flush(self, sid: int) -> str:
+        """Write the stream's pending marker edits; the error, or "" when written."""
+        try:
+            self.book.flush(sid)
+        except Exception as error:  # an ApiError; a bug must still be reported, not raised
+            return _describe(error)
+        return ""
+
     # --- actions -----------------------------------------------------------------------------
 
-    def _dispatch(self, change: Change) -> ChangeResult:
+    def _dispatch(self, index: int) -> ChangeResult:
+        change = self.plan.changes[index]
         action = change.action
         if action is Action.CLEANUP:
             target = self._target(change)
             self.api.delete_stream(target)
+            self.book.forget_stream(target)
         elif action is Action.DELETE_RECORDING:
             target = self._target(change)
             self.api.delete_video(target)
         elif change.resource is Resource.STREAM:
             target = self._stream_change(change)
         else:
-            target = self._broadcast_change(change)
+            target = self._broadcast_change(index, change)
         return ChangeResult(change, Outcome.DONE, object_id=target)
 
     def _stream_change(self, change: Change) -> int:
@@ -269,23 +359,24 @@ class _Run:
             self.api.stop_recording(target)
         elif action is Action.DELETE:
             self.api.delete_stream(target)
+            self.book.forget_stream(target)
         elif action is Action.ORPHAN and "client_entity_data" not in change.body:
             self.book.edit_marker(target, lambda _marker: None)
-        else:  # UPDATE, ADOPT, ORPHAN with a body, ACTIVATE, DEACTIVATE
-            body = self.book.with_name(target, change.body)
-            answer = self.api.update_stream(target, body)
+            self.book.flush(target)
+        else:  # UPDATE, ADOPT, ORPHAN with a body, ACTIVATE, DEACTIVATE: one PATCH, with the
+            # marker edits still pending on the stream
             key = None if change.action is Action.ORPHAN else change.key
-            self.book.note_stream(key, target, body, answer)
+            self.book.write_stream(target, key, change.body)
         return target
 
-    def _broadcast_change(self, change: Change) -> int:
+    def _broadcast_change(self, index: int, change: Change) -> int:
         target, action = self._target(change), change.action
         if action is Action.DELETE:
             self.api.delete_broadcast(target)
-            self.book.forget_broadcast(change.key, target, skip=self.doomed)
+            self.book.forget_broadcast(change.key, target, skip=self.doomed, origin=index)
             return target
         if action is Action.ORPHAN:
-            self.book.forget_broadcast(change.key, target, skip=set(), release=True)
+            self.book.forget_broadcast(change.key, target, skip=set(), release=True, origin=index)
             return target
         body = dict(change.body)
         stream_ids = self._stream_ids(change) if change.stream_refs else None
@@ -299,8 +390,10 @@ class _Run:
             stream_ids = self.live_broadcast_streams.get(target, [])
         if stream_ids is not None:
             # Record on the streams it uses now, then drop it from those it left (never unowned).
-            self.book.record_broadcast(stream_ids, change.key, target)
-            self.book.forget_broadcast(change.key, target, skip=set(stream_ids) | self.doomed)
+            self.book.record_broadcast(stream_ids, change.key, target, origin=index)
+            self.book.forget_broadcast(
+                change.key, target, skip=set(stream_ids) | self.doomed, origin=index
+            )
         return target
 
     def create_body(self, change: Change) -> tuple[Json, list[int]]:
@@ -313,7 +406,8 @@ class _Run:
                 body["stream_ids"] = stream_ids
         return body, stream_ids
 
-    def _create(self, change: Change) -> ChangeResult | Sought:
+    def _create(self, index: int) -> ChangeResult | Sought:
+        change = self.plan.changes[index]
         body, stream_ids = self.create_body(change)
         try:
             if change.resource is Resource.STREAM:
@@ -324,19 +418,23 @@ class _Run:
             return lost_create(change.resource, body, stream_ids, error)
         if not answer:  # created, answered without a body: the stage finds all such in one sweep
             return Sought(body, tuple(stream_ids), CREATED_WITHOUT_BODY, committed=True)
-        return self._created(change, Found(Sought(body, tuple(stream_ids)), answer, ""))
+        return self._created(index, Found(Sought(body, tuple(stream_ids)), answer, ""))
 
-    def _created(self, change: Change, found: Found) -> ChangeResult:
-        """Bookkeeping once a create's object is known: its id, and a broadcast in our markers."""
+    def _created(self, index: int, found: Found) -> ChangeResult:
+        """Bookkeeping once a create's object is known: its id, and a broadcast in our markers
+        (written with the stream's next PATCH, which also clears the intent)."""
+        change = self.plan.changes[index]
         body, stream_ids, answer = found.sought.body, found.sought.stream_ids, found.answer
         object_id = int(answer["id"])
         self.created[(change.resource, change.key)] = object_id
         if change.resource is Resource.STREAM:
             self.book.note_stream(change.key, object_id, body, answer)
+            if found.detail != FOUND_BEFORE_CREATING:
+                self.book.note_created(object_id)
         else:
             self.finder.known_broadcasts.add(object_id)
             try:
-                self.book.record_broadcast(stream_ids, change.key, object_id)
+                self.book.record_broadcast(stream_ids, change.key, object_id, origin=index)
             except ReconcilerError as error:
                 raise ReconcilerError(
                     f"broadcast created (id {object_id}) but recording it in the stream markers "
@@ -388,6 +486,21 @@ def _dependencies(plan: Plan) -> list[tuple[int, ...]]:
         deps |= {dep for name in change.depends_on for dep in by_id.get(name, ()) if dep != index}
         out.append(tuple(sorted(deps)))
     return out
+
+
+def _carries_markers(change: Change) -> bool:
+    """A planned stream PATCH without a marker of its own: pending marker edits ride with it."""
+    if change.resource is not Resource.STREAM or change.held is not None:
+        return False
+    if change.action in (Action.ACTIVATE, Action.DEACTIVATE):
+        return True
+    return change.action in (Action.UPDATE, Action.ADOPT) and ENTITY not in change.body
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ReconcilerError):
+        return str(error)
+    return f"internal error: {type(error).__name__}: {error}"
 
 
 def _past(outcome: Outcome) -> str:

@@ -41,6 +41,12 @@ def calls(sim: Any, method: str, path_part: str = "") -> list[dict[str, Any]]:
     return [r for r in sim.requests() if r["method"] == method and path_part in r["path"]]
 
 
+def sent(request: dict[str, Any]) -> dict[str, Any]:
+    """The fields a logged request sent (wrapped as the SDK does, or flat)."""
+    body: dict[str, Any] = request["body"]
+    return body.get("stream") or body.get("broadcast") or body
+
+
 def markers(api: Any) -> dict[str, Any]:
     """Our key -> (stream, decoded entity data) of every stream carrying a marker."""
     out = {}
