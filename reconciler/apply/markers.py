@@ -127,6 +127,7 @@ class StreamBook:
                 old = None  # newly ours: index its marker from scratch
             if entity is not None:
                 self._entity[stream_id] = entity
+                self._read_user[stream_id] = entity.user_data  # as the account holds it now
             now = self._entity.get(stream_id)
             if now is not old:
                 self._index_marker(
