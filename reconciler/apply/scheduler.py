@@ -31,7 +31,8 @@ from reconciler.apply.lookup import (
 from reconciler.apply.markers import Json, StreamBook, infer_set_name
 from reconciler.errors import AmbiguousCreate, ReconcilerError
 from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Plan, Report, Resource
-from reconciler.model.live import ENTITY, LiveState
+from reconciler.model.live import ENTITY, LiveBroadcast, LiveState, LiveStream
+from reconciler.model.marker import EntityData
 from reconciler.model.ownership import ownership_of
 from reconciler.redact import redact_text
 
@@ -42,6 +43,15 @@ class _Unresolved(ReconcilerError):
     """A change needs an id that this run does not have (its create did not happen)."""
 
 
+class _Held(ReconcilerError):
+    """Re-read just before its write, the change would disturb a stream now on air."""
+
+
+# Why a change would disturb an on-air stream (with the user's way to allow it), or None: the
+# guards' own rule (invariant 5), handed in by the caller (apply does not import the guards).
+LiveHold = Callable[[Change, LiveState], str | None]
+
+
 def apply_plan(
     plan: Plan,
     api: StreamingAPI,
@@ -50,13 +60,18 @@ def apply_plan(
     workers: int = 8,
     on_result: Callable[[ChangeResult], None] | None = None,
     set_name: str | None = None,
+    live_hold: LiveHold | None = None,
 ) -> Report:
     """Run every change once; a failure stops only the changes that depend on it.
 
     `set_name` scopes which streams are ours; by default it is read from the markers in the plan.
     `on_result` is called on the calling thread, once per change, as results come in.
+    `live_hold`: a change it calls disruptive (were its streams on air) is re-checked by one GET
+    of each of its streams just before the write, and HELD if one is on air now, unless the
+    change is `live_allowed`.
     """
     run = _Run(plan, api, live, set_name or infer_set_name(plan, live))
+    run.live_hold = live_hold
     results: dict[int, ChangeResult] = {}
 
     def finish(index: int, result: ChangeResult) -> None:
@@ -194,6 +209,8 @@ class _Run:
     def __init__(self, plan: Plan, api: StreamingAPI, live: LiveState, set_name: str | None):
         self.plan = plan
         self.api = api
+        self.live = live
+        self.live_hold: LiveHold | None = None
         self.book = StreamBook(api, live, set_name)
         self.book.note_plan(plan)
         prior = ownership_of(live, set_name).intents if set_name is not None else {}
@@ -253,6 +270,8 @@ class _Run:
     ) -> ChangeResult | Sought:
         try:
             return work()
+        except _Held as held:
+            return ChangeResult(self.plan.changes[index], Outcome.HELD, detail=str(held))
         except ReconcilerError as error:
             return self.failed(index, str(error))
         except Exception as error:  # an unexpected bug must still give this change a result
@@ -337,6 +356,7 @@ class _Run:
 
     def _dispatch(self, index: int) -> ChangeResult:
         change = self.plan.changes[index]
+        self._recheck_live(change)
         action = change.action
         if action is Action.CLEANUP:
             target = self._target(change)
@@ -386,6 +406,8 @@ class _Run:
             if "name" not in body and self.broadcast_names.get(target):
                 body["name"] = self.broadcast_names[target]
             self.api.update_broadcast(target, body)
+            if stream_ids is not None:  # what a later re-check of its streams must read
+                self.live_broadcast_streams[target] = list(stream_ids)
         if action is Action.ADOPT and stream_ids is None:
             stream_ids = self.live_broadcast_streams.get(target, [])
         if stream_ids is not None:
@@ -442,6 +464,48 @@ class _Run:
                 ) from error
         return ChangeResult(change, Outcome.DONE, detail=found.detail, object_id=object_id)
 
+    # --- live-safety at the moment of the write (invariant 5) --------------------------------
+
+    def _recheck_live(self, change: Change) -> None:
+        """Raise _Held when the change would disturb a stream on air now. Only a change that
+        would disturb its streams were they on air costs a GET per stream (the caps keep these
+        few); the plan's read is never trusted for it: an encoder may have connected since."""
+        if self.live_hold is None or change.live_allowed or change.target_id is None:
+            return
+        stream_ids, broadcast = self._streams_of(change)
+        if not stream_ids or self.live_hold(change, self._state(stream_ids, broadcast)) is None:
+            return
+        now = self._state(stream_ids, broadcast, read=True)
+        why = self.live_hold(change, now)
+        if why is not None:
+            raise _Held(f"on air when re-read just before the write: {why}")
+
+    def _streams_of(self, change: Change) -> tuple[list[int], LiveBroadcast | None]:
+        assert change.target_id is not None
+        if change.resource is Resource.STREAM:
+            return [change.target_id], None
+        if change.resource is not Resource.BROADCAST:
+            return [], None
+        known = self.live.broadcast_by_id.get(change.target_id)
+        if known is None:
+            return [], None
+        ids = self.live_broadcast_streams.get(change.target_id, list(known.stream_ids))
+        return ids, LiveBroadcast.parse({**known.raw, "stream_ids": ids})
+
+    def _state(
+        self, stream_ids: list[int], broadcast: LiveBroadcast | None, *, read: bool = False
+    ) -> LiveState:
+        """The streams as read now (`read`), or as they were read with an encoder on each."""
+        if read:  # on air or not: its client_entity_data is not decoded (not needed)
+            streams = [_unmarked(self.api.get_stream(sid)) for sid in stream_ids]
+        else:
+            known = self.live.stream_by_id
+            streams = [
+                _unmarked({**(known[s].raw if s in known else {"id": s}), "live": True})
+                for s in stream_ids
+            ]
+        return LiveState(streams=tuple(streams), broadcasts=(broadcast,) if broadcast else ())
+
     # --- ids ---------------------------------------------------------------------------------
 
     def _target(self, change: Change) -> int:
@@ -486,6 +550,11 @@ def _dependencies(plan: Plan) -> list[tuple[int, ...]]:
         deps |= {dep for name in change.depends_on for dep in by_id.get(name, ()) if dep != index}
         out.append(tuple(sorted(deps)))
     return out
+
+
+def _unmarked(raw: Json) -> LiveStream:
+    """A stream read for its live state only (the live-safety rule never looks at markers)."""
+    return LiveStream(int(raw["id"]), raw, EntityData(None, None, None))
 
 
 def _carries_markers(change: Change) -> bool:
