@@ -1,8 +1,9 @@
 """Executes a `Plan` through the `StreamingAPI`: stages in lifecycle order (invariant 6), the
 independent changes of a stage in parallel on one bounded pool, exactly one `ChangeResult` per
-change, broadcast ownership recorded in our stream markers, and no duplicate creates (invariant 8):
-a stage looks its planned creates up before its first POST of a kind, and its lost creates after
-each round (`apply_lookup`).
+change, broadcast ownership recorded in our stream markers (one write per stream per stage,
+`stagemarks`), no duplicate creates (invariant 8): a stage looks its planned creates up before
+its first POST of a kind, and its lost creates after each round (`lookup`), and live-safety
+re-checked just before each disruptive write (`livecheck`).
 
 Knows nothing of manifests, guards or output formats.
 """
@@ -17,6 +18,7 @@ from dataclasses import replace
 from functools import partial
 
 from reconciler.api.protocol import StreamingAPI
+from reconciler.apply.livecheck import Held, LiveHold, LiveRecheck
 from reconciler.apply.lookup import (
     CREATED_WITHOUT_BODY,
     FOUND_AFTER_AMBIGUOUS,
@@ -29,10 +31,10 @@ from reconciler.apply.lookup import (
     lost_create,
 )
 from reconciler.apply.markers import Json, StreamBook, infer_set_name
+from reconciler.apply.stagemarks import StageMarks
 from reconciler.errors import AmbiguousCreate, ReconcilerError
 from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Plan, Report, Resource
-from reconciler.model.live import ENTITY, LiveBroadcast, LiveState, LiveStream
-from reconciler.model.marker import EntityData
+from reconciler.model.live import LiveState
 from reconciler.model.ownership import ownership_of
 from reconciler.redact import redact_text
 
@@ -41,15 +43,6 @@ __all__ = ["FOUND_AFTER_AMBIGUOUS", "FOUND_BEFORE_CREATING", "MAX_CREATE_ATTEMPT
 
 class _Unresolved(ReconcilerError):
     """A change needs an id that this run does not have (its create did not happen)."""
-
-
-class _Held(ReconcilerError):
-    """Re-read just before its write, the change would disturb a stream now on air."""
-
-
-# Why a change would disturb an on-air stream (with the user's way to allow it), or None: the
-# guards' own rule (invariant 5), handed in by the caller (apply does not import the guards).
-LiveHold = Callable[[Change, LiveState], str | None]
 
 
 def apply_plan(
@@ -71,7 +64,7 @@ def apply_plan(
     change is `live_allowed`.
     """
     run = _Run(plan, api, live, set_name or infer_set_name(plan, live))
-    run.live_hold = live_hold
+    run.recheck = LiveRecheck(api, live, live_hold)
     results: dict[int, ChangeResult] = {}
 
     def finish(index: int, result: ChangeResult) -> None:
@@ -83,11 +76,15 @@ def apply_plan(
     for index, change in enumerate(plan.changes):
         by_stage[change.stage].append(index)
 
+    def fail(index: int, why: str) -> None:
+        finish(index, replace(run.failed(index, why), object_id=results[index].object_id))
+
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="apply") as pool:
+        marks = StageMarks(plan, run.book, pool, workers)
         for stage in sorted(by_stage):
-            _Stage(run, pool, results, finish).run_all(by_stage[stage])
-            run.write_markers(pool, results, finish, after=stage)
-        run.write_markers(pool, results, finish, after=None)
+            _Stage(run, pool, results, finish).run_all(by_stage[stage], marks)
+            marks.after_stage(stage, results, fail)
+        marks.after_stage(None, results, fail)
     return Report(results=tuple(results[i] for i in range(len(plan.changes))))
 
 
@@ -114,7 +111,7 @@ class _Stage:
         self.dependents: dict[int, list[int]] = defaultdict(list)
         self.lookup: StageLookup  # set by run_all, before any change starts
 
-    def run_all(self, indexes: list[int]) -> None:
+    def run_all(self, indexes: list[int], marks: StageMarks) -> None:
         self.lookup = StageLookup(self.run.finder, self.run.plan, indexes, self.run.create_body)
         changes = self.run.plan.changes
         for index in indexes:  # held first, so that their dependents see them at once
@@ -122,7 +119,7 @@ class _Stage:
             if held is not None:
                 self.finish(index, ChangeResult(changes[index], Outcome.HELD, detail=held))
         creating = self.lookup.to_send(Resource.BROADCAST)
-        for index, why in self.run.write_intents(creating, self.pool).items():
+        for index, why in marks.write_intents(creating).items():
             self.finish(index, self.run.failed(index, why))
         members = set(indexes)
         for index in indexes:
@@ -209,19 +206,12 @@ class _Run:
     def __init__(self, plan: Plan, api: StreamingAPI, live: LiveState, set_name: str | None):
         self.plan = plan
         self.api = api
-        self.live = live
-        self.live_hold: LiveHold | None = None
+        self.recheck = LiveRecheck(api, live, None)
         self.book = StreamBook(api, live, set_name)
         self.book.note_plan(plan)
         prior = ownership_of(live, set_name).intents if set_name is not None else {}
         self.finder = Finder(api, self.book, live.broadcast_by_id, prior)
-        # Stream changes that PATCH the stream anyway: pending marker edits ride with them.
-        self.carriers: dict[str, list[int]] = defaultdict(list)
-        for index, change in enumerate(plan.changes):
-            if _carries_markers(change):
-                self.carriers[change.key].append(index)
         self.broadcast_names = {b.id: str(b.get("name") or "") for b in live.broadcasts}
-        self.live_broadcast_streams = {b.id: list(b.stream_ids) for b in live.broadcasts}
         self.created: dict[tuple[Resource, str], int] = {}
         self.deps = _dependencies(plan)
         # Streams this plan deletes: no point writing their markers on the way down.
@@ -270,93 +260,18 @@ class _Run:
     ) -> ChangeResult | Sought:
         try:
             return work()
-        except _Held as held:
+        except Held as held:
             return ChangeResult(self.plan.changes[index], Outcome.HELD, detail=str(held))
         except ReconcilerError as error:
             return self.failed(index, str(error))
         except Exception as error:  # an unexpected bug must still give this change a result
             return self.failed(index, f"internal error: {type(error).__name__}: {error}")
 
-    # --- markers -----------------------------------------------------------------------------
-
-    def write_intents(self, indexes: list[int], pool: ThreadPoolExecutor) -> dict[int, str]:
-        """Before a stage's broadcast POSTs (`indexes`: the creates that will POST): the intent
-        to create each, recorded in the markers of its streams that are ours (one PATCH per
-        stream, only where the stream's create has not written it already). Returns the creates
-        that must not run, with why."""
-        waiting: dict[int, list[int]] = defaultdict(list)  # stream id -> creates it records
-        for index in indexes:
-            change = self.plan.changes[index]
-            if change.resource is not Resource.BROADCAST or change.action is not Action.CREATE:
-                continue
-            if change.held is not None:
-                continue
-            intent = {change.key: str(change.body.get("name", change.title or change.key))}
-            for ref in change.stream_refs:
-                sid = self.book.stream_id(ref)
-                if sid is not None and self.book.intend(sid, intent):
-                    waiting[sid].append(index)
-        failed: dict[int, str] = {}
-        for sid, error in zip(waiting, pool.map(self._flush, waiting), strict=True):
-            for index in waiting[sid] if error else ():
-                failed.setdefault(
-                    index,
-                    f"recording the intent to create it on stream #{sid} failed: {error}; not "
-                    "created (without it an interrupted create could not be recognised)",
-                )
-        return failed
-
-    def write_markers(
-        self,
-        pool: ThreadPoolExecutor,
-        results: Mapping[int, ChangeResult],
-        finish: Callable[[int, ChangeResult], None],
-        *,
-        after: int | None,
-    ) -> None:
-        """After stage `after` (None: the last), write the pending marker edits of each stream
-        that no later change of this plan PATCHes anyway; a failed write fails the changes whose
-        edits it carried."""
-        todo = [
-            sid
-            for sid in self.book.dirty()
-            if after is None or not self._patched_later(sid, after, results)
-        ]
-        origins = {sid: self.book.origins(sid) for sid in todo}
-        for sid, error in zip(todo, pool.map(self._flush, todo), strict=True):
-            if not error:
-                continue
-            self.book.forget_stream(sid)  # reported once; the next run repairs the marker
-            for index in sorted(origins[sid]):
-                result = results.get(index)
-                if result is not None and result.outcome is Outcome.DONE:
-                    detail = f"{result.detail}; " if result.detail else ""
-                    why = (
-                        f"{detail}done, but recording it in the marker of stream #{sid} failed: "
-                        f"{error}; the next run repairs the marker"
-                    )
-                    finish(index, replace(self.failed(index, why), object_id=result.object_id))
-
-    def _patched_later(self, sid: int, stage: int, results: Mapping[int, ChangeResult]) -> bool:
-        key = self.book.key_of(sid)
-        return any(
-            self.plan.changes[i].stage > stage and i not in results
-            for i in self.carriers.get(key or "", ())
-        )
-
-    def _flush(self, sid: int) -> str:
-        """Write the stream's pending marker edits; the error, or "" when written."""
-        try:
-            self.book.flush(sid)
-        except Exception as error:  # an ApiError; a bug must still be reported, not raised
-            return _describe(error)
-        return ""
-
     # --- actions -----------------------------------------------------------------------------
 
     def _dispatch(self, index: int) -> ChangeResult:
         change = self.plan.changes[index]
-        self._recheck_live(change)
+        self.recheck.check(change)
         action = change.action
         if action is Action.CLEANUP:
             target = self._target(change)
@@ -407,9 +322,9 @@ class _Run:
                 body["name"] = self.broadcast_names[target]
             self.api.update_broadcast(target, body)
             if stream_ids is not None:  # what a later re-check of its streams must read
-                self.live_broadcast_streams[target] = list(stream_ids)
+                self.recheck.note_streams(target, stream_ids)
         if action is Action.ADOPT and stream_ids is None:
-            stream_ids = self.live_broadcast_streams.get(target, [])
+            stream_ids = self.recheck.broadcast_streams.get(target, [])
         if stream_ids is not None:
             # Record on the streams it uses now, then drop it from those it left (never unowned).
             self.book.record_broadcast(stream_ids, change.key, target, origin=index)
@@ -464,48 +379,6 @@ class _Run:
                 ) from error
         return ChangeResult(change, Outcome.DONE, detail=found.detail, object_id=object_id)
 
-    # --- live-safety at the moment of the write (invariant 5) --------------------------------
-
-    def _recheck_live(self, change: Change) -> None:
-        """Raise _Held when the change would disturb a stream on air now. Only a change that
-        would disturb its streams were they on air costs a GET per stream (the caps keep these
-        few); the plan's read is never trusted for it: an encoder may have connected since."""
-        if self.live_hold is None or change.live_allowed or change.target_id is None:
-            return
-        stream_ids, broadcast = self._streams_of(change)
-        if not stream_ids or self.live_hold(change, self._state(stream_ids, broadcast)) is None:
-            return
-        now = self._state(stream_ids, broadcast, read=True)
-        why = self.live_hold(change, now)
-        if why is not None:
-            raise _Held(f"on air when re-read just before the write: {why}")
-
-    def _streams_of(self, change: Change) -> tuple[list[int], LiveBroadcast | None]:
-        assert change.target_id is not None
-        if change.resource is Resource.STREAM:
-            return [change.target_id], None
-        if change.resource is not Resource.BROADCAST:
-            return [], None
-        known = self.live.broadcast_by_id.get(change.target_id)
-        if known is None:
-            return [], None
-        ids = self.live_broadcast_streams.get(change.target_id, list(known.stream_ids))
-        return ids, LiveBroadcast.parse({**known.raw, "stream_ids": ids})
-
-    def _state(
-        self, stream_ids: list[int], broadcast: LiveBroadcast | None, *, read: bool = False
-    ) -> LiveState:
-        """The streams as read now (`read`), or as they were read with an encoder on each."""
-        if read:  # on air or not: its client_entity_data is not decoded (not needed)
-            streams = [_unmarked(self.api.get_stream(sid)) for sid in stream_ids]
-        else:
-            known = self.live.stream_by_id
-            streams = [
-                _unmarked({**(known[s].raw if s in known else {"id": s}), "live": True})
-                for s in stream_ids
-            ]
-        return LiveState(streams=tuple(streams), broadcasts=(broadcast,) if broadcast else ())
-
     # --- ids ---------------------------------------------------------------------------------
 
     def _target(self, change: Change) -> int:
@@ -550,26 +423,6 @@ def _dependencies(plan: Plan) -> list[tuple[int, ...]]:
         deps |= {dep for name in change.depends_on for dep in by_id.get(name, ()) if dep != index}
         out.append(tuple(sorted(deps)))
     return out
-
-
-def _unmarked(raw: Json) -> LiveStream:
-    """A stream read for its live state only (the live-safety rule never looks at markers)."""
-    return LiveStream(int(raw["id"]), raw, EntityData(None, None, None))
-
-
-def _carries_markers(change: Change) -> bool:
-    """A planned stream PATCH without a marker of its own: pending marker edits ride with it."""
-    if change.resource is not Resource.STREAM or change.held is not None:
-        return False
-    if change.action in (Action.ACTIVATE, Action.DEACTIVATE):
-        return True
-    return change.action in (Action.UPDATE, Action.ADOPT) and ENTITY not in change.body
-
-
-def _describe(error: Exception) -> str:
-    if isinstance(error, ReconcilerError):
-        return str(error)
-    return f"internal error: {type(error).__name__}: {error}"
 
 
 def _past(outcome: Outcome) -> str:
