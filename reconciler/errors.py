@@ -5,6 +5,7 @@ contain secrets: callers pass text through `redact` before raising when in doubt
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -22,20 +23,26 @@ class Problem:
     line: int
     field: str
     message: str
+    column: int = 0  # 1-based, when the problem is one character (a byte that is not UTF-8)
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
+        where += f":{self.column}" if self.line and self.column else ""
         return (
             f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
         )
 
 
 class ManifestError(ReconcilerError):
-    """The manifests are invalid; `problems` lists every problem in every file."""
+    """The manifests are invalid; `problems` lists every problem in every file. `warnings` (the
+    offline check's unset variables) are printed among them, in file order, but not counted."""
 
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = sorted(problems, key=lambda p: (p.path, p.line, p.field, p.message))
-        super().__init__("\n".join(str(p) for p in self.problems))
+    def __init__(self, problems: list[Problem], *, warnings: Sequence[Problem] = ()) -> None:
+        order = lambda p: (p.path, p.line, p.field, p.message)  # noqa: E731
+        self.problems = sorted(problems, key=order)
+        self.warnings = sorted(warnings, key=order)
+        self.listed = sorted([*problems, *warnings], key=order)  # what a user reads, in file order
+        super().__init__("\n".join(str(p) for p in self.listed))
 
 
 class ConfigError(ReconcilerError):
@@ -49,18 +56,28 @@ class LockHeldError(ReconcilerError):
 class SetLocked(LockHeldError):
     """Another run holds the lock: `owner` says who, `until` when it expires (as printed)."""
 
-    def __init__(self, set_name: str, owner: str, until: str) -> None:
+    def __init__(
+        self,
+        set_name: str,
+        owner: str,
+        until: str,
+        *,
+        advice: str = "another apply is running. Retry later or raise --lock-wait",
+    ) -> None:
         self.set_name = set_name
         self.owner = owner
         self.until = until
         super().__init__(
-            f"manifest set {set_name!r} is locked by {owner!r} until {until}; another apply is "
-            "running. Retry later or raise --lock-wait"
+            f"manifest set {set_name!r} is locked by {owner!r} until {until}; {advice}"
         )
 
 
 class LockLost(LockHeldError):
     """Our lock expired or was removed while we held it (a refresh came too late)."""
+
+
+class LockNotConfirmed(ReconcilerError):
+    """The lock stream this run created never showed up live in the stream listing."""
 
 
 class PlanError(ReconcilerError):

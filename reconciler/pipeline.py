@@ -7,14 +7,24 @@ Glue only: every decision lives in the modules it calls. Knows nothing of click 
 
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
+from reconciler.api.platformtime import local_now, platform_now
 from reconciler.api.protocol import StreamingAPI
 from reconciler.apply.scheduler import apply_plan
-from reconciler.lock.lease import DEFAULT_TTL, acquire_lock
+from reconciler.errors import ConfigError, LockLost
+from reconciler.lock.lease import (
+    DEFAULT_TTL,
+    Lock,
+    acquire_lock,
+    check_ttl,
+    clear_expired,
+)
 from reconciler.lock.record import default_owner
 from reconciler.manifest import load_manifests
 from reconciler.model.changes import Change, ChangeResult, Outcome, Plan, Report
@@ -37,7 +47,9 @@ class RunOptions:
     max_deletions: int | None = None
     max_deletion_percent: float | None = None
     environ: Mapping[str, str] | None = None  # for ${VAR} in manifests; None = os.environ
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # This machine's clock: idle ages are judged by the platform's (its Date header); this one
+    # only when the platform sent none (with a warning).
+    now: Callable[[], datetime] = field(default=local_now)
 
 
 DEFAULT_LOCK_TTL = DEFAULT_TTL
@@ -45,9 +57,18 @@ DEFAULT_LOCK_TTL = DEFAULT_TTL
 
 @dataclass(frozen=True)
 class LockOptions:
+    """Raises ConfigError for a ttl out of [MIN_TTL, MAX_TTL] or a wait that is not a number."""
+
     owner: str = ""  # "" = the lock module's default (user@host, pid)
     ttl: float = DEFAULT_LOCK_TTL  # seconds; the holder refreshes it while it runs
     wait: float = 0  # seconds to wait for another run's lock before giving up
+
+    def __post_init__(self) -> None:
+        check_ttl(self.ttl)
+        if not (math.isfinite(self.wait) and self.wait >= 0):
+            raise ConfigError(
+                f"lock wait {self.wait!r} (--lock-wait): use a number of seconds, 0 or more"
+            )
 
 
 @dataclass(frozen=True)
@@ -80,7 +101,8 @@ def plan_for(
 ) -> Plan:
     plan = compute_plan(desired, live, PlanOptions(prune=options.prune))
     if desired.cleanups:
-        plan = with_cleanup(plan, collect_cleanup(desired, live, api, now=options.now()))
+        now = platform_now(api, options.now)
+        plan = with_cleanup(plan, collect_cleanup(desired, live, api, now=now))
     guards = GuardOptions(
         allow_live_changes=options.allow_live_changes,
         allow_empty_prune=options.allow_empty_prune,
@@ -125,9 +147,14 @@ def apply_desired(
     on_start: Callable[[Plan], None] | None = None,
     on_result: Callable[[ChangeResult], None] | None = None,
     live: LiveState | None = None,
+    stop: threading.Event | None = None,
 ) -> ApplyRun:
     """Take the set's lock, read and plan again (another run may have changed the account since
     `shown` was computed), apply, release. A plan with nothing pending takes no lock at all.
+
+    No change starts once the lock is lost (removed, or expired: the heartbeat stops refreshing
+    it when the run's calls stop answering) or once `stop` is set (a signal): the rest are
+    reported SKIPPED and the report says why it stopped (exit 1).
 
     `live` is the read `shown` was computed from (None: the lock sweeps streams itself).
     Its streams save the lock's first sweep; under the lock the streams come from the sweep that
@@ -135,6 +162,8 @@ def apply_desired(
     broadcasts are swept again: after the plan shown, one sweep per kind.
     """
     if not shown.pending:
+        if live is not None:  # a lock left by a run that died goes now, not at the next change
+            clear_expired(api, desired.settings.set_name, [s.raw for s in live.streams])
         return ApplyRun(plan=shown, report=held_only_report(shown), replanned=False)
     with acquire_lock(
         api,
@@ -144,6 +173,7 @@ def apply_desired(
         wait=lock.wait,
         streams=[s.raw for s in live.streams] if live is not None else None,
     ) as held:
+        api = held.watching(api)  # its answers are the progress that keeps the lock refreshed
         streams = reparse_streams(held.streams, live.streams if live is not None else ())
         broadcasts = tuple(map(LiveBroadcast.parse, api.list_broadcasts()))
         fresh = _masked(LiveState(streams=streams, broadcasts=broadcasts))
@@ -153,6 +183,7 @@ def apply_desired(
             return ApplyRun(plan=plan, report=held_only_report(plan), replanned=replanned)
         if on_start is not None:
             on_start(plan)
+        guard = _WriteGuard(held, stop)
         report = apply_plan(
             plan,
             api,
@@ -161,7 +192,10 @@ def apply_desired(
             on_result=on_result,
             set_name=desired.settings.set_name,
             live_hold=live_hold,
+            guard=guard,
         )
+        if guard.refused:
+            report = replace(report, stopped=guard.refused)
     return ApplyRun(plan=plan, report=report, replanned=replanned)
 
 
@@ -169,6 +203,29 @@ def live_hold(change: Change, live: LiveState) -> str | None:
     """The guards' live-safety rule, as apply re-checks it at the moment of each write."""
     why = live_disturbance(change, live)
     return f"{why}; {LIVE_OPT_IN}" if why else None
+
+
+class _WriteGuard:
+    """Asked right before each change starts: why it must not (the lock was lost, the run was
+    stopped), or None. Remembers the first refusal for the report."""
+
+    def __init__(self, lock: Lock, stop: threading.Event | None) -> None:
+        self.lock = lock
+        self.stop = stop
+        self.refused = ""
+
+    def __call__(self) -> str | None:
+        reason = None
+        if self.stop is not None and self.stop.is_set():
+            reason = "the run was interrupted"
+        else:
+            try:
+                self.lock.check()
+            except LockLost as lost:
+                reason = f"the apply lock was lost: {lost}"
+        if reason is not None and not self.refused:
+            self.refused = reason
+        return reason
 
 
 def _signature(plan: Plan) -> list[tuple[str, int | None, str | None]]:

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ import httpx
 
 from reconciler.api.deadline import install as install_deadlines
 from reconciler.api.pages import DEFAULT_PAGE_SIZE, sweep
+from reconciler.api.serverclock import ServerClock
 from reconciler.api.settings import ClientSettings
 from reconciler.api.transport import Caller, ClientStats
 from reconciler.errors import AmbiguousCreate, BadResponse, ConfigError
@@ -64,6 +66,7 @@ class StreamingClient:
             )
         self.base_url = base_url.rstrip("/")
         self.settings = settings
+        self._server_clock = ServerClock(clock)
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={
@@ -78,6 +81,7 @@ class StreamingClient:
             ),
             transport=transport,
             follow_redirects=False,
+            event_hooks={"response": [self._server_clock.observe]},
         )
         install_deadlines(self._http)  # --timeout bounds a whole request, not each read
         self._caller = Caller(
@@ -113,6 +117,10 @@ class StreamingClient:
 
     def stats(self) -> ClientStats:
         return self._caller.stats()
+
+    def server_now(self) -> datetime | None:
+        """The platform's time: the latest `Date` header seen plus the time elapsed since."""
+        return self._server_clock.now()
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ Objects are the API's JSON objects as plain dicts. Every method raises only `Api
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 Json = dict[str, Any]
@@ -21,6 +22,8 @@ class StreamingAPI(Protocol):
     def expect_counts(self, *, streams: int, broadcasts: int) -> None: ...
     def get_stream(self, stream_id: int) -> Json: ...
     def get_broadcast(self, broadcast_id: int) -> Json: ...
+    # The platform's clock (its `Date` header carried forward); None before any answer had one.
+    def server_now(self) -> datetime | None: ...
 
     # Stream writes. Bodies are unwrapped field dicts; the client wraps them as the SDK does.
     # create_* raise AmbiguousCreate when the outcome is unknown: never retried blindly.

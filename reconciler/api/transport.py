@@ -256,7 +256,14 @@ class Caller:
                 self._rate_limited += 1
             slowed = self.limiter.slow_down(sent_at=outcome.sent_at)
             if slowed is not None:
-                log.info("the API answered 429: slowing down to %g requests/s", slowed)
+                log.info(
+                    "the API answered 429: slowing down to %g requests/s",
+                    slowed,
+                    extra={
+                        "event": "rate_limit.slow_down",
+                        "fields": {"requests_per_second": slowed},
+                    },
+                )
         detail = f"HTTP {answer.status}{self._server_text(answer)}"
         return _Outcome(outcome.sent_at, answer=answer, failure=failure, detail=detail)
 
@@ -304,7 +311,16 @@ class Caller:
             now=self._wall_clock(),
             rng=self._rng,
         )
-        log.info("%s: %s; retry in %.2fs", name, outcome.detail, delay)
+        # An event for --log-format json: a retry, or a wait the 429 asked for.
+        event = "rate_limit.wait" if failure is Failure.RATE_LIMITED else "retry"
+        fields = {"request": name, "detail": outcome.detail, "wait_seconds": round(delay, 3)}
+        log.info(
+            "%s: %s; retry in %.2fs",
+            name,
+            outcome.detail,
+            delay,
+            extra={"event": event, "fields": fields},
+        )
         with self._lock:
             self._retries += 1
         if failure is Failure.RATE_LIMITED:

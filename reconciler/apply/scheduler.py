@@ -10,6 +10,7 @@ Knows nothing of manifests, guards or output formats.
 
 from __future__ import annotations
 
+import logging
 import queue
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -38,6 +39,8 @@ from reconciler.model.live import LiveState
 from reconciler.model.ownership import ownership_of
 from reconciler.redact import redact_text
 
+log = logging.getLogger("reconciler.apply")
+
 __all__ = ["FOUND_AFTER_AMBIGUOUS", "FOUND_BEFORE_CREATING", "MAX_CREATE_ATTEMPTS", "apply_plan"]
 
 
@@ -54,6 +57,7 @@ def apply_plan(
     on_result: Callable[[ChangeResult], None] | None = None,
     set_name: str | None = None,
     live_hold: LiveHold | None = None,
+    guard: Callable[[], str | None] | None = None,
 ) -> Report:
     """Run every change once; a failure stops only the changes that depend on it.
 
@@ -62,8 +66,11 @@ def apply_plan(
     `live_hold`: a change it calls disruptive (were its streams on air) is re-checked by one GET
     of each of its streams just before the write, and HELD if one is on air now, unless the
     change is `live_allowed`.
+    `guard` is asked right before each change starts writing: a reason (the lock was lost, the
+    run was interrupted) reports the change SKIPPED with it instead; the stage's own marker
+    writes stop too.
     """
-    run = _Run(plan, api, live, set_name or infer_set_name(plan, live))
+    run = _Run(plan, api, live, set_name or infer_set_name(plan, live), guard)
     run.recheck = LiveRecheck(api, live, live_hold)
     results: dict[int, ChangeResult] = {}
 
@@ -80,7 +87,7 @@ def apply_plan(
         finish(index, replace(run.failed(index, why), object_id=results[index].object_id))
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="apply") as pool:
-        marks = StageMarks(plan, run.book, pool, workers)
+        marks = StageMarks(plan, run.book, pool, workers, guard)
         for stage in sorted(by_stage):
             _Stage(run, pool, results, finish).run_all(by_stage[stage], marks)
             marks.after_stage(stage, results, fail)
@@ -162,6 +169,8 @@ class _Stage:
         if isinstance(before, str):
             return self.run.failed(index, before)
         work = self.run.execute if before is None else partial(self.run.found, found=before)
+        change = self.run.plan.changes[index]
+        log.info("started %s", change.id, extra={"event": "change.started", "change": change})
         self._submit(index, partial(work, index))
         return None
 
@@ -203,9 +212,17 @@ class _Stage:
 
 
 class _Run:
-    def __init__(self, plan: Plan, api: StreamingAPI, live: LiveState, set_name: str | None):
+    def __init__(
+        self,
+        plan: Plan,
+        api: StreamingAPI,
+        live: LiveState,
+        set_name: str | None,
+        guard: Callable[[], str | None] | None = None,
+    ):
         self.plan = plan
         self.api = api
+        self.guard = guard
         self.recheck = LiveRecheck(api, live, None)
         self.book = StreamBook(api, live, set_name)
         self.book.note_plan(plan)
@@ -258,6 +275,9 @@ class _Run:
     def _guarded(
         self, index: int, work: Callable[[], ChangeResult | Sought]
     ) -> ChangeResult | Sought:
+        stop = self.guard() if self.guard is not None else None
+        if stop is not None:  # checked on the worker, right before the change's first write
+            return self.skipped(index, stop)
         try:
             return work()
         except Held as held:

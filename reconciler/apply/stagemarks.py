@@ -17,16 +17,25 @@ from reconciler.errors import ReconcilerError
 from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Plan, Resource
 from reconciler.model.live import ENTITY
 
+NOT_WRITTEN = "not written: "  # the guard stopped the run before this marker write
 # (index, why) -> the FAILED result of a change whose marker edit could not be written
 Fail = Callable[[int, str], None]
 
 
 class StageMarks:
-    def __init__(self, plan: Plan, book: StreamBook, pool: ThreadPoolExecutor, workers: int):
+    def __init__(
+        self,
+        plan: Plan,
+        book: StreamBook,
+        pool: ThreadPoolExecutor,
+        workers: int,
+        guard: Callable[[], str | None] | None = None,
+    ):
         self.plan = plan
         self.book = book
         self.pool = pool
         self.workers = max(1, workers)
+        self.guard = guard  # a reason to write nothing more (the lock was lost), or None
         # Stream changes that PATCH the stream anyway: pending marker edits ride with them.
         self.carriers: dict[str, list[int]] = defaultdict(list)
         for index, change in enumerate(plan.changes):
@@ -48,6 +57,8 @@ class StageMarks:
                     waiting[sid].append(index)
         failed: dict[int, str] = {}
         for sid, error in self._flush_all(list(waiting)).items():
+            if error.startswith(NOT_WRITTEN):  # the run stops: each create is skipped with why
+                continue
             for index in waiting[sid]:
                 failed.setdefault(
                     index,
@@ -98,6 +109,10 @@ class StageMarks:
     def _flush_chunk(self, stream_ids: list[int]) -> dict[int, str]:
         errors = {}
         for sid in stream_ids:
+            stop = self.guard() if self.guard is not None else None
+            if stop is not None:  # as for a change: no write once the run must stop
+                errors[sid] = f"{NOT_WRITTEN}{stop}"
+                continue
             try:
                 self.book.flush(sid)
             except Exception as error:  # an ApiError; a bug must still be reported, not raised

@@ -8,7 +8,6 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,15 @@ SIMULATOR_KEY = "embedded-simulator-key"  # the embedded simulator's own key, ne
 SIMULATOR_URL = "http://simulator.invalid"
 
 
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """Where the account is and how the client paces its calls; None = env or default."""
+
+    simulator_state: str | None = None  # --simulator[=FILE]
+    rate_limit: str | None = None  # parsed by the client settings ("0"/"none" = unlimited)
+    concurrency: int | None = None
+    timeout: float | None = None
+    retries: int | None = None
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,6 @@ class Account:
     api: StreamingAPI
     settings: ClientSettings
     where: str  # for messages: the base URL or the simulator file
-    # The account's clock: cleanup ages streams against it (the simulator's clock can be advanced).
-    now: Callable[[], datetime]
     stats: Callable[[], ClientStats]  # what the client sent so far
 
 
@@ -51,35 +55,35 @@ def rate_note(stats: ClientStats) -> str | None:
     )
 
 
-def client_settings(kw: dict[str, Any]) -> ClientSettings:
+def client_settings(connection: ConnectionOptions) -> ClientSettings:
     rate: float | None = None
     unlimited = False
-    if kw.get("rate_limit") is not None:
+    if connection.rate_limit is not None:
         try:
-            rate = parse_rate_limit(str(kw["rate_limit"]))
+            rate = parse_rate_limit(connection.rate_limit)
         except ValueError as error:
-            raise ConfigError(f"--rate-limit {kw['rate_limit']!r}: {error}") from None
+            raise ConfigError(f"--rate-limit {connection.rate_limit!r}: {error}") from None
         unlimited = rate is None
     settings = ClientSettings.from_env(
         os.environ,
         rate_limit=rate,
-        concurrency=kw.get("concurrency"),
-        timeout=kw.get("timeout"),
-        retries=kw.get("retries"),
+        concurrency=connection.concurrency,
+        timeout=connection.timeout,
+        retries=connection.retries,
     )
     return replace(settings, rate_limit=None) if unlimited else settings
 
 
 @contextmanager
-def open_account(kw: dict[str, Any], transport: Any = None) -> Iterator[Account]:
+def open_account(connection: ConnectionOptions, transport: Any = None) -> Iterator[Account]:
     """The API to talk to: the embedded simulator with --simulator, else GCORE_API_KEY at
     GCORE_BASE_URL through `transport` (an httpx transport; None = the network). Never falls
     back silently from one to the other."""
     from reconciler.api.client import StreamingClient
 
-    settings = client_settings(kw)
+    settings = client_settings(connection)
     with ExitStack() as stack:
-        state = kw.get("simulator_state")
+        state = connection.simulator_state
         if state is not None:
             from reconciler.simulator import Simulator, SimulatorConfig
 
@@ -97,7 +101,6 @@ def open_account(kw: dict[str, Any], transport: Any = None) -> Iterator[Account]
                 SIMULATOR_URL, SIMULATOR_KEY, transport=sim.transport(), settings=settings
             )
             where = f"embedded simulator ({state})"
-            now = sim.now
         else:
             key = os.environ.get(ENV_API_KEY, "").strip()
             if not key:
@@ -110,6 +113,5 @@ def open_account(kw: dict[str, Any], transport: Any = None) -> Iterator[Account]
             base_url = os.environ.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL
             client = StreamingClient(base_url, key, settings=settings, transport=transport)
             where = base_url
-            now = _wall_clock
         stack.callback(client.close)
-        yield Account(api=client, settings=settings, where=where, now=now, stats=client.stats)
+        yield Account(api=client, settings=settings, where=where, stats=client.stats)

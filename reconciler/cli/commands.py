@@ -5,11 +5,14 @@ Knows click, the environment variables and the terminal; every decision lives in
 
 from __future__ import annotations
 
+import contextlib
 import json
-import logging
 import os
+import signal
 import sys
-from dataclasses import replace
+import threading
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -17,15 +20,18 @@ import click
 
 from reconciler import __version__
 from reconciler.api.transport import ClientStats
-from reconciler.cli.account import open_account, rate_note
+from reconciler.cli.account import ConnectionOptions, open_account, rate_note
+from reconciler.cli.logs import LogFormat, RunEvents, configure_logging
 from reconciler.cli.options import (
+    AccountOptions,
     account_options,
     connection_options,
+    log_format_option,
     paths_argument,
-    run_options,
     split_paths,
 )
 from reconciler.errors import ConfigError, ManifestError, ReconcilerError
+from reconciler.lock.lease import MAX_TTL, MIN_TTL
 from reconciler.model.changes import ChangeResult, Plan
 from reconciler.redact import redact_registered
 from reconciler.render.formats import Format, plan_json, render_plan, render_report, report_json
@@ -36,55 +42,100 @@ from reconciler.simulator.cli import simulator
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_HELD = 0, 1, 2, 3
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread: unwinds exactly as Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_EVENT = "reconciler.stop"  # ctx.meta key: set once a stop signal arrived
+
+
+@contextlib.contextmanager
+def _stop_on_signals(meta: MutableMapping[str, Any]) -> Iterator[None]:
+    """SIGTERM and SIGHUP (CI timeouts, `docker stop`, a closed terminal) stop a run as SIGINT
+    does: no change starts after the signal (the event in `meta` tells apply), the exception
+    unwinds and releases the apply lock, exit 128 + the signal number. A signal the parent set to
+    be ignored (`nohup`, `cmd &`) stays ignored. Handlers are restored on the way out."""
+    stop = meta[STOP_EVENT] = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (an embedding program keeps its own)
+        return
+
+    def stop_run(signum: int, frame: object) -> None:
+        stop.set()
+        raise Interrupted(signum)
+
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    for sig, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(sig, stop_run)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 class ReconcilerGroup(click.Group):
     """Catches `ReconcilerError` once: a redacted message on stderr and its exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with _stop_on_signals(ctx.meta):
+                return super().invoke(ctx)
         except ReconcilerError as error:
             if isinstance(error, ManifestError):
                 # Problems never quote secret values (the loader's rule); the field-value rule
                 # of redact_text would mask the words after `spec.srt_passphrase:`. One line per
                 # problem, whatever the path or a quoted value holds.
-                for problem in error.problems:
+                for problem in error.listed:  # the warnings too (validate's unset ${VAR})
                     click.echo(escape_controls(redact_registered(str(problem))), err=True)
                 count = len(error.problems)
                 click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
             else:
                 click.echo(f"error: {terminal_line(str(error))}", err=True)
             ctx.exit(error.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as interrupt:
+            signum = getattr(interrupt, "signum", signal.SIGINT)
+            click.echo(
+                f"interrupted by {signal.Signals(signum).name}: no change started after it; the "
+                "apply lock, if this run held it, was released",
+                err=True,
+            )
+            ctx.exit(128 + signum)
 
 
-ENV_LOG = "RECONCILER_LOG"
-
-
-class RedactingHandler(logging.Handler):
-    """Library log records on stderr, redacted (invariant 10: logs are an output too)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            click.echo(terminal_line(self.format(record)), err=True)
-        except Exception:  # a log line must never break a run
-            self.handleError(record)
-
-
-def _configure_logging() -> None:
-    logger = logging.getLogger("reconciler")
-    level_name = os.environ.get(ENV_LOG, "warning").strip().upper() or "WARNING"
-    level = logging.getLevelName(level_name)
-    if not isinstance(level, int):
-        raise ConfigError(f"{ENV_LOG}={level_name.lower()!r}: use debug, info, warning or error")
-    for handler in [h for h in logger.handlers if isinstance(h, RedactingHandler)]:
-        logger.removeHandler(handler)
-    handler = RedactingHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(level)
-    logger.propagate = False
+@contextmanager
+def _reported(command: str, log_format: LogFormat) -> Iterator[RunEvents]:
+    """The run's events; with --log-format json its errors are JSON events too, and its last
+    line is the summary (exit code, counts, requests), whatever the way out."""
+    events = RunEvents(command, log_format)
+    if events.json:
+        configure_logging(log_format)
+    code = EXIT_ERROR
+    try:
+        yield events
+        code = EXIT_OK
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else EXIT_ERROR
+        raise
+    except KeyboardInterrupt:
+        code = 130
+        raise
+    except ReconcilerError as error:
+        code = error.exit_code
+        if not events.json:
+            raise  # the group prints it as text
+        events.error(error)
+        raise SystemExit(code) from None
+    finally:
+        events.summary(code)
+        if events.json:
+            configure_logging()  # back to text: the process may run more (tests, embedding)
 
 
 @click.group(cls=ReconcilerGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,7 +146,7 @@ def main() -> None:
     Credentials: GCORE_API_KEY and GCORE_BASE_URL (default https://api.gcore.com), or
     --simulator for an embedded local simulator. Exit codes: see `reconciler COMMAND --help`.
     """
-    _configure_logging()
+    configure_logging()
 
 
 def _transport() -> Any:
@@ -147,15 +198,18 @@ class Progress:
 @paths_argument
 @click.option("--set-name", help="Ownership scope when the manifests have no Settings document.")
 def validate(paths: tuple[str, ...], set_name: str | None) -> None:
-    """Check manifests offline (no credentials, no request).
+    """Check manifests offline (no credentials, no secrets, no request).
 
     Exit 0 valid, 1 invalid (every problem printed as path:line: field: message on stderr).
+    An unset ${VAR} is a warning on stderr (plan, apply and export need it), not a problem.
     """
-    from reconciler.manifest import load_manifests
+    from reconciler.manifest import check_manifests
 
-    paths = split_paths({}, paths)
-    desired = load_manifests(list(paths), set_name=set_name)
-    counts = (len(desired.streams), len(desired.broadcasts), len(desired.cleanups))
+    paths, _ = split_paths(ConnectionOptions(), paths)
+    checked = check_manifests(list(paths), set_name=set_name)
+    for warning in checked.warnings:
+        click.echo(escape_controls(str(warning)), err=True)
+    counts = tuple(checked.declared.get(kind, 0) for kind in ("Stream", "Broadcast", "Cleanup"))
     click.echo(
         f"{counts[0]} stream{'s' if counts[0] != 1 else ''}, "
         f"{counts[1]} broadcast{'s' if counts[1] != 1 else ''}, "
@@ -166,33 +220,39 @@ def validate(paths: tuple[str, ...], set_name: str | None) -> None:
 @main.command()
 @paths_argument
 @account_options
+@log_format_option
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are changes (held ones included).",
 )
-def plan(paths: tuple[str, ...], detailed_exitcode: bool, **kw: Any) -> None:
+def plan(
+    paths: tuple[str, ...], detailed_exitcode: bool, log_format: LogFormat, options: AccountOptions
+) -> None:
     """Show what apply would change. Never writes.
 
     Exit 0 (with --detailed-exitcode: 0 no changes, 2 changes), 1 error.
     """
     from reconciler.pipeline import load_desired, plan_against
 
-    paths = split_paths(kw, paths)
-    options = run_options(kw)
-    desired = load_desired(paths, options)  # invalid manifests: no request at all
-    with open_account(kw, _transport()) as account:
-        options = replace(options, now=account.now)
-        _live, the_plan = plan_against(desired, account.api, options)
-    _out(render_plan(the_plan, kw["output"], color=_color()))
-    _note_rate(account.stats())
-    if detailed_exitcode and not the_plan.is_empty:
-        _exit(EXIT_CHANGES)
+    with _reported("plan", log_format) as events:
+        paths, connection = split_paths(options.connection, paths)
+        run = options.run_options()
+        desired = load_desired(paths, run)  # invalid manifests: no request at all
+        with open_account(connection, _transport()) as account:
+            events.stats = account.stats
+            _live, the_plan = plan_against(desired, account.api, run)
+        events.plan = the_plan
+        _out(render_plan(the_plan, options.output, color=_color()))
+        _note_rate(account.stats(), events)
+        if detailed_exitcode and not the_plan.is_empty:
+            _exit(EXIT_CHANGES)
 
 
 @main.command()
 @paths_argument
 @account_options
+@log_format_option
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (needed off a terminal).")
 @click.option(
     "--lock-wait",
@@ -204,7 +264,7 @@ def plan(paths: tuple[str, ...], detailed_exitcode: bool, **kw: Any) -> None:
 )
 @click.option(
     "--lock-ttl",
-    type=click.FloatRange(1),
+    type=click.FloatRange(MIN_TTL, MAX_TTL),
     default=120.0,
     show_default=True,
     metavar="SECONDS",
@@ -224,7 +284,8 @@ def apply(
     lock_wait: float,
     lock_ttl: float,
     lock_owner: str,
-    **kw: Any,
+    log_format: LogFormat,
+    options: AccountOptions,
 ) -> None:
     """Make the account match the manifests, in the platform's lifecycle order.
 
@@ -232,51 +293,67 @@ def apply(
     """
     from reconciler.pipeline import LockOptions, apply_desired, load_desired, plan_against
 
-    paths = split_paths(kw, paths)
-    fmt = Format(kw["output"])
-    options = run_options(kw)
-    desired = load_desired(paths, options)
-    with open_account(kw, _transport()) as account:
-        options = replace(options, now=account.now)
-        live, shown = plan_against(desired, account.api, options)
-        if fmt is not Format.JSON:
-            _out(render_plan(shown, fmt, color=_color()))
-        if shown.pending and not yes:
-            _confirm(shown)
-        progress = Progress(enabled=sys.stderr.isatty() and fmt is not Format.JSON)
-        run = apply_desired(
-            desired,
-            account.api,
-            shown,
-            options,
-            lock=LockOptions(owner=lock_owner, ttl=lock_ttl, wait=lock_wait),
-            workers=account.settings.concurrency,
-            on_start=lambda fresh: _announce_replan(fresh, shown, fmt, progress),
-            on_result=progress.result,
-            live=live,  # the read the plan shown came from: spares the lock a sweep
-        )
-        progress.close()
-    if fmt is Format.JSON:
-        value = report_json(run.report)
-        _out(json_text({"plan": plan_json(run.plan), **value}))
-    elif shown.pending or run.report.results:
-        click.echo("")
-        _out(render_report(run.report, fmt, color=_color()))
-    _note_rate(account.stats())
-    _exit(run.report.exit_code)
+    fmt = options.output
+    with _reported("apply", log_format) as events:
+        lock = LockOptions(owner=lock_owner, ttl=lock_ttl, wait=lock_wait)  # bad values: no request
+        paths, connection = split_paths(options.connection, paths)
+        run_options = options.run_options()
+        desired = load_desired(paths, run_options)
+        with open_account(connection, _transport()) as account:
+            events.stats = account.stats
+            live, shown = plan_against(desired, account.api, run_options)
+            events.plan = shown
+            if fmt is not Format.JSON:
+                _out(render_plan(shown, fmt, color=_color()))
+            if shown.pending and not yes:
+                _confirm(shown)
+            on_terminal = sys.stderr.isatty() and fmt is not Format.JSON and not events.json
+            progress = Progress(enabled=on_terminal)
+
+            def on_result(result: ChangeResult) -> None:
+                progress.result(result)
+                events.result(result)
+
+            run = apply_desired(
+                desired,
+                account.api,
+                shown,
+                run_options,
+                lock=lock,
+                workers=account.settings.concurrency,
+                on_start=lambda fresh: _announce_replan(fresh, shown, fmt, progress, events),
+                on_result=on_result,
+                live=live,  # the read the plan shown came from: spares the lock a sweep
+                stop=click.get_current_context().meta.get(STOP_EVENT),
+            )
+            progress.close()
+        events.plan = run.plan
+        events.finished(run.report)
+        if fmt is Format.JSON:
+            value = report_json(run.report)
+            _out(json_text({"plan": plan_json(run.plan), **value}))
+        elif shown.pending or run.report.results:
+            click.echo("")
+            _out(render_report(run.report, fmt, color=_color()))
+        _note_rate(account.stats(), events)
+        _exit(run.report.exit_code)
 
 
-def _note_rate(stats: ClientStats) -> None:
+def _note_rate(stats: ClientStats, events: RunEvents) -> None:
     note = rate_note(stats)
-    if note:
+    if note and not events.json:  # in JSON, the summary's `slowed_to` says it
         click.echo(note, err=True)  # stderr: stdout stays the plan or report (JSON included)
 
 
-def _announce_replan(fresh: Plan, shown: Plan, fmt: Format, progress: Progress) -> None:
+def _announce_replan(
+    fresh: Plan, shown: Plan, fmt: Format, progress: Progress, events: RunEvents
+) -> None:
     progress.start(len(fresh.changes))
-    if fmt is Format.TEXT and sorted(c.id for c in fresh.changes) != sorted(
-        c.id for c in shown.changes
-    ):
+    if sorted(c.id for c in fresh.changes) == sorted(c.id for c in shown.changes):
+        return
+    if events.json:
+        events.replanned(fresh)
+    elif fmt is Format.TEXT:
         click.echo(
             "\nThe account changed since the plan above was computed; applying the fresh plan: "
             + terminal_line(plan_summary_line(fresh)),
@@ -320,7 +397,7 @@ def export(
     set_name: str | None,
     include_unowned: bool,
     out_file: str | None,
-    **kw: Any,
+    connection: ConnectionOptions,
 ) -> None:
     """Write manifests for what the set owns (applying them to the same account is a no-op).
 
@@ -328,14 +405,14 @@ def export(
     """
     from reconciler.export import export_account
 
-    paths = split_paths(kw, paths, required=False)
+    paths, connection = split_paths(connection, paths, required=False)
     if set_name is None:
         if not paths:
             raise ConfigError("export needs the set name: pass --set-name or the manifests' PATH")
         from reconciler.pipeline import RunOptions, load_desired
 
         set_name = load_desired(paths, RunOptions()).settings.set_name
-    with open_account(kw, _transport()) as account:
+    with open_account(connection, _transport()) as account:
         text = export_account(account.api, set_name=set_name, include_unowned=include_unowned)
     if out_file:
         try:
@@ -350,6 +427,7 @@ def export(
 @main.command()
 @paths_argument
 @connection_options
+@log_format_option
 @click.option("--set-name", help="Ownership scope when there is no Settings document.")
 @click.option(
     "--output",
@@ -368,7 +446,12 @@ def export(
     help="Recordings shown per stream.",
 )
 def status(
-    paths: tuple[str, ...], set_name: str | None, output: str, latest: int, **kw: Any
+    paths: tuple[str, ...],
+    set_name: str | None,
+    output: str,
+    latest: int,
+    log_format: LogFormat,
+    connection: ConnectionOptions,
 ) -> None:
     """Show each managed stream: live, recording, and its latest recordings' processing state.
 
@@ -377,11 +460,13 @@ def status(
     from reconciler.pipeline import RunOptions, load_desired
     from reconciler.status import read_status, render_status
 
-    paths = split_paths(kw, paths)
-    desired = load_desired(paths, RunOptions(set_name=set_name))
-    with open_account(kw, _transport()) as account:
-        rows = read_status(desired, account.api, latest=latest)
-    _out(render_status(rows, output))
+    with _reported("status", log_format) as events:
+        paths, connection = split_paths(connection, paths)
+        desired = load_desired(paths, RunOptions(set_name=set_name))
+        with open_account(connection, _transport()) as account:
+            events.stats = account.stats
+            rows = read_status(desired, account.api, latest=latest)
+        _out(render_status(rows, output))
 
 
 @main.command()
@@ -389,7 +474,9 @@ def status(
 @connection_options
 @click.option("--set-name", help="The set to unlock (default: the Settings document in PATH).")
 @click.option("--yes", "-y", is_flag=True, help="Unlock without asking (needed off a terminal).")
-def unlock(paths: tuple[str, ...], set_name: str | None, yes: bool, **kw: Any) -> None:
+def unlock(
+    paths: tuple[str, ...], set_name: str | None, yes: bool, connection: ConnectionOptions
+) -> None:
     """Remove the set's apply lock left by a run that died (like `terraform force-unlock`).
 
     Only when no apply of the set is running: a live holder would then write beside another run.
@@ -398,14 +485,14 @@ def unlock(paths: tuple[str, ...], set_name: str | None, yes: bool, **kw: Any) -
     from reconciler.lock.lease import break_lock, find_locks
     from reconciler.lock.record import format_time
 
-    paths = split_paths(kw, paths, required=False)
+    paths, connection = split_paths(connection, paths, required=False)
     if set_name is None:
         if not paths:
             raise ConfigError("unlock needs the set name: pass --set-name or the manifests' PATH")
         from reconciler.pipeline import RunOptions, load_desired
 
         set_name = load_desired(paths, RunOptions()).settings.set_name
-    with open_account(kw, _transport()) as account:
+    with open_account(connection, _transport()) as account:
         held = find_locks(account.api, set_name)
         if not held:
             click.echo(f"manifest set '{terminal_line(set_name)}' is not locked")

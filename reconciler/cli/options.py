@@ -1,12 +1,15 @@
-"""The options shared by the commands (connection, guards, output) and how they become
-`RunOptions`. Knows click; every decision lives in the library.
+"""The options shared by the commands (connection, guards, output, logs) as typed values: each
+decorator adds its click options and hands the command one frozen dataclass instead of loose
+keyword arguments. Knows click; every decision lives in the library.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,10 +19,66 @@ from reconciler.api.settings import (
     TIMEOUT_MAX,
     ClientSettings,
 )
-from reconciler.cli.account import DEFAULT_SIMULATOR_STATE
+from reconciler.cli.account import DEFAULT_SIMULATOR_STATE, ConnectionOptions
+from reconciler.cli.logs import LogFormat
 from reconciler.render.formats import Format
 
+if TYPE_CHECKING:
+    from reconciler.pipeline import RunOptions
+
 _DEFAULTS = ClientSettings()  # the defaults the help shows are the ones the client uses
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+@dataclass(frozen=True)
+class AccountOptions:
+    """plan and apply: the connection, the ownership scope, prune and guard overrides, output."""
+
+    connection: ConnectionOptions
+    set_name: str | None = None
+    no_prune: bool = False
+    allow_live_changes: bool = False
+    allow_empty_prune: bool | None = None
+    max_deletions: int | None = None
+    max_deletion_percent: float | None = None
+    output: Format = Format.TEXT
+
+    def run_options(self) -> RunOptions:
+        from reconciler.pipeline import RunOptions
+
+        return RunOptions(
+            set_name=self.set_name,
+            prune=False if self.no_prune else None,
+            allow_live_changes=self.allow_live_changes,
+            allow_empty_prune=self.allow_empty_prune,
+            max_deletions=self.max_deletions,
+            max_deletion_percent=self.max_deletion_percent,
+        )
+
+
+def _gathered(names: list[str], param: str, build: Callable[[dict[str, Any]], Any]) -> Decorator:
+    """Wrap a command so that the click values `names` arrive as one value, `param`."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(f)  # keeps the click parameters declared below this decorator
+        def command(*args: Any, **kw: Any) -> Any:
+            values = {name: kw.pop(name) for name in names}
+            return f(*args, **{param: build(values)}, **kw)
+
+        return command
+
+    return decorate
+
+
+_CONNECTION_FIELDS = [f.name for f in fields(ConnectionOptions)]
+_ACCOUNT_FIELDS = [f.name for f in fields(AccountOptions) if f.name != "connection"]
+
+
+def _apply_all(f: Callable[..., Any], options: list[Decorator]) -> Callable[..., Any]:
+    for option in reversed(options):
+        f = option(f)
+    return f
 
 
 def paths_argument(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -28,60 +87,63 @@ def paths_argument(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.argument("paths", nargs=-1, type=click.Path(exists=True), metavar="PATH...")(f)
 
 
-def _apply_all(f: Callable[..., Any], options: list[Callable[..., Any]]) -> Callable[..., Any]:
-    for option in reversed(options):
-        f = option(f)
-    return f
+def _connection_flags() -> list[Decorator]:
+    return [
+        click.option(
+            "--simulator",
+            "simulator_state",
+            is_flag=False,
+            flag_value=DEFAULT_SIMULATOR_STATE,
+            default=None,
+            metavar="[STATE_FILE]",
+            help="Run against an embedded simulator whose state persists in this SQLite file "
+            f"(default {DEFAULT_SIMULATOR_STATE}). Use --simulator=FILE to name the file.",
+        ),
+        click.option(
+            "--rate-limit",
+            metavar="RPS",
+            help="Requests per second to the API (0 or 'none' = unlimited). "
+            f"Env: RECONCILER_RATE_LIMIT; default {_DEFAULTS.rate_limit:g}.",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(*CONCURRENCY_RANGE),
+            help="Requests in flight (list pages, apply workers). "
+            f"Env: RECONCILER_CONCURRENCY; default {_DEFAULTS.concurrency}.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0, TIMEOUT_MAX, min_open=True),
+            help="Seconds for a whole request (connect, send, the full answer). "
+            f"Env: RECONCILER_TIMEOUT; default {_DEFAULTS.timeout:g}.",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(*RETRIES_RANGE),
+            help="Retries of reads and idempotent writes. "
+            f"Env: RECONCILER_RETRIES; default {_DEFAULTS.retries}.",
+        ),
+    ]
 
 
 def connection_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Where the account is (--simulator or GCORE_*) and how the client paces its calls."""
-    return _apply_all(
-        f,
-        [
-            click.option(
-                "--simulator",
-                "simulator_state",
-                is_flag=False,
-                flag_value=DEFAULT_SIMULATOR_STATE,
-                default=None,
-                metavar="[STATE_FILE]",
-                help="Run against an embedded simulator whose state persists in this SQLite file "
-                f"(default {DEFAULT_SIMULATOR_STATE}). Use --simulator=FILE to name the file.",
-            ),
-            click.option(
-                "--rate-limit",
-                metavar="RPS",
-                help="Requests per second to the API (0 or 'none' = unlimited). "
-                f"Env: RECONCILER_RATE_LIMIT; default {_DEFAULTS.rate_limit:g}.",
-            ),
-            click.option(
-                "--concurrency",
-                type=click.IntRange(*CONCURRENCY_RANGE),
-                help="Requests in flight (list pages, apply workers). "
-                f"Env: RECONCILER_CONCURRENCY; default {_DEFAULTS.concurrency}.",
-            ),
-            click.option(
-                "--timeout",
-                type=click.FloatRange(0, TIMEOUT_MAX, min_open=True),
-                help="Seconds for a whole request (connect, send, the full answer). "
-                f"Env: RECONCILER_TIMEOUT; default {_DEFAULTS.timeout:g}.",
-            ),
-            click.option(
-                "--retries",
-                type=click.IntRange(*RETRIES_RANGE),
-                help="Retries of reads and idempotent writes. "
-                f"Env: RECONCILER_RETRIES; default {_DEFAULTS.retries}.",
-            ),
-        ],
-    )
+    """The command receives `connection: ConnectionOptions`."""
+    gather = _gathered(_CONNECTION_FIELDS, "connection", lambda v: ConnectionOptions(**v))
+    return _apply_all(gather(f), _connection_flags())
+
+
+def _account_options(values: dict[str, Any]) -> AccountOptions:
+    connection = ConnectionOptions(**{name: values.pop(name) for name in _CONNECTION_FIELDS})
+    return AccountOptions(connection=connection, **{**values, "output": Format(values["output"])})
 
 
 def account_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """plan and apply: connection, set name, prune and guard overrides, output format."""
+    """plan and apply: the command receives `options: AccountOptions`."""
+    gather = _gathered(_CONNECTION_FIELDS + _ACCOUNT_FIELDS, "options", _account_options)
     return _apply_all(
-        connection_options(f),
+        gather(f),
         [
+            *_connection_flags(),
             click.option(
                 "--set-name",
                 help="Ownership scope when there is no Settings document (else it must match).",
@@ -119,27 +181,26 @@ def account_options(f: Callable[..., Any]) -> Callable[..., Any]:
     )
 
 
+def log_format_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The command receives `log_format: LogFormat`."""
+    gather = _gathered(["log_format"], "log_format", lambda v: LogFormat(v["log_format"]))
+    return click.option(
+        "--log-format",
+        type=click.Choice([f.value for f in LogFormat]),
+        default=LogFormat.TEXT.value,
+        show_default=True,
+        help="Log lines on stderr: text, or json (one object per event, then a summary line).",
+    )(gather(f))
+
+
 def split_paths(
-    kw: dict[str, Any], paths: tuple[str, ...], *, required: bool = True
-) -> tuple[str, ...]:
+    connection: ConnectionOptions, paths: tuple[str, ...], *, required: bool = True
+) -> tuple[tuple[str, ...], ConnectionOptions]:
     """`--simulator manifests/` reads as --simulator=manifests/ to click: give the path back."""
-    state = kw.get("simulator_state")
+    state = connection.simulator_state
     if state is not None and (Path(state).is_dir() or state.endswith((".yaml", ".yml", "/"))):
-        kw["simulator_state"] = DEFAULT_SIMULATOR_STATE
+        connection = replace(connection, simulator_state=DEFAULT_SIMULATOR_STATE)
         paths = (state, *paths)
     if required and not paths:
         raise click.UsageError("Missing argument 'PATH...': the manifest files or directories.")
-    return paths
-
-
-def run_options(kw: dict[str, Any]) -> Any:
-    from reconciler.pipeline import RunOptions
-
-    return RunOptions(
-        set_name=kw.get("set_name"),
-        prune=False if kw.get("no_prune") else None,
-        allow_live_changes=bool(kw.get("allow_live_changes")),
-        allow_empty_prune=kw.get("allow_empty_prune"),
-        max_deletions=kw.get("max_deletions"),
-        max_deletion_percent=kw.get("max_deletion_percent"),
-    )
+    return paths, connection

@@ -1,6 +1,25 @@
 """The per-set apply lock, stored in the account as a lock stream."""
 
-from reconciler.lock.lease import DEFAULT_TTL, Lock, acquire_lock, break_lock, find_locks
+from reconciler.lock.lease import (
+    DEFAULT_TTL,
+    MAX_TTL,
+    MIN_TTL,
+    Lock,
+    acquire_lock,
+    break_lock,
+    clear_expired,
+    find_locks,
+)
 from reconciler.lock.record import default_owner
 
-__all__ = ["DEFAULT_TTL", "Lock", "acquire_lock", "break_lock", "default_owner", "find_locks"]
+__all__ = [
+    "DEFAULT_TTL",
+    "MAX_TTL",
+    "MIN_TTL",
+    "Lock",
+    "acquire_lock",
+    "break_lock",
+    "clear_expired",
+    "default_owner",
+    "find_locks",
+]

@@ -5,13 +5,16 @@ The lock is an inactive stream named `reconciler-lock: <set>` whose `client_enti
 `{"reconciler-lock": {"set", "owner", "expires_at", "nonce"}}`. Taking it: list streams; a live
 lock of the set -> wait or LockHeldError; otherwise delete expired locks, create ours, list again,
 and the lowest id among live locks wins (a loser deletes its own, and so does a take that
-fails midway). Stream ids only grow, so two racing creators always agree on the winner. Uses
-only the `StreamingAPI` protocol.
+fails midway). Stream ids only grow, so two racing creators always agree on the winner. The take
+is bounded: a listing that never shows our new lock stream gives up (LockNotConfirmed).
+Holding it: a heartbeat refreshes it while the run makes progress; `check()` says, before each
+write, whether it is still ours. Uses only the `StreamingAPI` protocol.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import threading
@@ -20,21 +23,59 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
+from reconciler.api.platformtime import platform_clock
 from reconciler.api.protocol import StreamingAPI
-from reconciler.errors import AmbiguousCreate, ApiError, LockLost, NotFoundError, SetLocked
+from reconciler.errors import (
+    AmbiguousCreate,
+    ApiError,
+    ConfigError,
+    LockLost,
+    LockNotConfirmed,
+    NotFoundError,
+    SetLocked,
+)
 from reconciler.lock.record import (
     LockRecord,
+    expired_for_others,
     format_time,
+    has_expired,
     lock_fields,
+    lock_record,
     lock_records,
 )
 
 log = logging.getLogger("reconciler.lock.lease")
 
 MAX_AMBIGUOUS_CREATES = 3
+# Listings that may miss the lock stream just created before the take gives up (a listing that
+# lags or hides it): each re-lists after a pause; the stream is never created again for it.
+MAX_CONFIRMATIONS = 3
+CONFIRM_PAUSE = 1.0  # seconds before the 2nd listing, twice that before the 3rd
 DEFAULT_TTL = 120.0  # seconds; the holder refreshes it every third while it runs
+MIN_TTL, MAX_TTL = 1.0, 86400.0  # a day: a dead run's lock must not shut the set for longer
+
+
+def check_ttl(ttl: float) -> None:
+    """Raises ConfigError unless MIN_TTL <= ttl <= MAX_TTL (NaN and infinities fail too)."""
+    if not MIN_TTL <= ttl <= MAX_TTL:
+        raise ConfigError(
+            f"lock ttl {ttl!r} (--lock-ttl): use a number of seconds from {MIN_TTL:.0f} to "
+            f"{MAX_TTL:.0f}"
+        )
+
+
+def _held_by(set_name: str, holder: LockRecord, now: float) -> SetLocked:
+    # No run sets an expiry that far ahead (a day of margin for clock skew): an older version
+    # or a hand-made record, which only `unlock` ends.
+    if holder.expires_at - now > 2 * MAX_TTL:
+        advice = (
+            f"no run sets an expiry more than {MAX_TTL:.0f} s ahead: if no apply of the set is "
+            "running, remove the lock with `reconciler unlock`"
+        )
+        return SetLocked(set_name, holder.owner, format_time(holder.expires_at), advice=advice)
+    return SetLocked(set_name, holder.owner, format_time(holder.expires_at))
 
 
 def acquire_lock(
@@ -45,7 +86,7 @@ def acquire_lock(
     ttl: float = DEFAULT_TTL,
     wait: float = 0,
     poll: float = 5.0,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     streams: Sequence[dict[str, Any]] | None = None,
 ) -> Lock:
@@ -59,8 +100,14 @@ def acquire_lock(
     the previous holder's lock (a fresh read for the re-plan).
     If anything fails once we may have created a lock stream, ours are deleted before the error
     propagates (found by id, or by our nonce after an ambiguous create); never another run's.
+    A listing that never shows the stream just created (lagging, or hiding it) is re-read
+    MAX_CONFIRMATIONS times, then the take gives up with LockNotConfirmed.
     Use the result as a context manager: it refreshes itself while held and releases on exit.
+    Expiries are written and judged by the platform's clock (`clock`: unix seconds), never this
+    machine's: the lease is shared with machines whose clocks may disagree.
     """
+    check_ttl(ttl)
+    clock = clock or platform_clock(api)
     ours = _Ours(api, set_name, uuid.uuid4().hex[:16])
     try:
         return _acquire(ours, owner, ttl, wait, poll, clock, sleep, streams)
@@ -80,8 +127,8 @@ def _acquire(
     streams: Sequence[dict[str, Any]] | None,
 ) -> Lock:
     api, set_name, nonce = ours.api, ours.set_name, ours.nonce
-    deadline = clock() + wait
-    ambiguous = 0
+    deadline: float | None = None  # set after the first listing: the platform's time is known
+    ambiguous = unseen = 0
     # A listing showing a lock of the set is stale evidence: deleting an "expired" lock the
     # holder has refreshed since, or waiting for one it released, would both be wrong.
     known = streams if streams is not None and not lock_records(streams, set_name) else None
@@ -91,9 +138,16 @@ def _acquire(
         records = lock_records(listing, set_name)
         ours.seen(records)
         now = clock()
-        live = sorted((r for r in records if r.expires_at > now), key=lambda r: r.stream_id)
+        live = sorted((r for r in records if _live_for_us(r, nonce, now)), key=_by_id)
         mine = next((r for r in live if r.nonce == nonce), None)
-        if not live:
+        if not live and ours.ids:  # ours was created, yet this listing does not show it live
+            unseen += 1
+            if unseen >= MAX_CONFIRMATIONS:
+                raise _not_confirmed(ours, unseen)
+            if ours.ids - {r.stream_id for r in records}:  # missing: list again, never re-create
+                sleep(CONFIRM_PAUSE * unseen)
+                continue
+        if not live:  # ours, if listed, expired before the listing ended: replaced below
             for stale in records:  # expired: nobody can revive them, deleting is safe
                 ours.delete(stale.stream_id)
             expires = math.ceil(clock() + ttl)
@@ -114,11 +168,34 @@ def _acquire(
         for stream_id in sorted(ours.ids):  # a lower lock was created at the same time: it wins
             ours.delete(stream_id)
         holder = live[0]
+        deadline = deadline if deadline is not None else now + wait
         remaining = deadline - clock()
         if remaining <= 0:
-            raise SetLocked(set_name, holder.owner, format_time(holder.expires_at))
+            raise _held_by(set_name, holder, now)
         log.info("set %r is locked by %r; waiting up to %.0fs", set_name, holder.owner, remaining)
         sleep(min(poll, remaining))
+
+
+def _live_for_us(record: LockRecord, nonce: str, now: float) -> bool:
+    """Our own lock by the holder's rule, another run's by the others' (with the margin)."""
+    if record.nonce == nonce:
+        return not has_expired(record.expires_at, now)
+    return not expired_for_others(record.expires_at, now)
+
+
+def _by_id(record: LockRecord) -> int:
+    return record.stream_id
+
+
+def _not_confirmed(ours: _Ours, listings: int) -> LockNotConfirmed:
+    ids = ", ".join(str(i) for i in sorted(ours.ids))
+    return LockNotConfirmed(
+        f"could not take the lock of manifest set {ours.set_name!r}: the lock stream this run "
+        f"created (id {ids}) is not live in {listings} stream listings in a row (missing from "
+        "them: the listing lags or hides it; or expired before a listing ended: raise "
+        "--lock-ttl), so no listing shows this run holds the lock. It removes its lock stream "
+        "and changes nothing"
+    )
 
 
 @dataclass
@@ -185,6 +262,40 @@ def find_locks(api: StreamingAPI, set_name: str) -> list[LockRecord]:
     return lock_records(api.list_streams(), set_name)
 
 
+def clear_expired(
+    api: StreamingAPI,
+    set_name: str,
+    streams: Sequence[dict[str, Any]],
+    *,
+    clock: Callable[[], float] = time.time,
+) -> list[int]:
+    """Delete the set's lock streams that `streams` shows expired, each re-read first (the
+    listing may be stale: its holder may have refreshed it since). An expired lock is never
+    refreshed again (a holder does not revive it), so deleting it is safe. For an `apply` with
+    nothing to do, which takes no lock: a run killed before its release leaves no lock behind
+    for good. Failures are logged, never raised. Returns the ids deleted."""
+    removed: list[int] = []
+    for listed in lock_records(streams, set_name):
+        if not expired_for_others(listed.expires_at, clock()):
+            continue
+        try:
+            fresh = lock_record(api.get_stream(listed.stream_id))
+            if fresh is None or fresh.set_name != set_name:
+                continue
+            if expired_for_others(fresh.expires_at, clock()):
+                _delete_quietly(api, listed.stream_id)
+                removed.append(listed.stream_id)
+        except NotFoundError:
+            continue
+        except ApiError as exc:
+            log.warning("could not remove the expired lock stream %d: %s", listed.stream_id, exc)
+    if removed:
+        log.info(
+            "removed %d expired lock(s) of set %r left by runs that died", len(removed), set_name
+        )
+    return removed
+
+
 def break_lock(api: StreamingAPI, set_name: str) -> list[LockRecord]:
     """Delete every lock stream of the set, whoever holds it (an operator's escape hatch)."""
     records = lock_records(api.list_streams(), set_name)
@@ -194,7 +305,13 @@ def break_lock(api: StreamingAPI, set_name: str) -> list[LockRecord]:
 
 
 class Lock:
-    """A held lock. `with lock:` refreshes it in the background and releases it on exit."""
+    """A held lock. `with lock:` refreshes it in the background and releases it on exit.
+
+    The heartbeat refreshes it only while the run makes progress: a call through `watching(api)`
+    answered (or failed) within the last `stall_limit` seconds (default: the ttl). A run stuck
+    longer (a hung request) stops refreshing, so its lock expires within one more ttl, and
+    `check()` stops the run before its next write if it ever moves again.
+    """
 
     def __init__(
         self,
@@ -204,6 +321,8 @@ class Lock:
         ttl: float,
         clock: Callable[[], float] = time.time,
         streams: tuple[dict[str, Any], ...] = (),
+        stall_limit: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api = api
         self.streams = streams  # the listing that confirmed the lock (see acquire_lock)
@@ -213,15 +332,34 @@ class Lock:
         self.stream_id = record.stream_id
         self.expires_at = record.expires_at
         self.ttl = ttl
+        self.stall_limit = ttl if stall_limit is None else stall_limit
         self._clock = clock
+        self._monotonic = monotonic
+        self._last_progress = monotonic()
         self._mutex = threading.Lock()
         self._released = False
-        self.lost: LockLost | None = None  # set when a refresh found the lock gone
+        self.lost: LockLost | None = None  # set once the lock is known lost or expired
         self._stop: threading.Event | None = None
         self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
         return f"Lock(set={self.set_name!r}, owner={self.owner!r}, stream={self.stream_id})"
+
+    # -- progress ----------------------------------------------------------------------------
+
+    def progress(self) -> None:
+        """The run moved on (an API call answered): the heartbeat may go on refreshing."""
+        self._last_progress = self._monotonic()
+
+    def stalled(self) -> bool:
+        """No progress for longer than `stall_limit`: the heartbeat lets the lock expire."""
+        return self._monotonic() - self._last_progress > self.stall_limit
+
+    def watching(self, api: StreamingAPI) -> StreamingAPI:
+        """`api` whose every answered call counts as this run's progress."""
+        return cast(StreamingAPI, _Watched(api, self.progress))
+
+    # -- holding -----------------------------------------------------------------------------
 
     def refresh(self) -> None:
         """Push the expiry to now + ttl. Raises LockLost if it already expired or is gone."""
@@ -229,12 +367,8 @@ class Lock:
             if self._released:
                 return
             now = self._clock()
-            if now >= self.expires_at:  # someone may have taken it over already: never revive
-                self.lost = LockLost(
-                    f"the lock of manifest set {self.set_name!r} expired at "
-                    f"{format_time(self.expires_at)} before it was refreshed; another run may "
-                    "have taken it over"
-                )
+            if has_expired(self.expires_at, now):  # another run may have it now: never revive
+                self.lost = self._expired()
                 raise self.lost
             expires = math.ceil(now + self.ttl)
             fields = lock_fields(self.set_name, self.owner, expires, self.record.nonce)
@@ -249,9 +383,22 @@ class Lock:
             self.expires_at = float(expires)
 
     def check(self) -> None:
-        """Raise LockLost if the lock was lost (call between apply stages)."""
-        if self.lost is not None:
-            raise self.lost
+        """Raise LockLost if the lock was lost or has expired (call right before each write).
+
+        Reads no account and waits for no refresh in flight: a lost lock is what the heartbeat
+        found (removed) or what the clock says (expired)."""
+        lost = self.lost
+        if lost is None and has_expired(self.expires_at, self._clock()):
+            lost = self.lost = self._expired()
+        if lost is not None:
+            raise lost
+
+    def _expired(self) -> LockLost:
+        return LockLost(
+            f"the lock of manifest set {self.set_name!r} expired at "
+            f"{format_time(self.expires_at)} before it was refreshed; another run may have "
+            "taken it over"
+        )
 
     def release(self) -> None:
         """Delete the lock stream; idempotent. A failure is logged: the lock expires anyway."""
@@ -275,14 +422,28 @@ class Lock:
     # -- heartbeat ---------------------------------------------------------------------------
 
     def start_heartbeat(self, interval: float | None = None) -> None:
-        """Refresh every `interval` seconds (default ttl/3) from a daemon thread."""
+        """Refresh every `interval` seconds (default ttl/3) from a daemon thread, while the run
+        makes progress (see the class docstring)."""
         if self._thread is not None:
             return
         every = interval if interval is not None else max(self.ttl / 3, 0.01)
         stop = threading.Event()
 
         def beat() -> None:
+            paused = False
             while not stop.wait(every):
+                if self.stalled():
+                    if not paused:
+                        log.warning(
+                            "no progress for over %.0f s (a request hangs?): the lock of set %r "
+                            "is not refreshed any more and expires at %s",
+                            self.stall_limit,
+                            self.set_name,
+                            format_time(self.expires_at),
+                        )
+                    paused = True
+                    continue
+                paused = False
                 try:
                     self.refresh()
                 except LockLost as exc:
@@ -311,6 +472,7 @@ class Lock:
             self.stop_heartbeat()
 
     def __enter__(self) -> Lock:
+        self.progress()  # taking the lock was progress: the stall clock starts now
         self.start_heartbeat()
         return self
 
@@ -321,6 +483,29 @@ class Lock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+class _Watched:
+    """A StreamingAPI proxy: each call that returns or raises reports progress (any method, so
+    it follows the protocol as it grows)."""
+
+    def __init__(self, api: StreamingAPI, on_answer: Callable[[], None]) -> None:
+        self._api = api
+        self._on_answer = on_answer
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._api, name)
+        if not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self._on_answer()
+
+        return call
 
 
 def _delete_quietly(api: StreamingAPI, stream_id: int) -> None:

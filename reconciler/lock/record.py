@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import math
 import os
 import socket
 from collections.abc import Iterable
@@ -17,6 +18,9 @@ from typing import Any
 from reconciler.model.marker import LOCK_KEY
 
 LOCK_NAME_PREFIX = "reconciler-lock: "
+# The latest expiry a record can carry: 9999-12-31T23:59:59Z, the last second a date can show.
+# An expiry beyond it (1e308, Infinity) or unreadable (NaN) is read as this: held, never a crash.
+LATEST_EXPIRY = 253402300799.0
 
 
 @dataclass(frozen=True)
@@ -41,17 +45,47 @@ def lock_record(stream: dict[str, Any]) -> LockRecord | None:
         return None
     try:
         value = json.loads(raw).get(LOCK_KEY)
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: nested 1000+ deep
         return None
     if not isinstance(value, dict):
         return None
-    set_name, owner, expires = value.get("set"), value.get("owner"), value.get("expires_at")
-    if not isinstance(set_name, str) or not isinstance(owner, str):
-        return None
-    if not isinstance(expires, int | float) or isinstance(expires, bool):
+    set_name, owner = value.get("set"), value.get("owner")
+    expires = readable_expiry(value.get("expires_at"))
+    if not isinstance(set_name, str) or not isinstance(owner, str) or expires is None:
         return None
     nonce = value.get("nonce")
-    return LockRecord(int(stream["id"]), set_name, owner, float(expires), str(nonce or ""))
+    return LockRecord(int(stream["id"]), set_name, owner, expires, str(nonce or ""))
+
+
+def readable_expiry(value: Any) -> float | None:
+    """A record's `expires_at` as unix seconds within [0, LATEST_EXPIRY]; None if not a number.
+
+    Out of range or NaN reads as the nearest bound, NaN as held (the safe side): another run
+    never deletes a lock it cannot date, and `reconciler unlock` can still remove it."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return LATEST_EXPIRY
+    return float(min(max(value, 0), LATEST_EXPIRY))  # compared before float(): 10**400 fits
+
+
+# Seconds another run waits past a lock's expiry before taking it over. Each run reads the
+# platform's clock from `Date` headers (whole seconds, received late), so the holder's reading may
+# lag the taker's by about a second: the holder gives its lease up at `expires_at` by its own
+# reading, the others only this much later by theirs, so the two never overlap.
+TAKEOVER_MARGIN = 2.0
+
+
+def has_expired(expires_at: float, now: float) -> bool:
+    """The holder's expiry rule: its lock is live until `now` reaches `expires_at` (unix
+    seconds); past it, the holder never refreshes it again and stops writing."""
+    return now >= expires_at
+
+
+def expired_for_others(expires_at: float, now: float) -> bool:
+    """Every other run's expiry rule: another run's lock may be taken over or removed only
+    TAKEOVER_MARGIN seconds after the holder itself gives it up."""
+    return now >= expires_at + TAKEOVER_MARGIN
 
 
 def is_lock_stream(stream: dict[str, Any]) -> bool:
@@ -72,7 +106,9 @@ def default_owner() -> str:
 
 
 def format_time(unix: float) -> str:
-    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """`2026-05-28T20:36:40Z`; any float prints (clamped to the years 1970-9999)."""
+    clamped = LATEST_EXPIRY if math.isnan(unix) else min(max(unix, 0.0), LATEST_EXPIRY)
+    return datetime.fromtimestamp(clamped, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def lock_records(streams: Iterable[dict[str, Any]], set_name: str) -> list[LockRecord]:

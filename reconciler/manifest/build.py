@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from reconciler.errors import Problem
 from reconciler.manifest.messages import KEY_RULE, did_you_mean
 from reconciler.manifest.models import (
+    DURATION_RE,
     KEY_RE,
     BroadcastDoc,
     CleanupDoc,
@@ -42,6 +43,7 @@ from reconciler.model.desired import (
 from reconciler.model.marker import MAX_ENTITY_DATA, RESERVED_KEY, Marker
 
 WORST_CASE_ID = 10**12 - 1  # broadcast ids are not known at load time: assume long ones
+MAX_IDLE_FOR = timedelta(days=36500)  # about 100 years: any longer selects nothing anyway
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _STREAM_NOT_API = frozenset({"recording", "client_entity_data"})
 
@@ -61,34 +63,47 @@ class Validated:
 
 
 class _Builder:
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], complete: bool = True) -> None:
         self.problems = problems
+        self.complete = complete
 
     def report(self, doc: Document, loc: tuple[str | int, ...], message: str) -> None:
         self.problems.append(Problem(doc.path, line_of(doc, loc), format_loc(loc), message))
 
 
 def build_state(
-    validated: list[Validated], *, set_name: str | None, first_path: str, problems: list[Problem]
+    validated: list[Validated],
+    *,
+    set_name: str | None,
+    first_path: str,
+    problems: list[Problem],
+    complete: bool = True,
 ) -> DesiredState | None:
-    """The desired state, or None when a problem was appended (all of them are appended)."""
+    """The desired state, or None when a problem was appended (all of them are appended).
+
+    Not `complete` (a file or a document could not be read, which is a problem already): what
+    may be declared in the unread part (the Settings, a referenced stream) is not reported
+    missing."""
     before = len(problems)
-    b = _Builder(problems)
+    b = _Builder(problems, complete)
     by_kind: dict[str, list[Validated]] = {}
     for item in validated:
         by_kind.setdefault(item.kind, []).append(item)
     settings = _settings(b, by_kind.get("Settings", []), set_name, first_path)
     all_streams = _unique(b, by_kind.get("Stream", []), "Stream")
     all_broadcasts = _unique(b, by_kind.get("Broadcast", []), "Broadcast")
-    cleanups = _valid(_unique(b, by_kind.get("Cleanup", []), "Cleanup"))
+    all_cleanups = _unique(b, by_kind.get("Cleanup", []), "Cleanup")
     streams, broadcasts = _valid(all_streams), _valid(all_broadcasts)
-    _check_adopt(b, streams, "stream")
-    _check_adopt(b, broadcasts, "broadcast")
+    # Each check also looks at documents with problems of their own (their raw values), so
+    # every problem is reported in one pass, not one after another is fixed.
+    _check_adopt(b, all_streams, "stream")
+    _check_adopt(b, all_broadcasts, "broadcast")
     _check_references(b, all_broadcasts, all_streams)
-    _check_recording(b, streams)
-    if settings is not None:
-        _check_entity_data(b, streams, broadcasts, settings.set_name)
-    cleanup_policies = tuple(_cleanup(b, item) for item in cleanups.values())
+    _check_recording(b, all_streams)
+    marker_set = settings.set_name if settings is not None else _raw_set_name(by_kind, set_name)
+    if marker_set is not None:
+        _check_entity_data(b, streams, broadcasts, marker_set)
+    cleanup_policies = tuple(_cleanup(b, item) for item in all_cleanups.values())
     if settings is None or len(problems) > before:
         return None
     return DesiredState(
@@ -142,6 +157,8 @@ def _settings(
         return None
     if not items:
         if set_name is None:
+            if not b.complete:
+                return None  # the Settings may be in what could not be read
             b.problems.append(
                 Problem(
                     first_path,
@@ -179,7 +196,11 @@ def _settings(
 def _check_adopt(b: _Builder, items: dict[str, Validated], kind: str) -> None:
     adopted: dict[int, Validated] = {}
     for item in items.values():
-        adopt = item.model.adopt if isinstance(item.model, ResourceModel) else None
+        if isinstance(item.model, ResourceModel):
+            adopt = item.model.adopt
+        else:  # a document with problems elsewhere: its adopt id if that one is valid
+            raw = _raw(item.doc.value, "adopt")
+            adopt = raw if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0 else None
         if adopt is None:
             continue
         if adopt in adopted:
@@ -205,7 +226,7 @@ def _check_references(
             loc = ("spec", "streams", i)
             if key in seen:
                 b.report(item.doc, loc, f"stream '{key}' is listed twice; remove one")
-            elif key not in streams:
+            elif key not in streams and b.complete:
                 hint = did_you_mean(key, streams)
                 b.report(
                     item.doc,
@@ -229,9 +250,11 @@ def _check_recording(b: _Builder, streams: dict[str, Validated]) -> None:
     """`auto_record: true` with `recording: false` would stop, on every run, the recording the
     platform starts whenever the encoder connects (and be held while live): a contradiction."""
     for item in streams.values():
-        doc = item.model
-        assert isinstance(doc, StreamDoc)
-        if doc.spec.auto_record is True and doc.spec.recording is False:
+        # Raw values (booleans are never substituted): also a stream with other problems.
+        if (
+            _raw(item.doc.value, "spec", "auto_record") is True
+            and _raw(item.doc.value, "spec", "recording") is False
+        ):
             b.report(
                 item.doc,
                 ("spec", "recording"),
@@ -330,32 +353,82 @@ def _broadcast(item: Validated) -> DesiredBroadcast:
 
 
 def parse_duration(text: str) -> timedelta:
-    """'1d12h' -> timedelta(days=1, hours=12); the model already checked the syntax."""
+    """'1d12h' -> timedelta(days=1, hours=12); the model already checked the syntax. Raises
+    OverflowError beyond `MAX_IDLE_FOR` (timedelta itself overflows at 999999999 days)."""
     seconds = sum(int(n) * _UNITS[u] for n, u in re.findall(r"(\d+)([smhdw])", text))
+    if seconds > MAX_IDLE_FOR.total_seconds():
+        raise OverflowError(text)
     return timedelta(seconds=seconds)
 
 
 def _cleanup(b: _Builder, item: Validated) -> CleanupPolicy | None:
+    """The policy, or None; its checks also run on a document with problems elsewhere."""
+    spec = _raw(item.doc.value, "spec")
+    spec = spec if isinstance(spec, dict) else {}
     doc = item.model
-    assert isinstance(doc, CleanupDoc)
-    spec = doc.spec
-    idle_for = parse_duration(spec.idle_for)
-    if idle_for <= timedelta(0):
-        b.report(item.doc, ("spec", "idle_for"), "must be longer than zero, e.g. 30d")
+    # The validated value (after ${VAR}); the raw one only for a document with problems.
+    idle_for = _idle_for(
+        b, item, doc.spec.idle_for if isinstance(doc, CleanupDoc) else spec.get("idle_for")
+    )
     users = None
-    if spec.active_users is not None:
-        users = _users(b, item, spec.active_users.file, spec.active_users.url)
-        if users is None:
-            return None
+    if isinstance(doc, CleanupDoc):
+        if doc.spec.active_users is not None:
+            users = _users(b, item, doc.spec.active_users.file, doc.spec.active_users.url)
+    else:
+        # A document with problems: a users source that is right in itself is still checked
+        # (a block with its own problem, an unknown field say, already says what to fix).
+        file, url = _text(spec, "active_users", "file"), _text(spec, "active_users", "url")
+        if (file is None) != (url is None):
+            users = _users(b, item, file, url)
+    if not isinstance(doc, CleanupDoc) or idle_for is None:
+        return None
+    if doc.spec.active_users is not None and users is None:
+        return None
     return CleanupPolicy(
         key=doc.name,
         idle_for=idle_for,
         active_users=users,
-        name_pattern=spec.name_pattern,
-        max_deletions=spec.max_deletions,
-        delete_recordings=spec.delete_recordings,
+        name_pattern=doc.spec.name_pattern,
+        max_deletions=doc.spec.max_deletions,
+        delete_recordings=doc.spec.delete_recordings,
         source=_source(item),
     )
+
+
+def _idle_for(b: _Builder, item: Validated, raw: Any) -> timedelta | None:
+    if not isinstance(raw, str) or not DURATION_RE.match(raw):
+        return None  # missing or malformed: the model reported it
+    loc = ("spec", "idle_for")
+    try:
+        idle_for = parse_duration(raw)
+    except OverflowError:
+        b.report(item.doc, loc, f"must be at most {MAX_IDLE_FOR.days}d (about 100 years)")
+        return None
+    if idle_for <= timedelta(0):
+        b.report(item.doc, loc, "must be longer than zero, e.g. 30d")
+        return None
+    return idle_for
+
+
+def _raw(value: Any, *path: str) -> Any:
+    """The value at `path` in a document as written (None where it is not a mapping)."""
+    for part in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _text(value: Any, *path: str) -> str | None:
+    found = _raw(value, *path)
+    return found if isinstance(found, str) and found else None
+
+
+def _raw_set_name(by_kind: dict[str, list[Validated]], set_name: str | None) -> str | None:
+    """The set name for the size check while the Settings have problems: as written, if valid."""
+    settings = by_kind.get("Settings", [])
+    raw = _raw(settings[0].doc.value, "name") if settings else set_name
+    return raw if isinstance(raw, str) and KEY_RE.match(raw) else None
 
 
 def _users(b: _Builder, item: Validated, file: str | None, url: str | None) -> UsersSource | None:

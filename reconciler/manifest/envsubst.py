@@ -28,20 +28,32 @@ class FromEnv(str):
 
 
 def substitute(
-    value: Any, environ: Mapping[str, str], errors: list[tuple[Loc, str]], loc: Loc = ()
+    value: Any,
+    environ: Mapping[str, str],
+    errors: list[tuple[Loc, str]],
+    unset: list[tuple[Loc, str]] | None = None,
+    loc: Loc = (),
 ) -> Any:
-    """A copy of `value` with every `${VAR}` replaced; problems are appended to `errors`."""
+    """A copy of `value` with every `${VAR}` replaced; problems are appended to `errors`.
+
+    With `unset`, a variable that is not set is appended there as (loc, name) instead of being an
+    error, and its `${VAR}` stays as written (the offline check, which needs no secrets).
+    """
     if isinstance(value, str):
-        return substitute_text(value, environ, errors, loc) if "${" in value else value
+        return substitute_text(value, environ, errors, unset, loc) if "${" in value else value
     if isinstance(value, dict):
-        return {k: substitute(v, environ, errors, (*loc, k)) for k, v in value.items()}
+        return {k: substitute(v, environ, errors, unset, (*loc, k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [substitute(v, environ, errors, (*loc, i)) for i, v in enumerate(value)]
+        return [substitute(v, environ, errors, unset, (*loc, i)) for i, v in enumerate(value)]
     return value
 
 
 def substitute_text(
-    text: str, environ: Mapping[str, str], errors: list[tuple[Loc, str]], loc: Loc = ()
+    text: str,
+    environ: Mapping[str, str],
+    errors: list[tuple[Loc, str]],
+    unset: list[tuple[Loc, str]] | None = None,
+    loc: Loc = (),
 ) -> str:
     values: list[str] = []
 
@@ -54,6 +66,9 @@ def substitute_text(
             if name in environ:
                 values.append(environ[name])
                 return environ[name]
+            if unset is not None:
+                unset.append((loc, name))
+                return whole
             errors.append(
                 (
                     loc,

@@ -6,23 +6,44 @@ model; cross-document rules and the mapping to `DesiredState` are in `build.py`.
 
 from __future__ import annotations
 
+import copy
 import gc
 import os
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifest.build import Validated, build_state
-from reconciler.manifest.envsubst import substitute
+from reconciler.manifest.envsubst import Loc, substitute
 from reconciler.manifest.messages import describe, did_you_mean
-from reconciler.manifest.models import DOCUMENT_MODELS, KEY_RE
-from reconciler.manifest.yamlload import Document, format_loc, line_of, parse_documents
+from reconciler.manifest.models import DOCUMENT_MODELS, KEY_RE, DocumentModel
+from reconciler.manifest.yamlload import (
+    Document,
+    decode_utf8,
+    format_loc,
+    line_of,
+    parse_documents,
+)
 from reconciler.model.desired import DesiredState
 from reconciler.redact import register_secrets
 
 SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the offline check found: the state (with unset `${VAR}` left as written) and the
+    warnings, one per unset variable, that `plan`/`apply`/`export` would refuse."""
+
+    state: DesiredState
+    warnings: tuple[Problem, ...] = ()
+    # Documents per kind: the state leaves out one whose unset value it needs (a stream key)
+    declared: Mapping[str, int] = field(default_factory=dict)
 
 
 def load_manifests(
@@ -31,56 +52,92 @@ def load_manifests(
     set_name: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> DesiredState:
-    """Load every manifest under `paths`; raise `ManifestError` with every problem found."""
+    """Load every manifest under `paths`; raise `ManifestError` with every problem found
+    (an unset `${VAR}` is one: plan, apply and export need the values)."""
+    return _collected(paths, set_name, environ, offline=False).state
+
+
+def check_manifests(
+    paths: Sequence[str | Path],
+    *,
+    set_name: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Checked:
+    """`reconciler validate`: everything but the values of unset `${VAR}` (each a warning; a
+    check that needs the value is skipped). Raises `ManifestError` with the problems and the
+    warnings when anything else is wrong."""
+    return _collected(paths, set_name, environ, offline=True)
+
+
+def _collected(
+    paths: Sequence[str | Path],
+    set_name: str | None,
+    environ: Mapping[str, str] | None,
+    *,
+    offline: bool,
+) -> Checked:
     # The node trees are many small acyclic objects kept alive to the end: the cyclic garbage
     # collector would rescan them again and again (about 3x the CPU for 20,000 documents).
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load(paths, set_name, os.environ if environ is None else environ)
+        env = os.environ if environ is None else environ
+        return _load(paths, set_name, env, offline)
     finally:
         if was_enabled:
             gc.enable()
 
 
 def _load(
-    paths: Sequence[str | Path], set_name: str | None, env: Mapping[str, str]
-) -> DesiredState:
+    paths: Sequence[str | Path], set_name: str | None, env: Mapping[str, str], offline: bool
+) -> Checked:
     if not paths:
         raise ManifestError([Problem("<no paths>", 0, "", "no manifest paths given")])
     problems: list[Problem] = []
+    warnings: list[Problem] | None = [] if offline else None
     validated: list[Validated] = []
     files = manifest_files(paths, problems)
     if not files:
         # A wrong directory must not read as an empty set (which would plan to prune it all).
         problems = problems or [Problem(str(paths[0]), 0, "", "no *.yaml or *.yml files found")]
         raise ManifestError(problems)
+    complete = True  # every document of every file was read (else some may be missing)
     for file in files:
         try:
-            text = file.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            problems.append(Problem(str(file), 0, "", f"not UTF-8 text ({exc.reason}); re-save it"))
-            continue
+            text = decode_utf8(file.read_bytes(), str(file), problems)
         except OSError as exc:
             problems.append(Problem(str(file), 0, "", f"cannot read: {exc.strerror}"))
+            text = None
+        if text is None:
+            complete = False
             continue
-        docs, found = parse_documents(text, str(file))
+        docs, found, read_all = parse_documents(text, str(file))
+        complete = complete and read_all
         problems.extend(found)
         for doc in docs:
-            checked = validate_document(doc, env, problems)
+            checked = validate_document(doc, env, problems, warnings)
             if checked is not None:
                 validated.append(checked)
-    state = build_state(validated, set_name=set_name, first_path=str(paths[0]), problems=problems)
+    state = build_state(
+        validated,
+        set_name=set_name,
+        first_path=str(paths[0]),
+        problems=problems,
+        complete=complete,
+    )
     if problems or state is None:
-        raise ManifestError(problems)
+        raise ManifestError(problems, warnings=warnings or ())
     # A declared passphrase is a secret even when written literally (not as ${VAR}): a server
     # error echoing it must not print it (invariant 10).
     register_secrets(s.fields.get("srt_passphrase") for s in state.streams.values())
-    return state
+    declared = Counter(item.kind for item in validated)
+    return Checked(state, tuple(warnings or ()), dict(declared))
 
 
 def manifest_files(paths: Sequence[str | Path], problems: list[Problem]) -> list[Path]:
-    """Files as given, and *.yaml/*.yml under directories (recursive, sorted, hidden skipped)."""
+    """Files as given, and *.yaml/*.yml under directories (recursive, sorted, hidden skipped).
+    A manifest that is a dangling symlink is a problem, never skipped: its documents would
+    silently drop out of the set (and be pruned)."""
     files: list[Path] = []
     seen: set[Path] = set()
     for given in paths:
@@ -91,18 +148,21 @@ def manifest_files(paths: Sequence[str | Path], problems: list[Problem]) -> list
                     p
                     for p in path.rglob("*")
                     if p.suffix in SUFFIXES
-                    and p.is_file()
+                    and (p.is_file() or _dangling(p))
                     and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 )
             except OSError as exc:
                 problems.append(Problem(str(given), 0, "", f"cannot read: {exc.strerror or exc}"))
                 continue
-        elif path.is_file():
+        elif path.is_file() or _dangling(path):
             found = [path]
         else:
             problems.append(Problem(str(given), 0, "", "no such file or directory"))
             continue
         for file in found:
+            if _dangling(file):
+                problems.append(Problem(str(file), 0, "", _dangling_message(file)))
+                continue
             resolved = file.resolve()
             if resolved not in seen:  # `manifests/ manifests/a.yaml` reads a.yaml once
                 seen.add(resolved)
@@ -110,15 +170,76 @@ def manifest_files(paths: Sequence[str | Path], problems: list[Problem]) -> list
     return files
 
 
-def validate_document(
-    doc: Document, environ: Mapping[str, str], problems: list[Problem]
-) -> Validated | None:
-    """The document's model, or None after appending its problems."""
+def _dangling(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
 
-    def report(loc: tuple[str | int, ...], message: str) -> None:
-        problems.append(Problem(doc.path, line_of(doc, loc), format_loc(loc), message))
+
+def _dangling_message(path: Path) -> str:
+    try:
+        target = f" to '{os.readlink(path)}'"
+    except OSError:
+        target = ""
+    return f"a symlink{target} whose target does not exist (or loops); fix the link or remove it"
+
+
+def validate_document(
+    doc: Document,
+    environ: Mapping[str, str],
+    problems: list[Problem],
+    warnings: list[Problem] | None = None,
+) -> Validated | None:
+    """The document's model, or None after appending its problems.
+
+    With `warnings` (the offline check), an unset `${VAR}` is a warning there, and a check of
+    that value is skipped (a pattern, a length); its type is still checked (`${VAR}` is always
+    a string).
+    """
+
+    def report(loc: Loc, message: str, into: list[Problem] = problems) -> None:
+        into.append(Problem(doc.path, line_of(doc, loc), format_loc(loc), message))
 
     value = doc.value
+    found_kind = _kind_of(value, report)
+    if found_kind is None:
+        return None
+    kind, model = found_kind
+    name = value.get("name")
+    key = name if isinstance(name, str) and KEY_RE.match(name) else None
+    env_errors: list[tuple[Loc, str]] = []
+    unset: list[tuple[Loc, str]] = []
+    if doc.has_dollar:
+        value = substitute(value, environ, env_errors, unset if warnings is not None else None)
+    for loc, message in env_errors:
+        report(loc, message)
+    for loc, variable in unset:
+        assert warnings is not None
+        report(loc, f"${{{variable}}} is not set (needed by plan/apply)", warnings)
+    unset_locs = {loc for loc, _ in unset}
+    try:
+        parsed = model.model_validate(value)
+    except ValidationError as exc:
+        # One problem per field: a missing variable or a bad YAML value was reported already.
+        reported = {loc for loc, _ in env_errors} | doc.reported
+        found = False
+        for err, (loc, message) in zip(exc.errors(), describe(model, exc), strict=True):
+            if loc in reported or (loc in unset_locs and not _type_error(err["type"])):
+                continue
+            report(loc, message)
+            found = True
+        if found or env_errors or doc.reported:
+            return Validated(doc, kind, key)
+        # Only checks of unset values failed: the rest is valid; a model without them takes
+        # part in the cross-document checks.
+        return Validated(doc, kind, key, _without(model, value, unset_locs))
+    if env_errors or doc.reported:
+        return Validated(doc, kind, key)
+    return Validated(doc, kind, key, parsed)
+
+
+def _kind_of(
+    value: Any, report: Callable[[Loc, str], None]
+) -> tuple[str, type[DocumentModel]] | None:
+    """The document's kind and model, or None after reporting why there is none."""
     if not isinstance(value, dict):
         report((), "a document must be a mapping with `kind`, `name` and `spec`")
         return None
@@ -133,22 +254,24 @@ def validate_document(
         shown = f"'{kind}'" if isinstance(kind, str) else "this value"
         report(("kind",), f"unknown kind {shown}; {hint or f'use one of {kinds}'}")
         return None
-    name = value.get("name")
-    key = name if isinstance(name, str) and KEY_RE.match(name) else None
-    env_errors: list[tuple[tuple[str | int, ...], str]] = []
-    if doc.has_dollar:
-        value = substitute(value, environ, env_errors)
-    for loc, message in env_errors:
-        report(loc, message)
+    return kind, model
+
+
+def _type_error(kind: str) -> bool:
+    """A wrong type is wrong whatever the variable holds (a `${VAR}` always gives a string)."""
+    return kind.endswith("_type") and kind != "string_type"
+
+
+def _without(model: type[DocumentModel], value: Any, locs: set[Loc]) -> DocumentModel | None:
+    """The document validated without the values at `locs`, or None if it then fails."""
+    pruned = copy.deepcopy(value)
+    for loc in locs:
+        parent = pruned
+        for part in loc[:-1]:
+            parent = parent[part]
+        if isinstance(parent, dict):  # in a list the item stays: dropping it would shift the rest
+            parent.pop(loc[-1], None)
     try:
-        parsed = model.model_validate(value)
-    except ValidationError as exc:
-        # One problem per field: a missing variable or a bad YAML value was reported already.
-        reported = {loc for loc, _ in env_errors} | doc.reported
-        for loc, message in describe(model, exc):
-            if loc not in reported:
-                report(loc, message)
-        return Validated(doc, kind, key)
-    if env_errors or doc.reported:
-        return Validated(doc, kind, key)
-    return Validated(doc, kind, key, parsed)
+        return model.model_validate(pruned)
+    except ValidationError:
+        return None

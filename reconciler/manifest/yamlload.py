@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+import yaml.reader
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -89,11 +90,53 @@ def format_loc(loc: Sequence[str | int]) -> str:
     return out
 
 
-def parse_documents(text: str, path: str) -> tuple[list[Document], list[Problem]]:
-    """Every non-empty document of `text`; documents before a syntax error are kept."""
+def decode_utf8(data: bytes, path: str, problems: list[Problem]) -> str | None:
+    """The text of a file, or None after naming the line and column of its first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = exc.start
+        line_start = data.rfind(b"\n", 0, start) + 1
+        line = data.count(b"\n", 0, start) + 1
+        column = len(data[line_start:start].decode("utf-8")) + 1  # in characters, as editors do
+        byte = data[start]
+        problems.append(
+            Problem(
+                path,
+                line,
+                "",
+                f"not UTF-8: byte 0x{byte:02x} ({exc.reason}); re-save the file as UTF-8",
+                column=column,
+            )
+        )
+        return None
+
+
+def parse_documents(text: str, path: str) -> tuple[list[Document], list[Problem], bool]:
+    """Every non-empty document of `text`, its problems, and whether every document was read
+    (False after a syntax error or a refused document). After a syntax error, parsing resumes at
+    the next `---` line, so the documents after it are checked in the same pass."""
     docs: list[Document] = []
     problems: list[Problem] = []
     builder = _Builder(path, problems)
+    failed_at = _compose(text, path, builder, docs, problems)
+    lines: list[str] = []
+    start: int | None = 0  # the first line of the part being parsed
+    while failed_at is not None:
+        lines = lines or text.split("\n")  # YAML's line breaks (splitlines knows more)
+        start = _next_document(lines, failed_at, start or 0)
+        if start is None:
+            break
+        # Blank lines in front keep every mark's line number that of the whole file.
+        part = "\n" * start + "\n".join(lines[start:])
+        failed_at = _compose(part, path, builder, docs, problems)
+    return docs, problems, builder.lost == 0
+
+
+def _compose(
+    text: str, path: str, builder: _Builder, docs: list[Document], problems: list[Problem]
+) -> int | None:
+    """Append the documents of `text`; the 0-based line of a syntax error, else None."""
     try:
         for node in yaml.compose_all(text, Loader=Loader):
             if node is None or _is_empty(node):
@@ -102,6 +145,7 @@ def parse_documents(text: str, path: str) -> tuple[list[Document], list[Problem]
             try:
                 value = builder.build(node, ())
             except (_TooLarge, RecursionError):
+                builder.lost += 1
                 problems.append(
                     Problem(
                         path,
@@ -123,14 +167,37 @@ def parse_documents(text: str, path: str) -> tuple[list[Document], list[Problem]
                 )
             )
     except yaml.MarkedYAMLError as exc:
+        builder.lost += 1
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
         what = exc.problem or "invalid YAML"
         context = f" ({exc.context})" if exc.context else ""
         problems.append(Problem(path, line, "", f"YAML syntax error: {what}{context}"))
-    except yaml.YAMLError as exc:  # reader errors (bad characters) carry no mark
+        return mark.line if mark is not None else None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (control codes)
+        builder.lost += 1
+        line, column = _line_and_column(text, exc.position)
+        code = f"U+{exc.character:04X}" if isinstance(exc.character, int) else "a character"
+        message = f"{code} is not allowed in YAML ({exc.reason}); remove it"
+        problems.append(Problem(path, line, "", message, column=column))
+        return None  # the reader stops for the whole stream: nothing after it can be read
+    except yaml.YAMLError as exc:
+        builder.lost += 1
         problems.append(Problem(path, 0, "", f"YAML error: {exc}"))
-    return docs, problems
+    return None
+
+
+def _next_document(lines: list[str], failed_at: int, start: int) -> int | None:
+    """The first `---` line at or after the error (and after `start`), where parsing resumes."""
+    for index in range(max(failed_at, start + 1), len(lines)):
+        if lines[index].startswith("---") and lines[index][3:4] in ("", " ", "\r", "\t"):
+            return index
+    return None
+
+
+def _line_and_column(text: str, position: int) -> tuple[int, int]:
+    line_start = text.rfind("\n", 0, position) + 1
+    return text.count("\n", 0, position) + 1, position - line_start + 1
 
 
 def _is_empty(node: Node) -> bool:
@@ -152,6 +219,7 @@ class _Builder:
         self.budget = MAX_NODES
         self.dollars = False
         self.reported: set[Loc] = set()
+        self.lost = 0  # documents that could not be read (syntax errors, refused documents)
 
     def build(self, node: Node, loc: Loc) -> Any:
         self.budget -= 1

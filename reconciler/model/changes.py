@@ -124,17 +124,19 @@ class ChangeResult:
 @dataclass(frozen=True)
 class Report:
     results: tuple[ChangeResult, ...]
+    stopped: str = ""  # why the run stopped starting changes (the lock was lost), or ""
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
 
     @property
     def exit_code(self) -> int:
-        """0 converged, 1 some change failed, 3 some change held back (and none failed).
+        """0 converged, 1 some change failed or the run stopped early, 3 some change held back
+        (and none failed).
 
-        A skipped change always has a failed or held change upstream, which decides the code.
+        A skipped change has a failed or held change upstream, or the run stopped early.
         """
-        if self.count(Outcome.FAILED):
+        if self.count(Outcome.FAILED) or self.stopped:
             return 1
         if self.count(Outcome.HELD) or self.count(Outcome.SKIPPED):
             return 3

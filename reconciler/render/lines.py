@@ -63,6 +63,8 @@ def report_summary_line(report: Report) -> str:
     line = (
         f"Apply: {s['done']} done, {s['failed']} failed, {s['skipped']} skipped, {s['held']} held."
     )
+    if report.stopped:
+        return f"{line} Stopped early: {report.stopped}. The next run does the rest."
     if report.exit_code == 0:
         return f"{line} The account matches the manifests."
     if report.exit_code == 3:

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -62,7 +63,24 @@ class Simulator:
 
     # --- the request handler ------------------------------------------------------------------
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
-        """Answer one HTTP request; never raises for bad input."""
+        """Answer one HTTP request; never raises for bad input. Every answer carries a `Date` of
+        the simulated clock, as the platform's carries its own time."""
+        response = self._handle(method, target, headers, body)
+        date = self.date_header()
+        if date:
+            response.headers.setdefault("date", date)
+        return response
+
+    def date_header(self) -> str:
+        """The simulated time as an HTTP `Date` (RFC 9110 IMF-fixdate); '' past year 9999."""
+        try:
+            return formatdate(self._clock.timestamp(), usegmt=True)
+        except (OverflowError, ValueError, OSError):
+            return ""
+
+    def _handle(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> Response:
         parts = urlsplit(target)
         path, query = parts.path, dict(parse_qsl(parts.query, keep_blank_values=True))
         method = method.upper()

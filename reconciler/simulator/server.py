@@ -72,8 +72,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(response, False)
 
     def _answer(self, response: Any, close: bool) -> None:
-        self.send_response(response.status)
-        for name, value in response.headers.items():
+        # Not send_response: it would add a `Date` of the real clock; ours is the simulated one.
+        self.send_response_only(response.status)
+        self.send_header("Server", self.version_string())
+        headers = dict(response.headers)
+        if not any(name.lower() == "date" for name in headers):
+            headers["Date"] = self.server.simulator.date_header() or self.date_time_string()
+        for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         if close:

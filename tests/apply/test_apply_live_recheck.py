@@ -133,14 +133,10 @@ def test_an_allowed_live_change_goes_through_without_a_re_read(
 
 
 def test_a_cleanup_deletion_of_a_stream_gone_live_mid_apply_is_held(tmp_path: Path) -> None:
-    from datetime import UTC, datetime, timedelta
-
     from reconciler.simulator import Simulator, SimulatorConfig
     from tests.conftest import API_KEY
 
-    # A simulated clock 40 days behind the wall clock the CLI measures idle time with.
-    start = datetime.now(UTC) - timedelta(days=40)
-    sim = Simulator(SimulatorConfig(api_key=API_KEY, start_time=start))
+    sim = Simulator(SimulatorConfig(api_key=API_KEY))
     try:
         run = Invoke(sim)
         (tmp_path / "users.txt").write_text("1\n")
@@ -161,6 +157,7 @@ def test_a_cleanup_deletion_of_a_stream_gone_live_mid_apply_is_held(tmp_path: Pa
         )
         stale.read()
         sid = stale.json()["id"]
+        sim.advance(40 * 86_400)  # idle for 40 days by the platform's clock
         assert f"#{sid}" in run("plan", path).output
         run.transport = Hooked(sim, ConnectMidApply(sim, sid))
         applied = run("apply", "--yes", path)

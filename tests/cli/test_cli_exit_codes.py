@@ -159,15 +159,14 @@ def test_bad_client_flag_is_a_clear_error(invoke: Any, manifests: Path) -> None:
 
 
 def test_a_missing_secret_variable_is_named_in_full(tmp_path: Path) -> None:
-    # The problem text is ours and never quotes a secret: nothing in it is masked.
+    # The problem text is ours and never quotes a secret: nothing in it is masked. (`validate`
+    # only warns: tests/manifest/test_manifest_offline.py; plan stops before any request.)
     manifest = tmp_path / "cam.yaml"
     manifest.write_text(
         "kind: Settings\nname: prod\n---\nkind: Stream\nname: cam\n"
         "spec:\n  srt_passphrase: ${CAM_SRT_PASSPHRASE}\n"
     )
-    result = CliRunner().invoke(
-        cli.main, ["validate", str(manifest)], env={"CAM_SRT_PASSPHRASE": None}
-    )
+    result = CliRunner().invoke(cli.main, ["plan", str(manifest)], env={"CAM_SRT_PASSPHRASE": None})
     assert result.exit_code == 1
     assert result.stderr == (
         f"{manifest}:7: spec.srt_passphrase: environment variable CAM_SRT_PASSPHRASE is not set; "

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from reconciler.cli import commands as cli
+from reconciler.cli.logs import configure_logging
 from reconciler.lock.lease import acquire_lock
 from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Resource, Stage
 from reconciler.redact import register_secret
@@ -45,14 +46,14 @@ def test_log_lines_go_to_stderr_redacted(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RECONCILER_LOG", "info")
-    cli._configure_logging()
+    configure_logging()
     register_secret("live-key-0123456789")
     log = logging.getLogger("reconciler.api")
     log.info("GET /x with live-key-0123456789 -> rtmp://h/in/1?abcdef123456")
     log.debug("not shown at info")
     assert capsys.readouterr().err == "INFO reconciler.api: GET /x with *** -> rtmp://h/in/1?***\n"
     monkeypatch.setenv("RECONCILER_LOG", "warning")
-    cli._configure_logging()
+    configure_logging()
 
 
 def test_bad_log_level_is_a_clear_error(invoke: Any, manifests: Path) -> None:

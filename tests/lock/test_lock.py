@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import LockHeldError, LockLost, SetLocked
+from reconciler.errors import LockHeldError, LockLost, NotFoundError, SetLocked
 from reconciler.lock.lease import Lock, acquire_lock, break_lock
-from reconciler.lock.record import default_owner, is_lock_stream, lock_record
+from reconciler.lock.record import TAKEOVER_MARGIN, default_owner, is_lock_stream, lock_record
 from reconciler.model.marker import LOCK_KEY
 
 T0 = 1_780_000_000.0  # 2026-05-28T20:26:40Z
@@ -113,7 +113,12 @@ def test_waiting_gives_up_after_the_wait(api: Any) -> None:
 def test_an_expired_lock_is_taken_over_and_its_old_holder_learns_it(api: Any) -> None:
     clock = Clock()
     old = acquire_lock(api, "prod", owner="crashed", ttl=60, clock=clock)
-    clock.now += 61
+    clock.now += 60  # expired for its holder, not yet for the others (the clocks' margin)
+    with pytest.raises(LockLost, match="expired at"):
+        old.check()
+    with pytest.raises(SetLocked):
+        acquire_lock(api, "prod", owner="too early", ttl=60, clock=clock)
+    clock.now += TAKEOVER_MARGIN
     new = acquire_lock(api, "prod", owner="fresh", ttl=60, clock=clock)
     assert [owner_of(s) for s in lock_streams(api)] == ["fresh"]
     assert new.stream_id != old.stream_id
@@ -240,3 +245,44 @@ def test_a_stale_listing_cannot_steal_a_held_lock(api: Any) -> None:
         acquire_lock(api, "prod", owner="second", clock=clock, streams=stale)
     assert [owner_of(s) for s in lock_streams(api)] == ["first"]  # ours was removed again
     holder.release()
+
+
+def test_check_finds_an_expired_lock_lost_by_the_clock_without_a_request(
+    api: Any, sim: Any
+) -> None:
+    clock = Clock()
+    lock = acquire_lock(api, "prod", owner="me", ttl=60, clock=clock)
+    sim.clear_log()
+    clock.now += 59
+    lock.check()  # still ours
+    clock.now += 1
+    with pytest.raises(LockLost, match=r"expired at 2026-05-28T20:27:40Z before it was refreshed"):
+        lock.check()
+    assert sim.requests() == []  # the check is free: it is asked before every change
+    with pytest.raises(LockLost):
+        lock.refresh()  # never revived
+    assert sim.requests() == []
+
+
+def test_progress_is_any_answered_call_through_the_watched_client(api: Any) -> None:
+    ticks = [0.0]
+    lock = Lock(
+        api,
+        acquire_lock(api, "prod", owner="me", clock=Clock()).record,
+        ttl=30,
+        monotonic=lambda: ticks[0],
+    )
+    watched = lock.watching(api)
+    ticks[0] = 30.0
+    assert not lock.stalled()  # a whole ttl without progress is still allowed
+    ticks[0] = 30.5
+    assert lock.stalled()
+    watched.list_broadcasts()
+    assert not lock.stalled()
+    ticks[0] = 61.0
+    with pytest.raises(NotFoundError):
+        watched.get_stream(999)  # an error is an answer too: the run is not stuck
+    assert not lock.stalled()
+    api.list_streams()  # a call around the watched client (the heartbeat's own) is not progress
+    ticks[0] = 91.5
+    assert lock.stalled()

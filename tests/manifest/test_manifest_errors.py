@@ -481,7 +481,7 @@ def test_not_utf8(write: Write, workdir: Path) -> None:
     with pytest.raises(ManifestError) as caught:
         load("bin.yaml", set_name="t")
     assert [str(p) for p in caught.value.problems] == [
-        "bin.yaml: not UTF-8 text (invalid start byte); re-save it"
+        "bin.yaml:2:7: not UTF-8: byte 0xff (invalid start byte); re-save the file as UTF-8"
     ]
 
 

@@ -234,8 +234,8 @@ def test_cleanup_candidates_show_in_plan_and_apply_deletes_them(
     from reconciler.api.client import ClientSettings, StreamingClient
     from reconciler.simulator import Simulator, SimulatorConfig
 
-    # A simulated clock 40 days behind the wall clock the CLI measures idle time with.
-    start = datetime.now(UTC) - timedelta(days=40)
+    # Idle time is judged by the platform's clock (its Date header): the simulated one, 40 days on.
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     sim = Simulator(SimulatorConfig(api_key="test-key-0123456789", start_time=start))
     api = StreamingClient(
         "http://simulator.invalid",
@@ -255,6 +255,7 @@ def test_cleanup_candidates_show_in_plan_and_apply_deletes_them(
         gone = api.create_stream({"name": "user-7", "client_user_id": 7})
         kept = api.create_stream({"name": "user-1", "client_user_id": 1})
         other = api.create_stream({"name": "studio", "client_user_id": 7})
+        sim.advance(timedelta(days=40).total_seconds())
         plan = reconcile("plan", "--detailed-exitcode", path)
         assert plan.exit_code == 2, plan.stdout + plan.stderr
         assert (

@@ -30,10 +30,13 @@ def _directory(tmp_path: Path, *names: str) -> Path:
 
 
 BAD_MANIFESTS: dict[str, tuple[Any, str]] = {
-    "binary file": (lambda t: _write(t, "b.yaml", bytes(range(256)) * 8), "not UTF-8 text"),
+    "binary file": (
+        lambda t: _write(t, "b.yaml", bytes(range(256)) * 8),
+        "b.yaml:2:118: not UTF-8: byte 0x80",
+    ),
     "non-UTF-8 text": (
         lambda t: _write(t, "l.yaml", b"kind: Stream\nname: a\nspec:\n  name: \xe9t\xe9\n"),
-        "not UTF-8 text",
+        "l.yaml:4:9: not UTF-8: byte 0xe9",
     ),
     "YAML bomb": (
         lambda t: _write(t, "bomb.yaml", (BOMB + "kind: Settings\nname: s\n").encode()),

@@ -13,6 +13,7 @@ from conftest import REPO
 
 from reconciler.api.settings import ClientSettings
 from reconciler.cli import commands as cli
+from reconciler.lock.lease import MAX_TTL, MIN_TTL
 from reconciler.pipeline import DEFAULT_LOCK_TTL
 
 COMMANDS = ["validate", "plan", "apply", "status", "export", "unlock", "schema"]
@@ -49,8 +50,11 @@ def test_connection_defaults_in_the_help_are_the_clients(command: str) -> None:
 
 def test_the_lock_ttl_default_is_the_same_everywhere() -> None:
     ttl = f"{DEFAULT_LOCK_TTL:g}"
-    assert f"[default: {DEFAULT_LOCK_TTL}; x>=1]" in help_of("apply")
-    assert f"(default {ttl}; refreshed" in (REPO / "docs" / "cli.md").read_text()
+    assert f"[default: {DEFAULT_LOCK_TTL}; {MIN_TTL}<=x<={MAX_TTL}]" in help_of("apply")
+    assert (
+        f"(default {ttl}; {MIN_TTL:g} to {MAX_TTL:g}; refreshed"
+        in (REPO / "docs" / "cli.md").read_text()
+    )
     assert f"`--lock-ttl` ({ttl} s;" in (REPO / "README.md").read_text()
 
 

@@ -108,7 +108,6 @@ def test_interruption_pauses_and_resumes_its_own_show(tutorial: Tutorial) -> Non
     t.hooks.wait_for("broadcast", lambda b: b["id"] == bid and b["status"] == "live")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 6: idle ages by the local clock")
 def test_stale_stream_deletion_by_the_platform_clock(tutorial: Tutorial) -> None:
     t = tutorial
     (t.manifests / "active-users.txt").write_text("42\n")
