@@ -3,6 +3,7 @@ requests per kind and per method, wall time, CPU time and peak memory for each p
 
     python benchmarks/bench_apply.py            # 2,000 + 2,000, in-process simulator
     python benchmarks/bench_apply.py --quick    # 200 + 200
+    python benchmarks/bench_apply.py --empty-body   # broadcast creates answer an empty 200
 
 Prints figures and a PASS/FAIL line; asserts nothing (it is not a timed test).
 """
@@ -37,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="client workers")
     parser.add_argument("--quick", action="store_true", help="200 + 200")
     parser.add_argument(
+        "--empty-body",
+        action="store_true",
+        help="broadcast creates answer an empty 200 (the official spec), not the object",
+    )
+    parser.add_argument(
         "--sim",
         choices=("inprocess", "process"),
         default="inprocess",
@@ -53,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"bench_apply: {n} streams + {n} broadcasts, latency {args.latency} ms, "
-        f"concurrency {args.concurrency}, simulator {args.sim}, python {sys.version.split()[0]}"
+        f"concurrency {args.concurrency}, simulator {args.sim}, "
+        f"broadcast create answers {'an empty body' if args.empty_body else 'the object'}, "
+        f"python {sys.version.split()[0]}"
     )
     results: list[PhaseResult] = []
     with tempfile.TemporaryDirectory(prefix="bench-apply-") as tmp:
@@ -62,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         files = sum(1 for _ in root.rglob("*.yaml"))
         took = time.perf_counter() - start
         print(f"generated {2 * n + 1} documents in {files} files in {took:.2f} s")
-        sim = SimHandle(child=args.sim == "process", active_limit=n + 100)
+        sim = SimHandle(
+            child=args.sim == "process", active_limit=n + 100, empty_body=args.empty_body
+        )
         sim.set_faults(latency_ms=args.latency)
         api = flow.make_client(sim, concurrency=args.concurrency)
         try:
@@ -82,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             r.note = flow.report_note(report)
             results.append(r)
             print_phase(r)
+            first_apply = write_costs(r, n, empty_body=args.empty_body)
 
             with measure("plan (no-op)", sim, traced=args.tracemalloc) as r:
                 noop = flow.plan(desired, api)
@@ -121,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         + f"); {len(noop.plan.changes)} changes"
     )
     print(f"{'PASS' if writes == 0 else 'FAIL'}: no-op apply sent {writes} mutating requests")
+    for line in first_apply:
+        print(line)
     emit_json(
         args.json,
         results,
@@ -133,6 +146,26 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     return 0 if plan_ok and writes == 0 else 1
+
+
+def write_costs(first: PhaseResult, n: int, *, empty_body: bool) -> list[str]:
+    """Issue 12's figures of the first apply: writes per created pair (stream + broadcast; the
+    lock stream's own create is the one extra POST), and, when creates answer an empty body,
+    the requests each broadcast create costs (its POST and its share of the sweeps finding it)."""
+    methods = first.by_method()
+    writes = methods["POST"] + methods["PATCH"]
+    lines = [
+        f"first-apply writes per created pair: {writes / n:.3f} ({methods['POST']} POST + "
+        f"{methods['PATCH']} PATCH for {n} streams + {n} broadcasts; target 3)"
+    ]
+    if empty_body:
+        posts = first.requests["POST /streaming/broadcasts"]
+        sweeps = first.requests["GET /streaming/broadcasts"]
+        lines.append(
+            f"empty-body create requests per create: {(posts + sweeps) / max(posts, 1):.3f} "
+            f"({posts} POST + {sweeps} broadcast list GETs in the apply)"
+        )
+    return lines
 
 
 if __name__ == "__main__":

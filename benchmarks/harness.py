@@ -81,8 +81,14 @@ def write_manifests(
 # --- the simulator, here or in a child process --------------------------------------------------
 
 
-def sim_config(active_limit: int) -> dict[str, Any]:
-    return {"api_key": API_KEY, "active_stream_limit": active_limit, "page_size": PAGE_SIZE}
+def sim_config(active_limit: int, *, empty_body: bool = False) -> dict[str, Any]:
+    """`empty_body`: broadcast creates answer an empty 200, as the official spec documents."""
+    return {
+        "api_key": API_KEY,
+        "active_stream_limit": active_limit,
+        "page_size": PAGE_SIZE,
+        "broadcast_create_returns_body": not empty_body,
+    }
 
 
 def seed_account(sim: Any, n: int, set_name: str, *, unowned: int = 0) -> None:
@@ -153,8 +159,10 @@ class SimHandle:
         seed_n: int = 0,
         set_name: str = "bench",
         unowned: int = 0,
+        empty_body: bool = False,
     ) -> None:
         self.child = child
+        config = sim_config(active_limit, empty_body=empty_body)
         self._conn: multiprocessing.connection.Connection | None = None
         self._proc: Any = None
         self._sim: Any = None
@@ -164,7 +172,7 @@ class SimHandle:
             parent, kid = ctx.Pipe()
             self._proc = ctx.Process(
                 target=_child_main,
-                args=(kid, sim_config(active_limit), seed_n, set_name, unowned),
+                args=(kid, config, seed_n, set_name, unowned),
                 daemon=True,
             )
             self._proc.start()
@@ -173,7 +181,7 @@ class SimHandle:
         else:
             from reconciler.simulator import Simulator, SimulatorConfig
 
-            self._sim = Simulator(SimulatorConfig(**sim_config(active_limit)))
+            self._sim = Simulator(SimulatorConfig(**config))
             if seed_n or unowned:
                 seed_account(self._sim, seed_n, set_name, unowned=unowned)
             self.transport = self._sim.transport()

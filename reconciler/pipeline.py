@@ -27,13 +27,13 @@ from reconciler.lock.lease import (
 )
 from reconciler.lock.record import default_owner
 from reconciler.manifest import load_manifests
-from reconciler.model.changes import ChangeResult, Outcome, Plan, Report
+from reconciler.model.changes import Change, ChangeResult, Outcome, Plan, Report
 from reconciler.model.desired import DesiredState
 from reconciler.model.live import LiveBroadcast, LiveState, read_live, reparse_streams
 from reconciler.plan.compute import PlanOptions, compute_plan
 from reconciler.redact import register_secrets
 from reconciler.safety.cleanup import collect_cleanup, with_cleanup
-from reconciler.safety.guards import GuardOptions, apply_guards
+from reconciler.safety.guards import LIVE_OPT_IN, GuardOptions, apply_guards, live_disturbance
 
 
 @dataclass(frozen=True)
@@ -191,11 +191,18 @@ def apply_desired(
             workers=workers,
             on_result=on_result,
             set_name=desired.settings.set_name,
+            live_hold=live_hold,
             guard=guard,
         )
         if guard.refused:
             report = replace(report, stopped=guard.refused)
     return ApplyRun(plan=plan, report=report, replanned=replanned)
+
+
+def live_hold(change: Change, live: LiveState) -> str | None:
+    """The guards' live-safety rule, as apply re-checks it at the moment of each write."""
+    why = live_disturbance(change, live)
+    return f"{why}; {LIVE_OPT_IN}" if why else None
 
 
 class _WriteGuard:

@@ -200,7 +200,7 @@ class StreamingClient:
 
     # -- broadcast writes --------------------------------------------------------------------
 
-    def create_broadcast(self, fields: Json) -> Json:
+    def create_broadcast(self, fields: Json, *, find_created: bool = True) -> Json:
         path = "/streaming/broadcasts"
         body = {"broadcast": dict(fields)}
         reply = self._caller.call(
@@ -210,6 +210,8 @@ class StreamingClient:
             return _object(reply.data, "POST", path)
         if reply.data not in (None, {}):
             _object(reply.data, "POST", path)  # raises BadResponse naming the shape
+        if not find_created:
+            return {}  # the caller finds it, with the other creates of its batch (one sweep)
         # The official spec answers 200 without a body: find the new broadcast by listing.
         found = _newest_match(self.list_broadcasts(), fields)
         if found is None:

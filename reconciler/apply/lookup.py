@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.api.protocol import StreamingAPI
-from reconciler.apply.markers import Json, StreamBook, match_lost_broadcasts, match_lost_streams
+from reconciler.apply.markers import Json, StreamBook
+from reconciler.apply.matching import Intents, match_lost_broadcasts, match_lost_streams
 from reconciler.errors import AmbiguousCreate, ReconcilerError
 from reconciler.model.changes import Action, Change, Plan, Resource
 from reconciler.model.live import ENTITY, marker_in
@@ -20,6 +21,8 @@ from reconciler.redact import redact_text
 
 FOUND_AFTER_AMBIGUOUS = "found after an ambiguous create"
 FOUND_BEFORE_CREATING = "found before creating (the plan's read missed it)"
+# The server committed a broadcast create but answered without it (the official spec's empty 200).
+CREATED_WITHOUT_BODY = "the API answered the create without the broadcast"
 # POSTs of one create in one run. Every unknown outcome is looked up before the next POST.
 MAX_CREATE_ATTEMPTS = 3
 
@@ -27,11 +30,13 @@ MAX_CREATE_ATTEMPTS = 3
 @dataclass(frozen=True)
 class Sought:
     """A create to look for: what it sends (a broadcast's body with its stream_ids) and, for a
-    lost create, why its outcome is unknown."""
+    lost create, why its outcome is unknown. `committed`: the server said it created it (an empty
+    200), so it is never sent again, only looked up."""
 
     body: Json
     stream_ids: tuple[int, ...]
     error: str = ""
+    committed: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,46 +50,67 @@ class Found:
 
 class Finder:
     """The lookup sweeps of one apply. A broadcast this run knew before a POST (read by the plan,
-    seen by a sweep before creating, or made by this run) is never taken by its name."""
+    seen by a sweep before creating, or made by this run) is never taken by its name, nor one on
+    no stream recording the intent to create it (`prior_intents`: as the plan's read found them,
+    from an interrupted run; the book's: those this run wrote before its POSTs)."""
 
-    def __init__(self, api: StreamingAPI, book: StreamBook, known_broadcasts: Iterable[int]):
+    def __init__(
+        self,
+        api: StreamingAPI,
+        book: StreamBook,
+        known_broadcasts: Iterable[int],
+        prior_intents: Intents,
+    ):
         self.api = api
         self.book = book
         self.known_broadcasts = set(known_broadcasts)
+        self.prior_intents = prior_intents
+        self.prior_recorded = book.recorded_broadcasts()  # as the plan's read found the markers
 
     def find(
-        self,
-        resource: Resource,
-        wanted: Mapping[int, Sought],
-        *,
-        planned: Mapping[int, str] | None = None,
+        self, resource: Resource, wanted: Mapping[int, Sought], keys: Mapping[int, str]
     ) -> dict[int, Json]:
         """One sweep of `resource`: index -> the object that create made. Streams are matched by
-        our marker (set + key); broadcasts by name and our streams, never one known before.
-        `planned` (creates not sent yet: index -> key) also takes the broadcast our markers
-        record under that key (the read missed the stream that records it)."""
+        our marker (set + key); broadcasts by name on a stream with the intent. `keys`: each
+        create's key."""
         if resource is Resource.STREAM:
             entity = {i: item.body.get("client_entity_data") for i, item in wanted.items()}
             return match_lost_streams(self.api.list_streams(), entity)
+        found = match_lost_broadcasts(
+            self.api.list_broadcasts(),
+            {i: (keys[i], item.body, item.stream_ids) for i, item in wanted.items()},
+            known=self.known_broadcasts,
+            intents=self.book.intents(),
+        )
+        return found
+
+    def find_planned(
+        self, resource: Resource, wanted: Mapping[int, Sought], keys: Mapping[int, str]
+    ) -> dict[int, Json]:
+        """Before a stage's first POST of `resource`: the objects of its planned creates that the
+        account holds although the plan's read missed them; a broadcast also by the id our
+        markers record under its key. Every listed broadcast is known from then on."""
+        if resource is Resource.STREAM:
+            return self.find(resource, wanted, keys)
         listing = self.api.list_broadcasts()
+        listed = {int(b["id"]): b for b in listing if "id" in b}
+        recorded = self.book.recorded_broadcasts()
+        for key, prior in self.prior_recorded.items():
+            recorded[key] |= prior
         found: dict[int, Json] = {}
         taken: set[int] = set()  # each broadcast goes to one create
-        if planned is not None:
-            listed = {int(b["id"]): b for b in listing if "id" in b}
-            recorded = self.book.recorded_broadcasts()
-            for index in sorted(wanted):
-                ids = sorted(recorded.get(planned[index], set()) & listed.keys() - taken)
-                if ids:
-                    found[index] = dict(listed[ids[0]])
-                    taken.add(ids[0])
+        for index in sorted(wanted):
+            ids = sorted(recorded.get(keys[index], set()) & listed.keys() - taken)
+            if ids:
+                found[index] = dict(listed[ids[0]])
+                taken.add(ids[0])
         found |= match_lost_broadcasts(
             listing,
-            {i: (item.body, item.stream_ids) for i, item in wanted.items() if i not in found},
+            {i: (keys[i], s.body, s.stream_ids) for i, s in wanted.items() if i not in found},
             known=self.known_broadcasts | taken,
-            ours=self.book.our_ids(),
+            intents=self.prior_intents,
         )
-        if planned is not None:  # all of these existed before the POSTs: none is a lost create's
-            self.known_broadcasts.update(int(b["id"]) for b in listing if "id" in b)
+        self.known_broadcasts.update(listed)  # all existed before the POSTs: no lost create's
         return found
 
 
@@ -112,10 +138,29 @@ class StageLookup:
         self.found: dict[int, Found] = {}
         self.attempts: dict[int, int] = defaultdict(int)
 
+    def to_send(self, resource: Resource) -> list[int]:
+        """The planned creates of `resource` that will POST: those the stage's look-up (done now,
+        once) did not find in the account."""
+        if not self.creates[resource]:
+            return []
+        self._look(resource)
+        if resource in self.failures:
+            return []
+        return [i for i in self.creates[resource] if i not in self.found]
+
     def before_creating(self, index: int) -> Found | str | None:
         """For a planned create about to run: its object if the account already holds it, a
         failure if the stage's lookup failed (no create without looking), None to create it."""
         resource = self.plan.changes[index].resource
+        self._look(resource)
+        if resource in self.failures:
+            return (
+                f"looking for it before creating failed: {self.failures[resource]}; not "
+                "created: the next run looks again and creates it"
+            )
+        return self.found.pop(index, None)
+
+    def _look(self, resource: Resource) -> None:
         if resource not in self.looked:
             self.looked.add(resource)
             group: dict[int, Sought] = {}
@@ -127,18 +172,12 @@ class StageLookup:
                 group[i] = Sought(body, tuple(stream_ids))
             try:
                 keys = {i: self.plan.changes[i].key for i in group}
-                found = self.finder.find(resource, group, planned=keys)
+                found = self.finder.find_planned(resource, group, keys)
             except Exception as error:  # an ApiError; a bug must still give each a result
                 self.failures[resource] = _describe(error)
             else:
                 for i, answer in found.items():
                     self.found[i] = Found(group[i], answer, FOUND_BEFORE_CREATING)
-        if resource in self.failures:
-            return (
-                f"looking for it before creating failed: {self.failures[resource]}; not "
-                "created: the next run looks again and creates it"
-            )
-        return self.found.pop(index, None)
 
     def lost_round(self, lost: Mapping[int, Sought]) -> dict[int, Found | str | None]:
         """One sweep per kind for all the lost creates of this round: Found = ours; None = create
@@ -149,7 +188,8 @@ class StageLookup:
             if not group:
                 continue
             try:
-                found = self.finder.find(resource, group)
+                keys = {i: self.plan.changes[i].key for i in group}
+                found = self.finder.find(resource, group, keys)
             except Exception as error:  # an ApiError; a bug must still give each a result
                 for index, item in sorted(group.items()):
                     out[index] = (
@@ -161,7 +201,13 @@ class StageLookup:
             for index, item in sorted(group.items()):
                 self.attempts[index] += 1
                 if index in found:
-                    out[index] = Found(item, found[index], FOUND_AFTER_AMBIGUOUS)
+                    detail = "" if item.committed else FOUND_AFTER_AMBIGUOUS
+                    out[index] = Found(item, found[index], detail)
+                elif item.committed:
+                    out[index] = (
+                        f"{CREATED_WITHOUT_BODY} and it is not in the list; not created again: "
+                        "the next run finds it by the intent recorded on its streams"
+                    )
                 elif self.attempts[index] < MAX_CREATE_ATTEMPTS:
                     out[index] = None
                 else:

@@ -1,20 +1,21 @@
 """What apply knows about our streams while it runs: key -> id, current names and the current
-`client_entity_data`, the serialised edits of the broadcasts recorded in the markers, and how a
-create whose outcome is unknown is recognised in a listing.
+`client_entity_data`, and the marker edits (broadcasts recorded, forgotten, intents to create)
+held until the stream's next write, so that a stream costs one PATCH per stage.
 
 Knows the API only through `StreamingAPI`; knows nothing of stages or scheduling.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
-from reconciler.errors import MarkerTooLarge
+from reconciler.errors import MarkerTooLarge, ReconcilerError
 from reconciler.model.changes import Action, Plan, Resource
 from reconciler.model.live import ENTITY, LiveState, marker_in, parse_entity
 from reconciler.model.marker import EntityData, Marker, encode_entity_data
@@ -47,7 +48,8 @@ class StreamBook:
     kept up to date as apply writes: key <-> id of each managed stream (a duplicate of a key is
     never ours here, as in the plan), names, each stream's decoded `client_entity_data`, and
     broadcast id -> our streams whose markers record it (so forgetting a broadcast reads only
-    those). Every marker edit of one stream runs under that stream's lock."""
+    those), and which streams carry edits not yet written. Every marker edit and write of one
+    stream runs under that stream's lock."""
 
     def __init__(self, api: StreamingAPI, live: LiveState, set_name: str | None) -> None:
         self.api = api
@@ -59,9 +61,13 @@ class StreamBook:
         self.names: dict[int, str] = {}
         self._entity: dict[int, EntityData] = {}
         self._recorders: dict[int, set[int]] = defaultdict(set)  # broadcast id -> stream ids
+        self._origins: dict[int, set[int]] = {}  # stream -> changes whose edits are not written
+        self._read_user: dict[int, Mapping[str, Any] | None] = {}  # user's part, last read
+        self._created: set[int] = set()  # streams this run created
         for stream in live.streams:
             self.names[stream.id] = str(stream.get("name") or "")
             self._entity[stream.id] = stream.entity
+            self._read_user[stream.id] = stream.entity.user_data
         if set_name is not None:
             for key, owned in ownership_of(live, set_name).owned.items():
                 self._own(key, owned.id)
@@ -98,14 +104,19 @@ class StreamBook:
                 self._index_marker(change.target_id, None, self.marker(change.target_id))
 
     def note_stream(
-        self, key: str | None, stream_id: int, sent: Mapping[str, Any], got: Any
+        self,
+        key: str | None,
+        stream_id: int,
+        sent: Mapping[str, Any],
+        got: Any,
+        entity: EntityData | None = None,
     ) -> None:
-        """Remember what a create or PATCH left on the stream (the answer wins over the body)."""
+        """Remember what a create or PATCH left on the stream (the answer wins over the body;
+        `entity`: the client_entity_data this run just wrote, already decoded)."""
         answer: Mapping[str, Any] = got if isinstance(got, Mapping) else {}
-        entity: EntityData | None = None
-        if ENTITY in answer:
+        if entity is None and ENTITY in answer:
             entity = parse_entity(answer[ENTITY]).data
-        elif ENTITY in sent:
+        elif entity is None and ENTITY in sent:
             entity = parse_entity(sent[ENTITY]).data
         with self._lock:
             if "name" in answer or "name" in sent:
@@ -116,6 +127,7 @@ class StreamBook:
                 old = None  # newly ours: index its marker from scratch
             if entity is not None:
                 self._entity[stream_id] = entity
+                self._read_user[stream_id] = entity.user_data  # as the account holds it now
             now = self._entity.get(stream_id)
             if now is not old:
                 self._index_marker(
@@ -129,6 +141,10 @@ class StreamBook:
     def our_ids(self) -> set[int]:
         with self._lock:
             return set(self._keys)
+
+    def key_of(self, stream_id: int) -> str | None:
+        with self._lock:
+            return self._keys.get(stream_id)
 
     def is_ours(self, stream_id: int) -> bool:
         with self._lock:
@@ -164,8 +180,13 @@ class StreamBook:
         with self._lock:
             return self._stream_locks.setdefault(stream_id, threading.Lock())
 
-    def edit_marker(self, stream_id: int, edit: Callable[[Marker], Marker | None]) -> bool:
-        """Apply `edit` to the stream's current marker and PATCH it; False when nothing changed.
+    def edit_marker(
+        self, stream_id: int, edit: Callable[[Marker], Marker | None], origin: int | None = None
+    ) -> bool:
+        """Apply `edit` to the stream's marker in this book; False when nothing changed. Nothing
+        is sent: the edit rides with the stream's next PATCH (`write_stream`) or `flush`, so a
+        stream costs one marker write per stage whatever its broadcasts do. `origin` (a change)
+        is told if that write fails. Raises MarkerTooLarge at once when it would not fit.
 
         `edit` returning None removes our marker (orphan); the user's own data stays beside it.
         """
@@ -181,31 +202,148 @@ class StreamBook:
             new = edit(current)
             if new == data.marker:
                 return False
-            encoded = encode_entity_data(new, data.user_data) or ""
-            body = self.with_name(stream_id, {ENTITY: encoded})
-            answer = self.api.update_stream(stream_id, body)
-            self.note_stream(None, stream_id, body, answer)
+            encode_entity_data(new, data.user_data)  # too large: say so now, not at the write
+            with self._lock:
+                self._entity[stream_id] = EntityData(new, data.user_data, None)
+                self._index_marker(stream_id, data.marker, new)
+                self._origins.setdefault(stream_id, set())
+                if origin is not None:
+                    self._origins[stream_id].add(origin)
             return True
 
-    def record_broadcast(self, stream_ids: Iterable[int], key: str, broadcast_id: int) -> None:
+    def dirty(self) -> list[int]:
+        """Streams whose marker in this book is not yet in the account."""
+        with self._lock:
+            return sorted(self._origins)
+
+    def origins(self, stream_id: int) -> set[int]:
+        with self._lock:
+            return set(self._origins.get(stream_id, ()))
+
+    def forget_stream(self, stream_id: int) -> None:
+        """The stream is gone (deleted by this run): nothing left to write on it."""
+        with self._lock:
+            self._origins.pop(stream_id, None)
+
+    def flush(self, stream_id: int) -> None:
+        """Write the stream's pending marker edits in one PATCH (nothing if none)."""
+        self.write_stream(stream_id, None, {}, only_if_pending=True)
+
+    def write_stream(
+        self,
+        stream_id: int,
+        key: str | None,
+        body: Mapping[str, Any],
+        *,
+        only_if_pending: bool = False,
+    ) -> Json:
+        """PATCH the stream with `body` plus its pending marker edits, as one request; the
+        marker goes beside the user's keys as they are now (re-read just before: a human's
+        concurrent edit is kept). `key`: the stream is ours under it from now on."""
+        with self._stream_lock(stream_id):
+            with self._lock:
+                pending = stream_id in self._origins
+                data = self._entity.get(stream_id)
+            if only_if_pending and not pending:
+                return {}
+            out = self.with_name(stream_id, body)
+            if ENTITY in out:
+                if pending:  # a planned marker and edits of this run: the edits first
+                    self._write(stream_id, None, self.with_name(stream_id, {}), data)
+                planned = parse_entity(out[ENTITY])
+                if planned.odd:  # never ours to write: the planner encodes objects only
+                    raise ReconcilerError(f"stream #{stream_id}: {planned.odd}")
+                return self._write(stream_id, key, out, planned.data)
+            return self._write(stream_id, key, out, data if pending else None)
+
+    def _write(self, stream_id: int, key: str | None, body: Json, meant: EntityData | None) -> Json:
+        """Caller holds the stream's lock. `meant`: the client_entity_data to write (None: not
+        touched). Unless the write sets the user's part itself (declared in the manifest), our
+        marker goes beside the user's part as the account holds it right now: one GET, skipped
+        for a stream this run created (nobody else has written it)."""
+        sent = None
+        if meant is not None:
+            user = meant.user_data
+            with self._lock:
+                read, created = self._read_user.get(stream_id), stream_id in self._created
+            if user == read and not created:
+                user = self._user_now(stream_id)
+            body[ENTITY] = encode_entity_data(meant.marker, user) or ""
+            sent = EntityData(meant.marker, user, None)
+        answer = self.api.update_stream(stream_id, body)
+        with self._lock:
+            self._origins.pop(stream_id, None)
+        self.note_stream(key, stream_id, body, answer, sent)
+        return answer
+
+    def _user_now(self, stream_id: int) -> Mapping[str, Any] | None:
+        """The user's part of the stream's client_entity_data, read now."""
+        now = parse_entity(self.api.get_stream(stream_id).get(ENTITY))
+        if now.odd or not _is_object(now.data.raw):
+            raise ReconcilerError(
+                f"stream #{stream_id}: its client_entity_data was changed while this run was "
+                "applying and is no longer a JSON object; not overwritten (the next run plans "
+                "against it)"
+            )
+        with self._lock:
+            self._read_user[stream_id] = now.data.user_data
+        return now.data.user_data
+
+    def note_created(self, stream_id: int) -> None:
+        with self._lock:
+            self._created.add(stream_id)
+
+    def record_broadcast(
+        self, stream_ids: Iterable[int], key: str, broadcast_id: int, origin: int | None = None
+    ) -> None:
+        """Record the broadcast under `key` and clear the intent to create it (one edit)."""
+
         def add(marker: Marker) -> Marker:
             if (
                 marker.broadcasts.get(key) == broadcast_id
                 and broadcast_id not in marker.released_broadcasts
+                and key not in marker.intents
             ):
                 return marker
             return replace(
                 marker,
                 broadcasts={**marker.broadcasts, key: broadcast_id},
                 released_broadcasts=marker.released_broadcasts - {broadcast_id},
+                intents={k: v for k, v in marker.intents.items() if k != key},
             )
 
         for sid in sorted(set(stream_ids)):
             if self.is_ours(sid):
-                self.edit_marker(sid, add)
+                self.edit_marker(sid, add, origin)
+
+    def intend(self, stream_id: int, intents: Mapping[str, str]) -> bool:
+        """Record the intents to create these broadcasts (key -> name) in this book; True when
+        the marker changed (the caller writes it before the POSTs)."""
+
+        def add(marker: Marker) -> Marker:
+            if all(marker.intents.get(k) == v for k, v in intents.items()):
+                return marker
+            return replace(marker, intents={**marker.intents, **intents})
+
+        return self.is_ours(stream_id) and self.edit_marker(stream_id, add)
+
+    def intents(self) -> dict[tuple[str, str], set[int]]:
+        """(broadcast key, name) -> our streams whose marker here records that intent."""
+        out: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for sid in self.our_ids():
+            marker = self.marker(sid)
+            for key, name in (marker.intents if marker else {}).items():
+                out[(key, name)].add(sid)
+        return out
 
     def forget_broadcast(
-        self, key: str, broadcast_id: int, *, skip: set[int], release: bool = False
+        self,
+        key: str,
+        broadcast_id: int,
+        *,
+        skip: set[int],
+        release: bool = False,
+        origin: int | None = None,
     ) -> None:
         """Remove the broadcast id from every one of our markers that lists it; `release` (an
         orphan) also records the id as released there, so no later run recovers it by name."""
@@ -232,62 +370,16 @@ class StreamBook:
             )
         for sid in recorders:
             try:
-                self.edit_marker(sid, lambda m: remove(m, release))
+                self.edit_marker(sid, lambda m: remove(m, release), origin)
             except MarkerTooLarge:  # no room to remember it: release it all the same
-                self.edit_marker(sid, lambda m: remove(m, False))
+                self.edit_marker(sid, lambda m: remove(m, False), origin)
 
 
-def match_lost_streams(
-    listing: Iterable[Mapping[str, Any]], wanted: Mapping[int, str | None]
-) -> dict[int, Json]:
-    """`wanted` maps a lost create to the `client_entity_data` it sent; each is matched to the
-    listed stream carrying the same marker (set + key), the lowest id if there are several."""
-    keys: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for index, raw in wanted.items():
-        marker = marker_in(raw)
-        if marker is not None:
-            keys[(marker.set_name, marker.key)].append(index)
-    best: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for stream in listing:
-        marker = marker_in(stream.get(ENTITY))
-        if marker is None or (marker.set_name, marker.key) not in keys:
-            continue
-        key = (marker.set_name, marker.key)
-        if key not in best or int(stream["id"]) < int(best[key]["id"]):
-            best[key] = stream
-    return {i: dict(best[key]) for key, indexes in keys.items() if key in best for i in indexes}
-
-
-def match_lost_broadcasts(
-    listing: Iterable[Mapping[str, Any]],
-    wanted: Mapping[int, tuple[Mapping[str, Any], Sequence[int]]],
-    *,
-    known: Iterable[int],
-    ours: set[int],
-) -> dict[int, Json]:
-    """`wanted` maps a lost create to the body and stream ids it sent. A match is a broadcast
-    this run did not know (`known`: those that existed before it or that it made), with the same
-    name and using one of our streams among those; each is taken once: an identical stream set
-    first, then the newest."""
-    names = {body.get("name") for body, _ids in wanted.values()}
-    seen = set(known)
-    candidates: dict[Any, list[Mapping[str, Any]]] = defaultdict(list)
-    for broadcast in listing:
-        if broadcast.get("name") in names and int(broadcast["id"]) not in seen:
-            candidates[broadcast.get("name")].append(broadcast)
-    taken: set[int] = set()
-    out: dict[int, Json] = {}
-    for index, (body, sent_ids) in sorted(wanted.items()):
-        ids = set(sent_ids)
-        look_for = ids & ours or ids
-        scored = []
-        for broadcast in candidates[body.get("name")]:
-            uses = {int(s) for s in broadcast.get("stream_ids") or []}
-            # Without stream ids (the planner never sends that) the name alone must do.
-            if int(broadcast["id"]) not in taken and (look_for & uses or not ids):
-                scored.append(((uses == ids, int(broadcast["id"])), broadcast))
-        if scored:
-            _score, match = max(scored, key=lambda pair: pair[0])
-            taken.add(int(match["id"]))
-            out[index] = dict(match)
-    return out
+def _is_object(raw: str | None) -> bool:
+    """Empty, or a JSON object: a value our marker can sit beside."""
+    if not raw:
+        return True
+    try:
+        return isinstance(json.loads(raw), dict)
+    except ValueError:
+        return False

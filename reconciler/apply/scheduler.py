@@ -1,8 +1,9 @@
 """Executes a `Plan` through the `StreamingAPI`: stages in lifecycle order (invariant 6), the
 independent changes of a stage in parallel on one bounded pool, exactly one `ChangeResult` per
-change, broadcast ownership recorded in our stream markers, and no duplicate creates (invariant 8):
-a stage looks its planned creates up before its first POST of a kind, and its lost creates after
-each round (`apply_lookup`).
+change, broadcast ownership recorded in our stream markers (one write per stream per stage,
+`stagemarks`), no duplicate creates (invariant 8): a stage looks its planned creates up before
+its first POST of a kind, and its lost creates after each round (`lookup`), and live-safety
+re-checked just before each disruptive write (`livecheck`).
 
 Knows nothing of manifests, guards or output formats.
 """
@@ -14,10 +15,13 @@ import queue
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
 
 from reconciler.api.protocol import StreamingAPI
+from reconciler.apply.livecheck import Held, LiveHold, LiveRecheck
 from reconciler.apply.lookup import (
+    CREATED_WITHOUT_BODY,
     FOUND_AFTER_AMBIGUOUS,
     FOUND_BEFORE_CREATING,
     MAX_CREATE_ATTEMPTS,
@@ -28,9 +32,11 @@ from reconciler.apply.lookup import (
     lost_create,
 )
 from reconciler.apply.markers import Json, StreamBook, infer_set_name
+from reconciler.apply.stagemarks import StageMarks
 from reconciler.errors import AmbiguousCreate, ReconcilerError
 from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Plan, Report, Resource
 from reconciler.model.live import LiveState
+from reconciler.model.ownership import ownership_of
 from reconciler.redact import redact_text
 
 log = logging.getLogger("reconciler.apply")
@@ -50,16 +56,22 @@ def apply_plan(
     workers: int = 8,
     on_result: Callable[[ChangeResult], None] | None = None,
     set_name: str | None = None,
+    live_hold: LiveHold | None = None,
     guard: Callable[[], str | None] | None = None,
 ) -> Report:
     """Run every change once; a failure stops only the changes that depend on it.
 
     `set_name` scopes which streams are ours; by default it is read from the markers in the plan.
     `on_result` is called on the calling thread, once per change, as results come in.
+    `live_hold`: a change it calls disruptive (were its streams on air) is re-checked by one GET
+    of each of its streams just before the write, and HELD if one is on air now, unless the
+    change is `live_allowed`.
     `guard` is asked right before each change starts writing: a reason (the lock was lost, the
-    run was interrupted) reports the change SKIPPED with it instead.
+    run was interrupted) reports the change SKIPPED with it instead; the stage's own marker
+    writes stop too.
     """
     run = _Run(plan, api, live, set_name or infer_set_name(plan, live), guard)
+    run.recheck = LiveRecheck(api, live, live_hold)
     results: dict[int, ChangeResult] = {}
 
     def finish(index: int, result: ChangeResult) -> None:
@@ -71,9 +83,15 @@ def apply_plan(
     for index, change in enumerate(plan.changes):
         by_stage[change.stage].append(index)
 
+    def fail(index: int, why: str) -> None:
+        finish(index, replace(run.failed(index, why), object_id=results[index].object_id))
+
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="apply") as pool:
+        marks = StageMarks(plan, run.book, pool, workers, guard)
         for stage in sorted(by_stage):
-            _Stage(run, pool, results, finish).run_all(by_stage[stage])
+            _Stage(run, pool, results, finish).run_all(by_stage[stage], marks)
+            marks.after_stage(stage, results, fail)
+        marks.after_stage(None, results, fail)
     return Report(results=tuple(results[i] for i in range(len(plan.changes))))
 
 
@@ -100,13 +118,16 @@ class _Stage:
         self.dependents: dict[int, list[int]] = defaultdict(list)
         self.lookup: StageLookup  # set by run_all, before any change starts
 
-    def run_all(self, indexes: list[int]) -> None:
+    def run_all(self, indexes: list[int], marks: StageMarks) -> None:
         self.lookup = StageLookup(self.run.finder, self.run.plan, indexes, self.run.create_body)
         changes = self.run.plan.changes
         for index in indexes:  # held first, so that their dependents see them at once
             held = changes[index].held
             if held is not None:
                 self.finish(index, ChangeResult(changes[index], Outcome.HELD, detail=held))
+        creating = self.lookup.to_send(Resource.BROADCAST)
+        for index, why in marks.write_intents(creating).items():
+            self.finish(index, self.run.failed(index, why))
         members = set(indexes)
         for index in indexes:
             if index in self.results:
@@ -202,11 +223,12 @@ class _Run:
         self.plan = plan
         self.api = api
         self.guard = guard
+        self.recheck = LiveRecheck(api, live, None)
         self.book = StreamBook(api, live, set_name)
         self.book.note_plan(plan)
-        self.finder = Finder(api, self.book, live.broadcast_by_id)
+        prior = ownership_of(live, set_name).intents if set_name is not None else {}
+        self.finder = Finder(api, self.book, live.broadcast_by_id, prior)
         self.broadcast_names = {b.id: str(b.get("name") or "") for b in live.broadcasts}
-        self.live_broadcast_streams = {b.id: list(b.stream_ids) for b in live.broadcasts}
         self.created: dict[tuple[Resource, str], int] = {}
         self.deps = _dependencies(plan)
         # Streams this plan deletes: no point writing their markers on the way down.
@@ -244,11 +266,11 @@ class _Run:
     def execute(self, index: int) -> ChangeResult | Sought:
         change = self.plan.changes[index]
         work = self._create if change.action is Action.CREATE else self._dispatch
-        return self._guarded(index, partial(work, change))
+        return self._guarded(index, partial(work, index))
 
     def found(self, index: int, found: Found) -> ChangeResult | Sought:
         """A create whose object the account holds: ours, recorded like a create that answered."""
-        return self._guarded(index, partial(self._created, self.plan.changes[index], found))
+        return self._guarded(index, partial(self._created, index, found))
 
     def _guarded(
         self, index: int, work: Callable[[], ChangeResult | Sought]
@@ -258,6 +280,8 @@ class _Run:
             return self.skipped(index, stop)
         try:
             return work()
+        except Held as held:
+            return ChangeResult(self.plan.changes[index], Outcome.HELD, detail=str(held))
         except ReconcilerError as error:
             return self.failed(index, str(error))
         except Exception as error:  # an unexpected bug must still give this change a result
@@ -265,18 +289,21 @@ class _Run:
 
     # --- actions -----------------------------------------------------------------------------
 
-    def _dispatch(self, change: Change) -> ChangeResult:
+    def _dispatch(self, index: int) -> ChangeResult:
+        change = self.plan.changes[index]
+        self.recheck.check(change)
         action = change.action
         if action is Action.CLEANUP:
             target = self._target(change)
             self.api.delete_stream(target)
+            self.book.forget_stream(target)
         elif action is Action.DELETE_RECORDING:
             target = self._target(change)
             self.api.delete_video(target)
         elif change.resource is Resource.STREAM:
             target = self._stream_change(change)
         else:
-            target = self._broadcast_change(change)
+            target = self._broadcast_change(index, change)
         return ChangeResult(change, Outcome.DONE, object_id=target)
 
     def _stream_change(self, change: Change) -> int:
@@ -287,23 +314,24 @@ class _Run:
             self.api.stop_recording(target)
         elif action is Action.DELETE:
             self.api.delete_stream(target)
+            self.book.forget_stream(target)
         elif action is Action.ORPHAN and "client_entity_data" not in change.body:
             self.book.edit_marker(target, lambda _marker: None)
-        else:  # UPDATE, ADOPT, ORPHAN with a body, ACTIVATE, DEACTIVATE
-            body = self.book.with_name(target, change.body)
-            answer = self.api.update_stream(target, body)
+            self.book.flush(target)
+        else:  # UPDATE, ADOPT, ORPHAN with a body, ACTIVATE, DEACTIVATE: one PATCH, with the
+            # marker edits still pending on the stream
             key = None if change.action is Action.ORPHAN else change.key
-            self.book.note_stream(key, target, body, answer)
+            self.book.write_stream(target, key, change.body)
         return target
 
-    def _broadcast_change(self, change: Change) -> int:
+    def _broadcast_change(self, index: int, change: Change) -> int:
         target, action = self._target(change), change.action
         if action is Action.DELETE:
             self.api.delete_broadcast(target)
-            self.book.forget_broadcast(change.key, target, skip=self.doomed)
+            self.book.forget_broadcast(change.key, target, skip=self.doomed, origin=index)
             return target
         if action is Action.ORPHAN:
-            self.book.forget_broadcast(change.key, target, skip=set(), release=True)
+            self.book.forget_broadcast(change.key, target, skip=set(), release=True, origin=index)
             return target
         body = dict(change.body)
         stream_ids = self._stream_ids(change) if change.stream_refs else None
@@ -313,12 +341,16 @@ class _Run:
             if "name" not in body and self.broadcast_names.get(target):
                 body["name"] = self.broadcast_names[target]
             self.api.update_broadcast(target, body)
+            if stream_ids is not None:  # what a later re-check of its streams must read
+                self.recheck.note_streams(target, stream_ids)
         if action is Action.ADOPT and stream_ids is None:
-            stream_ids = self.live_broadcast_streams.get(target, [])
+            stream_ids = self.recheck.broadcast_streams.get(target, [])
         if stream_ids is not None:
             # Record on the streams it uses now, then drop it from those it left (never unowned).
-            self.book.record_broadcast(stream_ids, change.key, target)
-            self.book.forget_broadcast(change.key, target, skip=set(stream_ids) | self.doomed)
+            self.book.record_broadcast(stream_ids, change.key, target, origin=index)
+            self.book.forget_broadcast(
+                change.key, target, skip=set(stream_ids) | self.doomed, origin=index
+            )
         return target
 
     def create_body(self, change: Change) -> tuple[Json, list[int]]:
@@ -331,27 +363,35 @@ class _Run:
                 body["stream_ids"] = stream_ids
         return body, stream_ids
 
-    def _create(self, change: Change) -> ChangeResult | Sought:
+    def _create(self, index: int) -> ChangeResult | Sought:
+        change = self.plan.changes[index]
         body, stream_ids = self.create_body(change)
-        is_stream = change.resource is Resource.STREAM
-        send = self.api.create_stream if is_stream else self.api.create_broadcast
         try:
-            answer = send(body)
+            if change.resource is Resource.STREAM:
+                answer = self.api.create_stream(body)
+            else:
+                answer = self.api.create_broadcast(body, find_created=False)
         except AmbiguousCreate as error:
             return lost_create(change.resource, body, stream_ids, error)
-        return self._created(change, Found(Sought(body, tuple(stream_ids)), answer, ""))
+        if not answer:  # created, answered without a body: the stage finds all such in one sweep
+            return Sought(body, tuple(stream_ids), CREATED_WITHOUT_BODY, committed=True)
+        return self._created(index, Found(Sought(body, tuple(stream_ids)), answer, ""))
 
-    def _created(self, change: Change, found: Found) -> ChangeResult:
-        """Bookkeeping once a create's object is known: its id, and a broadcast in our markers."""
+    def _created(self, index: int, found: Found) -> ChangeResult:
+        """Bookkeeping once a create's object is known: its id, and a broadcast in our markers
+        (written with the stream's next PATCH, which also clears the intent)."""
+        change = self.plan.changes[index]
         body, stream_ids, answer = found.sought.body, found.sought.stream_ids, found.answer
         object_id = int(answer["id"])
         self.created[(change.resource, change.key)] = object_id
         if change.resource is Resource.STREAM:
             self.book.note_stream(change.key, object_id, body, answer)
+            if found.detail != FOUND_BEFORE_CREATING:
+                self.book.note_created(object_id)
         else:
             self.finder.known_broadcasts.add(object_id)
             try:
-                self.book.record_broadcast(stream_ids, change.key, object_id)
+                self.book.record_broadcast(stream_ids, change.key, object_id, origin=index)
             except ReconcilerError as error:
                 raise ReconcilerError(
                     f"broadcast created (id {object_id}) but recording it in the stream markers "

@@ -81,6 +81,9 @@ class Change:
     stream_refs: tuple[str, ...] = ()  # broadcast stream keys, resolved to ids at apply time
     reason: str = ""  # why (drift, prune, cleanup selection, interruption, ...)
     held: str | None = None  # set by a safety rule: why this change is held back
+    # set by the guards: the user allows this change to disturb a live stream (policy or flag);
+    # otherwise apply re-checks a disruptive change at the moment of its write (invariant 5)
+    live_allowed: bool = False
     depends_on: tuple[str, ...] = ()  # ids of changes that must be done first
 
     @property

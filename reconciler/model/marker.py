@@ -31,6 +31,10 @@ class Marker:
     orphan_broadcasts: frozenset[str] = frozenset()
     # ids of broadcasts released by deletion policy orphan: never recovered by name again
     released_broadcasts: frozenset[int] = frozenset()
+    # broadcast key -> name of a broadcast this set is about to create on this stream, written
+    # before the POST and cleared when its id is recorded: the only evidence that lets a later
+    # run recover an interrupted create by name (a look-alike made by hand is never ours)
+    intents: Mapping[str, str] = field(default_factory=dict)
 
     def to_json_value(self) -> dict[str, Any]:
         value: dict[str, Any] = {"set": self.set_name, "key": self.key}
@@ -46,6 +50,8 @@ class Marker:
             value["orphan_broadcasts"] = sorted(self.orphan_broadcasts)
         if self.released_broadcasts:
             value["released_broadcasts"] = sorted(self.released_broadcasts)
+        if self.intents:
+            value["creating"] = dict(sorted(self.intents.items()))
         return value
 
 
@@ -90,7 +96,14 @@ def _marker_from(value: Any) -> Marker | None:
         protected_broadcasts=frozenset(_strings(value.get("protected_broadcasts"))),
         orphan_broadcasts=frozenset(_strings(value.get("orphan_broadcasts"))),
         released_broadcasts=frozenset(_ints(value.get("released_broadcasts"))),
+        intents=_names(value.get("creating")),
     )
+
+
+def _names(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, str)}
 
 
 def _ints(value: Any) -> list[int]:

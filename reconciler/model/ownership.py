@@ -1,7 +1,8 @@
 """Which live objects a manifest set owns, answered once from the live state and the set name:
 key -> managed stream (duplicate keys: the lowest id, the others left untouched), broadcast id ->
-our streams recording it, protected / orphaned / released broadcasts, other sets' objects, lock
-streams, and streams whose data is too odd to be anybody's.
+our streams recording it, protected / orphaned / released broadcasts, the intents to create
+recorded before a POST, other sets' objects, lock streams, and streams whose data is too odd to
+be anybody's.
 
 Pure; the planner, guards, cleanup, apply's marker book, export and status all read it. Knows
 nothing of the API client or of what a plan does with it.
@@ -56,6 +57,9 @@ class Ownership:
     protected: frozenset[str]  # broadcast keys flagged protected in some marker
     orphaned: frozenset[str]  # broadcast keys flagged orphan in some marker
     released: frozenset[int]  # broadcast ids released by deletion policy orphan
+    # (broadcast key, name) -> our streams whose marker records the intent to create it: the
+    # evidence an interrupted create needs before a broadcast is recovered by its name
+    intents: Mapping[tuple[str, str], frozenset[int]]
     warnings: tuple[str, ...]
 
     def key_of(self, stream_id: int) -> str:
@@ -129,6 +133,7 @@ def _build(live: LiveState, set_name: str) -> Ownership:
         protected=protected,
         orphaned=orphaned,
         released=released,
+        intents=_intents(owned_by_id),
         warnings=tuple(warnings),
     )
 
@@ -150,6 +155,14 @@ def _one_per_key(
                 f"is managed, {ids} left untouched (delete or re-key them by hand)"
             )
     return owned, duplicates
+
+
+def _intents(owned_by_id: Mapping[int, OwnedStream]) -> dict[tuple[str, str], frozenset[int]]:
+    found: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for sid, owned in owned_by_id.items():
+        for key, name in owned.marker.intents.items():
+            found[(key, name)].add(sid)
+    return {intent: frozenset(ids) for intent, ids in found.items()}
 
 
 def _broadcast_records(

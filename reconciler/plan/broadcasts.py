@@ -83,7 +83,7 @@ def index_broadcasts(
 class How(StrEnum):
     OWNED = "owned"
     ADOPT = "adopt"  # explicit adopt_id
-    RECOVERED = "recovered"  # created by an interrupted run, found by name
+    RECOVERED = "recovered"  # created by an interrupted run: its name and a recorded intent
     CREATE = "create"
 
 
@@ -134,7 +134,14 @@ def resolve_broadcasts(
         if key in targets or desired.broadcasts[key].adopt_id is not None:
             continue
         name = str(desired.broadcasts[key].fields.get("name", key))
-        found = [bid for bid in index.by_name.get(name, ()) if bid not in taken]
+        # Only where this set recorded the intent to create it on a stream the broadcast uses:
+        # a broadcast made by hand with the same name is never taken over.
+        intended = streams.intents.get((key, name), frozenset())
+        found = [
+            bid
+            for bid in index.by_name.get(name, ())
+            if bid not in taken and intended & set(index.by_id[bid].stream_ids)
+        ]
         if not found:
             targets[key] = BroadcastTarget(key, How.CREATE)
             continue

@@ -142,12 +142,15 @@ def desired_markers(
     """The marker every desired stream should carry.
 
     It lists the desired broadcasts using the stream whose id is already ours; broadcasts
-    created or adopted in this run are recorded by apply. Entries of broadcasts that left the
-    manifests are kept while the broadcast exists (prune, protect and orphan act on them, and
-    apply forgets them after a delete or orphan); entries for ids gone from the account, or for
-    broadcasts that no longer use the stream, are dropped (repair).
+    created or adopted in this run are recorded by apply, and those it creates or recovers by
+    name carry an intent until then (invariant 8: recorded before the broadcast's POST).
+    Entries of broadcasts that left the manifests are kept while the broadcast exists (prune,
+    protect and orphan act on them, and apply forgets them after a delete or orphan); entries
+    for ids gone from the account, or for broadcasts that no longer use the stream, are dropped
+    (repair).
     """
     uses: dict[str, dict[str, int]] = defaultdict(dict)
+    intents: dict[str, dict[str, str]] = defaultdict(dict)
     protect: dict[str, set[str]] = defaultdict(set)
     orphan: dict[str, set[str]] = defaultdict(set)
     taken = {t.id for t in targets.values() if t.id is not None}
@@ -156,6 +159,8 @@ def desired_markers(
         for skey in want.stream_keys:
             if target is not None and target.how is How.OWNED and target.id is not None:
                 uses[skey][key] = target.id
+            elif target is not None and target.how in (How.CREATE, How.RECOVERED):
+                intents[skey][key] = str(want.fields.get("name", key))
             if want.policy.protect:
                 protect[skey].add(key)
             elif want.policy.deletion is DeletionPolicy.ORPHAN:
@@ -166,9 +171,13 @@ def desired_markers(
         entries = uses.get(skey, {})
         kept_protect, kept_orphan = protect.get(skey, set()), orphan.get(skey, set())
         released: frozenset[int] = frozenset()
+        # The intent to create a broadcast rides with a new stream's create (or adoption); on a
+        # stream already ours apply writes it before the POST, and the plan keeps it there.
+        intended = intents.get(skey, {})
         owned = streams.owned.get(skey)
         if owned is not None:
             live_marker = owned.marker
+            intended = {k: v for k, v in intended.items() if live_marker.intents.get(k) == v}
             # Released broadcasts stay remembered while they exist and nobody adopts them.
             released = frozenset(
                 bid
@@ -193,5 +202,6 @@ def desired_markers(
             protected_broadcasts=frozenset(kept_protect),
             orphan_broadcasts=frozenset(kept_orphan),
             released_broadcasts=released,
+            intents=intended,
         )
     return markers

@@ -129,9 +129,12 @@ def _hold_live_changes(
 ) -> tuple[Change, ...]:
     out = []
     for change in changes:
+        allowed = _live_allowed(change, desired, options)
         why = None if change.held else live_disturbance(change, live)
-        if why and not _live_allowed(change, desired, options):
+        if why and not allowed:
             change = change.hold(f"{why}; {LIVE_OPT_IN}")
+        elif allowed:  # apply's re-check at the moment of the write lets it through too
+            change = replace(change, live_allowed=True)
         out.append(change)
     return tuple(out)
 

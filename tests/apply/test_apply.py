@@ -95,11 +95,12 @@ def test_lifecycle_order_and_markers(sim: Any, api: Any) -> None:
     report = apply_plan(plan, api, read_live(api), workers=4)
     assert [r.outcome for r in report.results] == [Outcome.DONE] * 5
     assert api_calls(sim) == [
-        "POST /streaming/streams",
-        "POST /streaming/broadcasts",
-        "PATCH /streaming/streams/{id}",  # record the broadcast in both markers
+        "POST /streaming/streams",  # (this hand-made plan's marker carries no intent)
+        "PATCH /streaming/streams/{id}",  # the intent to create 'show', in both markers
         "PATCH /streaming/streams/{id}",
-        "PATCH /streaming/streams/{id}",  # activate studio-b
+        "POST /streaming/broadcasts",
+        "PATCH /streaming/streams/{id}",  # studio-a: 'show' recorded, after its stage
+        "PATCH /streaming/streams/{id}",  # studio-b: activated, and 'show' recorded
         "PATCH /streaming/broadcasts/{id}",  # live
         "PUT /streaming/streams/{id}/start_recording",
     ]
@@ -321,8 +322,7 @@ def test_delete_and_orphan_broadcast_update_the_markers(sim: Any, api: Any) -> N
     assert [b["name"] for b in api.list_broadcasts()] == ["kept"]
     assert sorted(api_calls(sim)) == [
         "DELETE /streaming/broadcasts/{id}",
-        "PATCH /streaming/streams/{id}",
-        "PATCH /streaming/streams/{id}",
+        "PATCH /streaming/streams/{id}",  # both edits of the stage's marker, in one write
     ]
 
 

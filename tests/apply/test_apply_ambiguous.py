@@ -71,7 +71,7 @@ class Scripted:
     def create_stream(self, fields: dict[str, Any]) -> dict[str, Any]:
         return self._create("streams", self.api.create_stream, fields)
 
-    def create_broadcast(self, fields: dict[str, Any]) -> dict[str, Any]:
+    def create_broadcast(self, fields: dict[str, Any], **options: Any) -> dict[str, Any]:
         return self._create("broadcasts", self.api.create_broadcast, fields)
 
     def _create(self, kind: str, create: Any, fields: dict[str, Any]) -> dict[str, Any]:

@@ -40,7 +40,7 @@ class FakeAPI:
             raise ServerError("Server Error", method="POST", path="/streaming/streams", status=503)
         return {"id": new_id, **fields}
 
-    def create_broadcast(self, fields: dict[str, Any]) -> dict[str, Any]:
+    def create_broadcast(self, fields: dict[str, Any], **options: Any) -> dict[str, Any]:
         return {"id": self._record("create_broadcast", fields["name"]), **fields}
 
     def update_stream(self, stream_id: int, fields: dict[str, Any]) -> dict[str, Any]:

@@ -36,7 +36,14 @@ def fake_apply(plan: Plan, state: LiveState, set_name: str) -> LiveState:
     def record(stream_ids: list[int], key: str, bid: int) -> None:
         for sid in stream_ids:
             if sid in streams:
-                edit_marker(sid, lambda m: replace(m, broadcasts={**m.broadcasts, key: bid}))
+                edit_marker(
+                    sid,
+                    lambda m: replace(
+                        m,
+                        broadcasts={**m.broadcasts, key: bid},
+                        intents={k: v for k, v in m.intents.items() if k != key},
+                    ),
+                )
 
     def forget(bid: int, key: str, keep: set[int]) -> None:
         def drop(m: Marker) -> Marker:

@@ -142,7 +142,7 @@ def test_marker_of_a_stream_the_broadcast_left_is_repaired() -> None:
 
 
 def test_unrecorded_broadcast_of_an_interrupted_run_is_adopted_by_name() -> None:
-    cam = stream(1, owner=marker("cam"))
+    cam = stream(1, owner=marker("cam", intents={"show": "show"}))
     state = live(cam, broadcast(61, "show", [1]), broadcast(60, "show", [1]))
     plan = compute_plan(desired([dstream("cam")], [dbroadcast("show", ["cam"])]), state)
     (adopt,) = plan.changes
@@ -158,8 +158,18 @@ def test_unrecorded_broadcast_of_an_interrupted_run_is_adopted_by_name() -> None
     )
 
 
+def test_a_hand_made_broadcast_with_the_name_is_not_taken_over() -> None:
+    """Issue 9 item 1: no intent recorded by this set on the stream, so not an interrupted
+    create of ours, whatever its name and streams."""
+    state = live(stream(1, owner=marker("cam")), broadcast(60, "show", [1]))
+    plan = compute_plan(desired([dstream("cam")], [dbroadcast("show", ["cam"])]), state)
+    assert summary(plan) == [("broadcast", "show", "create", None)]
+    assert not plan.warnings
+
+
 def test_same_name_on_someone_elses_streams_is_not_recovered() -> None:
-    state = live(stream(1, owner=marker("cam")), stream(2), broadcast(60, "show", [2]))
+    cam = stream(1, owner=marker("cam", intents={"show": "show"}))
+    state = live(cam, stream(2), broadcast(60, "show", [2]))
     plan = compute_plan(desired([dstream("cam")], [dbroadcast("show", ["cam"])]), state)
     assert summary(plan) == [("broadcast", "show", "create", None)]
 
@@ -342,7 +352,8 @@ def test_adopted_stream_gets_the_marker_entries_of_its_broadcasts() -> None:
 
 def test_recovery_never_takes_another_sets_broadcast() -> None:
     theirs = stream(2, owner=marker("cam", set_name="other", broadcasts={"show": 60}))
-    state = live(stream(1, owner=marker("cam")), theirs, broadcast(60, "show", [1, 2]))
+    ours = stream(1, owner=marker("cam", intents={"show": "show"}))
+    state = live(ours, theirs, broadcast(60, "show", [1, 2]))
     plan = compute_plan(desired([dstream("cam")], [dbroadcast("show", ["cam"])]), state)
     assert summary(plan) == [("broadcast", "show", "create", None)]
 

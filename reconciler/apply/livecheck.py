@@ -1,0 +1,81 @@
+"""Live-safety at the moment of the write (invariant 5): a change that would disturb its streams
+were they on air re-reads each of them (one GET) just before its request, and is held if one is
+on air now. The rule itself is the guards' (`live_disturbance`), handed in as `LiveHold`.
+
+Knows the API only through `StreamingAPI`; knows nothing of scheduling or of the guards' module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from reconciler.api.protocol import Json, StreamingAPI
+from reconciler.errors import ReconcilerError
+from reconciler.model.changes import Change, Resource
+from reconciler.model.live import LiveBroadcast, LiveState, LiveStream
+from reconciler.model.marker import EntityData
+
+# Why a change would disturb an on-air stream (with the user's way to allow it), or None.
+LiveHold = Callable[[Change, LiveState], str | None]
+_NO_ENTITY = EntityData(None, None, None)
+
+
+class Held(ReconcilerError):
+    """Re-read just before its write, the change would disturb a stream now on air."""
+
+
+class LiveRecheck:
+    """The re-check of one apply. `live`: the read the plan was made from (it says which streams
+    a change concerns and whether it could disturb them at all, never whether they are idle)."""
+
+    def __init__(self, api: StreamingAPI, live: LiveState, rule: LiveHold | None) -> None:
+        self.api = api
+        self.live = live
+        self.rule = rule
+        self.broadcast_streams = {b.id: list(b.stream_ids) for b in live.broadcasts}
+
+    def note_streams(self, broadcast_id: int, stream_ids: Sequence[int]) -> None:
+        """This run changed the broadcast's streams: a later re-check reads these."""
+        self.broadcast_streams[broadcast_id] = list(stream_ids)
+
+    def check(self, change: Change) -> None:
+        """Raise Held when the change would disturb a stream on air now. Only a change that
+        would disturb its streams were they on air costs a GET per stream (the caps keep these
+        few); a change the user allowed (`live_allowed`) costs nothing."""
+        if self.rule is None or change.live_allowed or change.target_id is None:
+            return
+        stream_ids, broadcast = self._streams_of(change)
+        if not stream_ids or self.rule(change, self._assumed_on_air(stream_ids, broadcast)) is None:
+            return
+        read = [_unmarked(self.api.get_stream(sid)) for sid in stream_ids]
+        why = self.rule(change, _state(read, broadcast))
+        if why is not None:
+            raise Held(f"on air when re-read just before the write: {why}")
+
+    def _streams_of(self, change: Change) -> tuple[list[int], LiveBroadcast | None]:
+        assert change.target_id is not None
+        if change.resource is Resource.STREAM:
+            return [change.target_id], None
+        known = self.live.broadcast_by_id.get(change.target_id)
+        if change.resource is not Resource.BROADCAST or known is None:
+            return [], None
+        ids = self.broadcast_streams.get(change.target_id, list(known.stream_ids))
+        return ids, LiveBroadcast.parse({**known.raw, "stream_ids": ids})
+
+    def _assumed_on_air(self, stream_ids: list[int], broadcast: LiveBroadcast | None) -> LiveState:
+        known = self.live.stream_by_id
+        streams = [
+            _unmarked({**(known[s].raw if s in known else {"id": s}), "live": True})
+            for s in stream_ids
+        ]
+        return _state(streams, broadcast)
+
+
+def _state(streams: list[LiveStream], broadcast: LiveBroadcast | None) -> LiveState:
+    return LiveState(streams=tuple(streams), broadcasts=(broadcast,) if broadcast else ())
+
+
+def _unmarked(raw: Json) -> LiveStream:
+    """A stream read for its live state only: its client_entity_data is not decoded (the rule
+    never looks at markers)."""
+    return LiveStream(int(raw["id"]), raw, _NO_ENTITY)
