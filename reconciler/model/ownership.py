@@ -244,3 +244,13 @@ def _claims(live: LiveState, owned: OwnedStream, warnings: list[str]) -> list[tu
             "forged or stale entry)"
         )
     return claims
+
+
+def recorded_but_not_listed(live: LiveState, set_name: str) -> tuple[int, ...]:
+    """The broadcast ids our markers record (duplicates' markers too) that the sweep did not
+    return, lowest first: each is either gone (deleted by hand: its entry gets repaired) or
+    proof that the read was incomplete. Raw entries: the cross-check needs the broadcast."""
+    listed = live.broadcast_by_id
+    own = ownership_of(live, set_name)
+    recorded = {bid for o in own.owned_by_id.values() for bid in o.marker.broadcasts.values()}
+    return tuple(sorted(bid for bid in recorded if bid not in listed))
