@@ -446,4 +446,3 @@ def schema() -> None:
     from reconciler.manifest import manifest_json_schema
 
     click.echo(json.dumps(manifest_json_schema(), indent=2, sort_keys=False))
-
