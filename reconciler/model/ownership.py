@@ -235,7 +235,9 @@ def _claims(live: LiveState, owned: OwnedStream, warnings: list[str]) -> list[tu
         broadcast = existing.get(bid)
         if broadcast is None:
             continue
-        if owned.id in broadcast.stream_ids:
+        # A listing without the field cannot be cross-checked: the marker is trusted as before
+        # (un-owning every broadcast would make the planner create them all again).
+        if owned.id in broadcast.stream_ids or "stream_ids" not in broadcast.raw:
             claims.append((key, bid))
             continue
         warnings.append(

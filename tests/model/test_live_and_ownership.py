@@ -99,3 +99,10 @@ def test_an_entry_on_a_stream_the_broadcast_does_not_use_claims_nothing() -> Non
         "stream 'cam' (#1): its marker records broadcast 'theirs' as #200, which does not use "
         "this stream: not counted as this set's (a copied, forged or stale entry)",
     )
+
+
+def test_a_listing_without_stream_ids_is_not_cross_checked() -> None:
+    live = LiveState.from_raw(
+        [stream(1, Marker("a", "cam", broadcasts={"show": 100}))], [{"id": 100}]
+    )
+    assert ownership_of(live, "a").recorded == {100: frozenset({"show"})}
