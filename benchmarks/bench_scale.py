@@ -5,13 +5,20 @@ request lower bound and next to a naive baseline that reads every object by id.
 
     python benchmarks/bench_scale.py             # 10,000 + 10,000, 20 ms, simulator in a child
     python benchmarks/bench_scale.py --quick     # 1,000 + 1,000
+    python benchmarks/bench_scale.py --huge      # 100,000 + 100,000 (not run by CI; ~15 min)
 
-Targets printed as PASS/FAIL: no-op plan within 10% of the lower bound, CPU under 3 s.
+Targets printed as PASS/FAIL: no-op plan within 10% of the lower bound, CPU under 3 s, the whole
+`reconciler plan` process (interpreter start, load, sweeps, plan, render; measured with
+/usr/bin/time, simulator in another process) under 2.5 s of CPU at 10k, a 1% apply within 1.15x of
+its lower bound. --huge prints the same figures at 100k and the peak memory per object.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,6 +27,7 @@ from pathlib import Path
 
 import flow
 from harness import (
+    API_KEY,
     PhaseResult,
     SimHandle,
     emit_json,
@@ -48,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="1,000 + 1,000")
     parser.add_argument(
+        "--huge", action="store_true", help="100,000 + 100,000 (long; not run by CI)"
+    )
+    parser.add_argument(
         "--sim",
         choices=("process", "inprocess"),
         default="process",
@@ -59,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    n = 1000 if args.quick else args.n
+    n = 1000 if args.quick else 100_000 if args.huge else args.n
     sample = None if args.naive_sample == 0 else args.naive_sample
     if args.tracemalloc:
         tracemalloc.start()
@@ -108,6 +119,13 @@ def main(argv: list[str] | None = None) -> int:
             print_phase(r, bounds=bounds)
             noop_result = r
 
+            with measure("`reconciler plan` process (/usr/bin/time)", sim, traced=False) as r:
+                # A real port only with the simulator in a child process.
+                process = plan_process(root, sim.url) if sim.child else PlanProcess(None, None, 0)
+            r.note = process.note(2 * n + UNOWNED)
+            results.append(r)
+            print_phase(r, bounds=bounds)
+
             with measure("naive baseline (GET each object by id)", sim, traced=False) as r:
                 naive, sweep_wall, sweep_cpu = flow.naive_read(
                     api, workers=args.concurrency, sample=sample
@@ -131,10 +149,12 @@ def main(argv: list[str] | None = None) -> int:
                 traced=args.tracemalloc,
             ) as r:
                 report = flow.apply(changed_desired, api, workers=args.concurrency)
+            apply_bound = bound + 2 * len(changed)
             r.note = (
                 flow.report_note(report) + f"; lower bound: one sweep per kind + one PATCH per "
-                f"change = {bound + 2 * len(changed)}"
+                f"change = {apply_bound}"
             )
+            apply_ratio = r.total / apply_bound
             results.append(r)
             print_phase(r, bounds=bounds)
             apply_failed = report is None or report.exit_code != 0
@@ -170,6 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.tracemalloc:
         print("(under --tracemalloc CPU times are inflated: the CPU targets are not judged)")
+    process_ok = process.cpu is not None and process.cpu < 2.5
+    print(
+        f"{'PASS' if process_ok else 'FAIL'}: `reconciler plan` whole process CPU "
+        f"{process.cpu_text} (target < 2.5 s at 10k), peak RSS {process.rss_text}"
+    )
+    print(
+        f"{'PASS' if apply_ratio <= 1.15 else 'FAIL'}: 1% apply sent {apply_ratio:.2f}x its "
+        "lower bound (target within 1.15x)"
+    )
     print(f"{'PASS' if empty else 'FAIL'}: no-op plans were empty before and after the apply")
     print(f"{'PASS' if not apply_failed else 'FAIL'}: the 1% apply converged")
     emit_json(
@@ -181,10 +210,53 @@ def main(argv: list[str] | None = None) -> int:
             "concurrency": args.concurrency,
             "sim": args.sim,
             "bounds": bounds,
+            "plan_process": {"cpu_s": process.cpu, "max_rss_mb": process.max_rss_mb},
+            "apply_ratio": apply_ratio,
             "naive_extrapolated": {"requests": est_requests, "wall_s": est_wall, "cpu_s": est_cpu},
         },
     )
     return 0 if ok else 1
+
+
+class PlanProcess:
+    """`reconciler plan` run as a user runs it, its CPU (user + sys) and peak RSS."""
+
+    def __init__(self, cpu: float | None, max_rss_mb: float | None, exit_code: int) -> None:
+        self.cpu, self.max_rss_mb, self.exit_code = cpu, max_rss_mb, exit_code
+
+    @property
+    def cpu_text(self) -> str:
+        return "unmeasured (no /usr/bin/time)" if self.cpu is None else f"{self.cpu:.2f} s"
+
+    @property
+    def rss_text(self) -> str:
+        return "unmeasured" if self.max_rss_mb is None else f"{self.max_rss_mb:.0f} MB"
+
+    def note(self, objects: int) -> str:
+        per = (
+            ""
+            if self.max_rss_mb is None
+            else f" ({self.max_rss_mb * 2**20 / objects / 1024:.1f} KiB per object)"
+        )
+        return f"exit {self.exit_code}; CPU {self.cpu_text}, peak RSS {self.rss_text}{per}"
+
+
+def plan_process(root: Path, url: str) -> PlanProcess:
+    """`python -m reconciler plan ROOT` against the simulator's port, under /usr/bin/time."""
+    env = dict(os.environ, GCORE_API_KEY=API_KEY, GCORE_BASE_URL=url, RECONCILER_RATE_LIMIT="0")
+    command = [sys.executable, "-m", "reconciler", "plan", str(root)]
+    timer = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+    if timer is None:
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        return PlanProcess(None, None, done.returncode)
+    done = subprocess.run(
+        [timer, "-f", "TIME %U %S %M", *command], env=env, capture_output=True, text=True
+    )
+    line = next((x for x in done.stderr.splitlines() if x.startswith("TIME ")), "")
+    if not line:
+        return PlanProcess(None, None, done.returncode)
+    _, user, system, rss_kb = line.split()
+    return PlanProcess(float(user) + float(system), int(rss_kb) / 1024, done.returncode)
 
 
 if __name__ == "__main__":

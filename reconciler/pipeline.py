@@ -17,7 +17,7 @@ from pathlib import Path
 from reconciler.api.platformtime import local_now, platform_now
 from reconciler.api.protocol import StreamingAPI
 from reconciler.apply.scheduler import apply_plan
-from reconciler.errors import ConfigError, LockLost
+from reconciler.errors import BadResponse, ConfigError, LockLost, NotFoundError
 from reconciler.lock.lease import (
     DEFAULT_TTL,
     Lock,
@@ -30,6 +30,7 @@ from reconciler.manifest import load_manifests
 from reconciler.model.changes import Change, ChangeResult, Outcome, Plan, Report
 from reconciler.model.desired import DesiredState
 from reconciler.model.live import LiveBroadcast, LiveState, read_live, reparse_streams
+from reconciler.model.ownership import recorded_but_not_listed
 from reconciler.plan.compute import PlanOptions, compute_plan
 from reconciler.redact import register_secrets
 from reconciler.safety.cleanup import collect_cleanup, with_cleanup
@@ -85,8 +86,49 @@ def load_desired(paths: Sequence[str | Path], options: RunOptions = RunOptions()
     return load_manifests(list(paths), set_name=options.set_name, environ=options.environ)
 
 
-def read_account(api: StreamingAPI) -> LiveState:
-    return _masked(read_live(api))
+MAX_MISSING_CONFIRMED = 25  # GETs one read may spend on recorded ids its sweep did not return
+
+
+def read_account(api: StreamingAPI, set_name: str | None = None) -> LiveState:
+    """One sweep per kind; with `set_name`, also proven complete for what that set records
+    (`confirm_complete`)."""
+    live = _masked(read_live(api))
+    if set_name is not None:
+        confirm_complete(api, live, set_name)
+    return live
+
+
+def confirm_complete(api: StreamingAPI, live: LiveState, set_name: str) -> None:
+    """Raise BadResponse, before anything is planned, when the broadcast sweep missed a broadcast
+    our markers record and that still exists (a page that answered `[]` or short where objects
+    exist: planning on it would drop marker entries and create duplicates). Each missing id is
+    confirmed with one GET: 404 means deleted by hand (the markers get repaired). More than
+    MAX_MISSING_CONFIRMED missing: not confirmed, the read is refused as it stands."""
+    missing = recorded_but_not_listed(live, set_name)
+    if not missing:
+        return
+    if len(missing) > MAX_MISSING_CONFIRMED:
+        raise BadResponse(
+            f"listing broadcasts: {len(missing)} broadcasts that the markers of set "
+            f"'{set_name}' record are not in the listing (ids {_ids(missing)}); more than "
+            f"{MAX_MISSING_CONFIRMED} are not looked up one by one: the listing is taken as "
+            "incomplete and not used, nothing was changed; retry later"
+        )
+    for bid in missing:
+        try:
+            api.get_broadcast(bid)
+        except NotFoundError:
+            continue  # deleted by hand: its entry is repaired as usual
+        raise BadResponse(
+            f"listing broadcasts: broadcast {bid}, recorded in the markers of set '{set_name}', "
+            f"exists (GET /streaming/broadcasts/{bid}) but the listing did not return it: the "
+            "listing is incomplete, so it is not used and nothing was changed; retry later"
+        )
+
+
+def _ids(ids: Sequence[int]) -> str:
+    shown = ", ".join(str(i) for i in ids[:10])
+    return shown + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
 
 
 def _masked(live: LiveState) -> LiveState:
@@ -116,7 +158,7 @@ def plan_against(
     desired: DesiredState, api: StreamingAPI, options: RunOptions = RunOptions()
 ) -> tuple[LiveState, Plan]:
     api.expect_counts(streams=len(desired.streams), broadcasts=len(desired.broadcasts))
-    live = read_account(api)
+    live = read_account(api, desired.settings.set_name)
     return live, plan_for(desired, live, api, options)
 
 
@@ -177,6 +219,7 @@ def apply_desired(
         streams = reparse_streams(held.streams, live.streams if live is not None else ())
         broadcasts = tuple(map(LiveBroadcast.parse, api.list_broadcasts()))
         fresh = _masked(LiveState(streams=streams, broadcasts=broadcasts))
+        confirm_complete(api, fresh, desired.settings.set_name)
         plan = plan_for(desired, fresh, api, options)
         replanned = _signature(plan) != _signature(shown)
         if not plan.pending:
@@ -238,6 +281,7 @@ __all__ = [
     "RunOptions",
     "apply_desired",
     "build_plan",
+    "confirm_complete",
     "held_only_report",
     "load_desired",
     "plan_against",

@@ -6,6 +6,7 @@ Knows click, the environment variables and the terminal; every decision lives in
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import signal
@@ -38,7 +39,6 @@ from reconciler.redact import redact_registered
 from reconciler.render.formats import Format, plan_json, render_plan, render_report, report_json
 from reconciler.render.inert import escape_controls, json_text, terminal_line
 from reconciler.render.lines import headline, plan_summary_line
-from reconciler.simulator.cli import simulator
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_HELD = 0, 1, 2, 3
 
@@ -82,7 +82,19 @@ def _stop_on_signals(meta: MutableMapping[str, Any]) -> Iterator[None]:
 
 
 class ReconcilerGroup(click.Group):
-    """Catches `ReconcilerError` once: a redacted message on stderr and its exit code."""
+    """Catches `ReconcilerError` once: a redacted message on stderr and its exit code. The
+    `simulator` group is imported only when asked for (`plan` and `apply` never load it)."""
+
+    LAZY = {"simulator": "reconciler.simulator.cli"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            module = importlib.import_module(self.LAZY[cmd_name])
+            self.add_command(getattr(module, cmd_name))
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -524,5 +536,4 @@ def schema() -> None:
     click.echo(json.dumps(manifest_json_schema(), indent=2, sort_keys=False))
 
 
-main.add_command(simulator)
 main.add_command(watch)

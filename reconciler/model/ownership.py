@@ -1,8 +1,8 @@
 """Which live objects a manifest set owns, answered once from the live state and the set name:
-key -> managed stream (duplicate keys: the lowest id, the others left untouched), broadcast id ->
-our streams recording it, protected / orphaned / released broadcasts, the intents to create
-recorded before a POST, other sets' objects, lock streams, and streams whose data is too odd to
-be anybody's.
+key -> managed stream (duplicate keys: see `_one_per_key`), broadcast id -> our streams recording
+it (only a marker on a stream the broadcast uses counts), protected / orphaned / released
+broadcasts, the intents to create recorded before a POST, other sets' objects, lock streams, and
+streams whose data is too odd to be anybody's.
 
 Pure; the planner, guards, cleanup, apply's marker book, export and status all read it. Knows
 nothing of the API client or of what a plan does with it.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reconciler.model.live import LiveState, LiveStream
 from reconciler.model.marker import Marker
@@ -61,6 +61,9 @@ class Ownership:
     # evidence an interrupted create needs before a broadcast is recovered by its name
     intents: Mapping[tuple[str, str], frozenset[int]]
     warnings: tuple[str, ...]
+    # our key -> why every change touching it is held: several streams carry our marker for it
+    # and the evidence (which of them our broadcasts use) contradicts the lowest-id rule
+    conflicts: Mapping[str, str] = field(default_factory=dict)
 
     def key_of(self, stream_id: int) -> str:
         owned = self.owned_by_id.get(stream_id)
@@ -116,8 +119,11 @@ def _build(live: LiveState, set_name: str) -> Ownership:
         carrier = OwnedStream(stream, marker)
         owned_by_id[stream.id] = carrier
         groups[marker.key].append(carrier)
-    owned, duplicates = _one_per_key(groups, warnings)
-    recorded, recorders, protected, orphaned, released = _broadcast_records(live, owned_by_id)
+    recorded, recorders, protected, orphaned, released = _broadcast_records(
+        live, owned_by_id, warnings
+    )
+    used = _streams_used_by(live, recorded)
+    owned, duplicates, conflicts = _one_per_key(groups, used, warnings)
     return Ownership(
         set_name=set_name,
         by_id=by_id,
@@ -135,26 +141,56 @@ def _build(live: LiveState, set_name: str) -> Ownership:
         released=released,
         intents=_intents(owned_by_id),
         warnings=tuple(warnings),
+        conflicts=conflicts,
     )
 
 
 def _one_per_key(
-    groups: Mapping[str, list[OwnedStream]], warnings: list[str]
-) -> tuple[dict[str, OwnedStream], dict[int, OwnedStream]]:
-    """The one rule for duplicate keys: the lowest id is managed, the others left untouched."""
+    groups: Mapping[str, list[OwnedStream]], used: AbstractSet[int], warnings: list[str]
+) -> tuple[dict[str, OwnedStream], dict[int, OwnedStream], dict[str, str]]:
+    """The one rule for duplicate keys: the lowest id is managed, the others left untouched,
+    never written. Unless the evidence says otherwise: the streams our broadcasts use (`used`)
+    are the ones this set has been managing. When the lowest id is not the one they use (a
+    forged copy on an older stream), or they use several, the key is a conflict: the stream they
+    use is kept as the managed one and every change touching the key is held, never switched."""
     owned: dict[str, OwnedStream] = {}
     duplicates: dict[int, OwnedStream] = {}
+    conflicts: dict[str, str] = {}
     for key in sorted(groups):
-        first, *others = sorted(groups[key], key=lambda o: o.id)
+        carriers = sorted(groups[key], key=lambda o: o.id)
+        evidenced = [o for o in carriers if o.id in used]
+        first = evidenced[0] if evidenced else carriers[0]
+        others = [o for o in carriers if o is not first]
         owned[key] = first
         duplicates.update((o.id, o) for o in others)
-        if others:
-            ids = ", ".join(f"#{o.id}" for o in others)
+        if not others:
+            continue
+        ids = ", ".join(f"#{o.id}" for o in others)
+        if first is carriers[0] and len(evidenced) <= 1:
             warnings.append(
                 f"stream '{key}': several streams carry this set's marker for it; #{first.id} "
                 f"is managed, {ids} left untouched (delete or re-key them by hand)"
             )
-    return owned, duplicates
+            continue
+        conflicts[key] = _conflict(key, carriers, evidenced)
+        warnings.append(conflicts[key])
+    return owned, duplicates, conflicts
+
+
+def _conflict(key: str, carriers: Sequence[OwnedStream], evidenced: Sequence[OwnedStream]) -> str:
+    ids = ", ".join(f"#{o.id}" for o in carriers)
+    used = ", ".join(f"#{o.id}" for o in evidenced)
+    return (
+        f"stream '{key}': streams {ids} all carry this set's marker for it and this set's "
+        f"broadcasts use {used}, not only the lowest id: a copied or forged marker; every change "
+        f"touching '{key}' is held until the markers of the others are removed by hand"
+    )
+
+
+def _streams_used_by(live: LiveState, recorded: Mapping[int, AbstractSet[str]]) -> set[int]:
+    """The stream ids our (cross-checked) broadcasts use: evidence of which stream is ours."""
+    by_id = live.broadcast_by_id
+    return {sid for bid in recorded for sid in by_id[bid].stream_ids}
 
 
 def _intents(owned_by_id: Mapping[int, OwnedStream]) -> dict[tuple[str, str], frozenset[int]]:
@@ -166,7 +202,7 @@ def _intents(owned_by_id: Mapping[int, OwnedStream]) -> dict[tuple[str, str], fr
 
 
 def _broadcast_records(
-    live: LiveState, owned_by_id: Mapping[int, OwnedStream]
+    live: LiveState, owned_by_id: Mapping[int, OwnedStream], warnings: list[str]
 ) -> tuple[
     dict[int, set[str]],
     dict[int, list[OwnedStream]],
@@ -175,8 +211,8 @@ def _broadcast_records(
     frozenset[int],
 ]:
     """What our markers record about broadcasts; ids no longer in the account are left out (the
-    markers get repaired)."""
-    existing = live.broadcast_by_id
+    markers get repaired), and so is an entry on a stream the broadcast does not use (see
+    `_claims`)."""
     recorded: dict[int, set[str]] = defaultdict(set)
     recorders: dict[int, list[OwnedStream]] = defaultdict(list)
     protected: set[str] = set()
@@ -185,11 +221,10 @@ def _broadcast_records(
     for sid in sorted(owned_by_id):
         owned = owned_by_id[sid]
         marker = owned.marker
-        for key, bid in marker.broadcasts.items():
-            if bid in existing:
-                recorded[bid].add(key)
-                if not recorders[bid] or recorders[bid][-1] is not owned:
-                    recorders[bid].append(owned)
+        for key, bid in _claims(live, owned, warnings):
+            recorded[bid].add(key)
+            if not recorders[bid] or recorders[bid][-1] is not owned:
+                recorders[bid].append(owned)
         protected |= marker.protected_broadcasts
         orphaned |= marker.orphan_broadcasts
         released |= marker.released_broadcasts
@@ -200,3 +235,37 @@ def _broadcast_records(
         frozenset(orphaned),
         frozenset(released),
     )
+
+
+def _claims(live: LiveState, owned: OwnedStream, warnings: list[str]) -> list[tuple[str, int]]:
+    """The (key, id) entries of a marker that make a broadcast ours: the broadcast exists and
+    uses the stream carrying the marker. Anyone can write a marker; only an entry on a stream
+    the broadcast shows on is evidence (a marker on some other stream claiming a human's
+    broadcast would otherwise grant its deletion). Such an entry is named in a warning."""
+    existing = live.broadcast_by_id
+    claims = []
+    for key, bid in owned.marker.broadcasts.items():
+        broadcast = existing.get(bid)
+        if broadcast is None:
+            continue
+        # A listing without the field cannot be cross-checked: the marker is trusted as before
+        # (un-owning every broadcast would make the planner create them all again).
+        if owned.id in broadcast.stream_ids or "stream_ids" not in broadcast.raw:
+            claims.append((key, bid))
+            continue
+        warnings.append(
+            f"stream '{owned.key}' (#{owned.id}): its marker records broadcast '{key}' as "
+            f"#{bid}, which does not use this stream: not counted as this set's (a copied, "
+            "forged or stale entry)"
+        )
+    return claims
+
+
+def recorded_but_not_listed(live: LiveState, set_name: str) -> tuple[int, ...]:
+    """The broadcast ids our markers record (duplicates' markers too) that the sweep did not
+    return, lowest first: each is either gone (deleted by hand: its entry gets repaired) or
+    proof that the read was incomplete. Raw entries: the cross-check needs the broadcast."""
+    listed = live.broadcast_by_id
+    own = ownership_of(live, set_name)
+    recorded = {bid for o in own.owned_by_id.values() for bid in o.marker.broadcasts.values()}
+    return tuple(sorted(bid for bid in recorded if bid not in listed))

@@ -34,6 +34,8 @@ def apply_guards(
 ) -> Plan:
     """Return `plan` with the safety rules applied, in this order:
 
+    0. key conflicts: every change touching a stream key whose copies the ownership index could
+       not settle (`Ownership.conflicts`) is held with the index's warning.
     1. live-safety: changes that would disturb a live stream are held (`Change.held` set to the
        reason); changes that depend on a held change are held too ("waits for ...").
     2. empty kind: when the manifests declare no stream (resp. broadcast) at all, every prune of
@@ -46,7 +48,8 @@ def apply_guards(
     with their reason: apply reports them HELD and exits 3, so cron can alert. Cleanup changes
     are capped by their policy, not here.
     """
-    changes = _hold_live_changes(plan.changes, desired, live, options)
+    changes = _hold_key_conflicts(plan.changes, live, desired.settings.set_name)
+    changes = _hold_live_changes(changes, desired, live, options)
     notes = list(plan.notes)
     notes += _live_overrides(plan.changes, desired, live, options)
     changes = _hold_dependents(changes)
@@ -55,6 +58,31 @@ def apply_guards(
     changes, capped = _cap_deletions(changes, desired, live, options)
     notes += capped
     return replace(plan, changes=changes, notes=tuple(notes))
+
+
+# --- key conflicts (issue 9 item 3) ----------------------------------------------------------
+
+
+def _hold_key_conflicts(
+    changes: tuple[Change, ...], live: LiveState, set_name: str
+) -> tuple[Change, ...]:
+    """Hold the changes of a conflicting stream key, of the broadcasts that name it, and of the
+    broadcasts that use any stream carrying it: which stream is ours is not known for sure."""
+    own = ownership_of(live, set_name)
+    if not own.conflicts:
+        return changes
+    carriers: dict[int, str] = {o.id: o.key for o in own.owned_by_id.values()}
+    out = []
+    for change in changes:
+        keys = {change.key} if change.resource is Resource.STREAM else set(change.stream_refs)
+        target = live.broadcast_by_id.get(change.target_id or -1)
+        if change.resource is Resource.BROADCAST and target is not None:
+            keys |= {carriers[s] for s in target.stream_ids if s in carriers}
+        conflict = next((own.conflicts[k] for k in sorted(keys) if k in own.conflicts), None)
+        if conflict is not None and change.held is None:
+            change = change.hold(conflict)
+        out.append(change)
+    return tuple(out)
 
 
 # --- live-safety (invariant 5) ------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """`reconciler simulator serve`: the simulator on a real port, configured by flags.
 
-The project's CLI adds this group with `main.add_command(simulator)`.
+The project's CLI loads this group only when `reconciler simulator ...` is asked for.
 """
 
 from __future__ import annotations

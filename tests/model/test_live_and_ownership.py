@@ -57,11 +57,11 @@ def test_a_lone_surrogate_name_makes_a_stream_nobodys_and_printable() -> None:
 def test_duplicate_keys_one_rule_lowest_id_the_others_listed() -> None:
     live = LiveState.from_raw(
         [
-            stream(9, Marker("a", "cam", broadcasts={"show": 100})),
-            stream(4, Marker("a", "cam")),
+            stream(9, Marker("a", "cam")),
+            stream(4, Marker("a", "cam", broadcasts={"show": 100})),
             stream(5, Marker("b", "cam", broadcasts={"other": 101})),
         ],
-        [{"id": 100, "stream_ids": [9]}, {"id": 101, "stream_ids": [5]}],
+        [{"id": 100, "stream_ids": [4]}, {"id": 101, "stream_ids": [5]}],
     )
     own = ownership_of(live, "a")
     assert own is ownership_of(live, "a")  # built once per live state and set
@@ -70,6 +70,39 @@ def test_duplicate_keys_one_rule_lowest_id_the_others_listed() -> None:
         "stream 'cam': several streams carry this set's marker for it; #4 is managed, #9 left "
         "untouched (delete or re-key them by hand)",
     )
+    assert own.conflicts == {}
     assert own.recorded == {100: frozenset({"show"})}
-    assert [o.id for o in own.recorders[100]] == [9]
+    assert [o.id for o in own.recorders[100]] == [4]
     assert own.foreign == {5: "b"} and own.foreign_broadcasts == {101: "b"}
+
+
+def test_a_lower_copy_our_broadcasts_do_not_use_is_a_conflict_not_a_switch() -> None:
+    # #4 carries a copy of #9's marker (entries too); the broadcast uses #9 only.
+    copied = Marker("a", "cam", broadcasts={"show": 100})
+    live = LiveState.from_raw(
+        [stream(9, copied), stream(4, copied)], [{"id": 100, "stream_ids": [9]}]
+    )
+    own = ownership_of(live, "a")
+    assert own.owned["cam"].id == 9 and set(own.duplicates) == {4}
+    assert [o.id for o in own.recorders[100]] == [9]
+    assert set(own.conflicts) == {"cam"}
+    assert own.conflicts["cam"] in own.warnings
+    assert "#4, #9" in own.conflicts["cam"] and "held" in own.conflicts["cam"]
+
+
+def test_an_entry_on_a_stream_the_broadcast_does_not_use_claims_nothing() -> None:
+    forged = Marker("a", "cam", broadcasts={"theirs": 200})
+    live = LiveState.from_raw([stream(1, forged), stream(2)], [{"id": 200, "stream_ids": [2]}])
+    own = ownership_of(live, "a")
+    assert own.recorded == {} and own.recorders == {}
+    assert own.warnings == (
+        "stream 'cam' (#1): its marker records broadcast 'theirs' as #200, which does not use "
+        "this stream: not counted as this set's (a copied, forged or stale entry)",
+    )
+
+
+def test_a_listing_without_stream_ids_is_not_cross_checked() -> None:
+    live = LiveState.from_raw(
+        [stream(1, Marker("a", "cam", broadcasts={"show": 100}))], [{"id": 100}]
+    )
+    assert ownership_of(live, "a").recorded == {100: frozenset({"show"})}
