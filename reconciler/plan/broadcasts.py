@@ -341,6 +341,10 @@ def _status(
         reason = "stream(s) back: end of interruption"
     if wanted in ("live", "paused"):
         depends = (*depends, *activations)
+    if wanted == "finished":
+        # Leaving the air comes first (a declared adoption included): its field UPDATE or ADOPT
+        # runs later in the same run, and the stream's next show waits for this finish.
+        depends = ()
     out.changes.append(_set_status(want.key, name, current, str(wanted), reason, depends, bid))
 
 

@@ -24,6 +24,7 @@ from reconciler.plan.broadcasts import (
     plan_broadcast_changes,
     resolve_broadcasts,
 )
+from reconciler.plan.handover import link_handovers
 from reconciler.plan.streams import (
     StreamTarget,
     deletion_policy_flags,
@@ -71,6 +72,7 @@ def compute_plan(
         prune,
     )
     changes = _link_stream_deletes(stream_plan.changes + broadcast_plan.changes)
+    changes = link_handovers(changes, _broadcast_streams(desired, streams, targets))
     changes.sort(key=lambda c: (c.stage, c.resource, c.key, c.action))
     return Plan(
         changes=tuple(changes),
@@ -88,6 +90,18 @@ def compute_plan(
 def owned_stream_ids(live: LiveState, set_name: str) -> dict[str, int]:
     """Our stream key -> id (the lowest id when a key is duplicated); lock streams left out."""
     return {key: owned.id for key, owned in index_streams(live, set_name).owned.items()}
+
+
+def _broadcast_streams(
+    desired: DesiredState, streams: Ownership, targets: Mapping[str, BroadcastTarget]
+) -> dict[str, frozenset[str]]:
+    """Each desired broadcast's stream keys: those it declares and those it uses now."""
+    out = {}
+    for key, want in desired.broadcasts.items():
+        target = targets[key]
+        now = target.live.stream_ids if target.live is not None else ()
+        out[key] = frozenset(want.stream_keys) | {streams.key_of(i) for i in now}
+    return out
 
 
 def _link_stream_deletes(changes: list[Change]) -> list[Change]:
