@@ -31,6 +31,9 @@ class Marker:
     orphan_broadcasts: frozenset[str] = frozenset()
     # ids of broadcasts released by deletion policy orphan: never recovered by name again
     released_broadcasts: frozenset[int] = frozenset()
+    # Interruption evidence (docs/planning.md): broadcast key -> this stream's last ingest event
+    # (the platform's timestamp text, "" when it never had one) when we set the broadcast live.
+    live_after: Mapping[str, str] = field(default_factory=dict)
 
     def to_json_value(self) -> dict[str, Any]:
         value: dict[str, Any] = {"set": self.set_name, "key": self.key}
@@ -46,6 +49,8 @@ class Marker:
             value["orphan_broadcasts"] = sorted(self.orphan_broadcasts)
         if self.released_broadcasts:
             value["released_broadcasts"] = sorted(self.released_broadcasts)
+        if self.live_after:
+            value["live_after"] = dict(sorted(self.live_after.items()))
         return value
 
 
@@ -90,6 +95,7 @@ def _marker_from(value: Any) -> Marker | None:
         protected_broadcasts=frozenset(_strings(value.get("protected_broadcasts"))),
         orphan_broadcasts=frozenset(_strings(value.get("orphan_broadcasts"))),
         released_broadcasts=frozenset(_ints(value.get("released_broadcasts"))),
+        live_after=_texts(value.get("live_after")),
     )
 
 
@@ -97,6 +103,12 @@ def _ints(value: Any) -> list[int]:
     if not isinstance(value, list):
         return []
     return [v for v in value if isinstance(v, int) and not isinstance(v, bool)]
+
+
+def _texts(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, str)}
 
 
 def _strings(value: Any) -> list[str]:

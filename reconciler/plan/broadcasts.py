@@ -16,9 +16,10 @@ from typing import Any
 
 from reconciler.model.changes import Action, Change, FieldDiff, Resource, Stage
 from reconciler.model.desired import DesiredBroadcast, DesiredState
-from reconciler.model.live import LiveBroadcast, LiveState
+from reconciler.model.live import LiveBroadcast, LiveState, LiveStream
 from reconciler.model.ownership import Ownership
 from reconciler.plan.diffing import changed_fields, creation_diffs, field_diffs
+from reconciler.plan.interruption import dropped_since, never_on_air_since
 from reconciler.plan.streams import Planned, StreamTarget
 
 UP_STATUSES = ("pending", "live", "paused")
@@ -313,16 +314,15 @@ def _status(
     wanted, current = want.fields.get("status"), live.get("status")
     if wanted is None:
         return
-    down = _streams_down(want, stream_targets)
     reason = "declared status"
-    if wanted == "live" and down:
+    if wanted == "live" and _interrupted(want, stream_targets):
         if current == "live":
             if want.pause_on_interruption:
                 out.changes.append(
                     _set_status(want.key, name, current, "paused", INTERRUPTED, depends, bid)
                 )
             else:
-                names = ", ".join(f"'{k}'" for k in down)
+                names = ", ".join(f"'{k}'" for k in want.stream_keys)
                 out.warnings.append(
                     f"broadcast '{want.key}' is live but its stream(s) {names} are down"
                 )
@@ -348,28 +348,36 @@ def _status(
     out.changes.append(_set_status(want.key, name, current, str(wanted), reason, depends, bid))
 
 
-def _streams_down(want: DesiredBroadcast, stream_targets: Mapping[str, StreamTarget]) -> list[str]:
-    """The stream keys, when every stream of the broadcast is active, none is on air and at least
-    one had a session (an interruption); else []. Streams whose encoder never connected are
-    waiting, not interrupted: pausing the show before it started would be wrong."""
-    had_session = False
+def _interrupted(want: DesiredBroadcast, stream_targets: Mapping[str, StreamTarget]) -> bool:
+    """Every stream of the broadcast is active and none is on air, and one of them was on air
+    since we set the broadcast live (the evidence its marker records) and dropped. A broadcast
+    without that evidence (adopted, set live by hand), or whose streams have not been on air
+    since it went live, is never interrupted: pausing a show that has not started is wrong."""
+    evidence = False
     for skey in want.stream_keys:
         live = stream_targets[skey].live
         if live is None or not live.active or live.on_air:
-            return []
-        had_session = had_session or bool(live.get("started_at_primary"))
-    return list(want.stream_keys) if had_session else []
+            return False
+        evidence = evidence or dropped_since(live, _record(live, want.key))
+    return evidence
 
 
 def _streams_waiting(
     want: DesiredBroadcast, stream_targets: Mapping[str, StreamTarget]
 ) -> list[str]:
-    """The stream keys when none of the broadcast's streams has ever had a session; else []."""
+    """The stream keys when none of the broadcast's streams has been on air since it went live
+    (or ever, without a record); else []."""
     for skey in want.stream_keys:
         live = stream_targets[skey].live
-        if live is not None and (live.on_air or live.get("started_at_primary")):
+        if live is not None and not never_on_air_since(live, _record(live, want.key)):
             return []
     return list(want.stream_keys)
+
+
+def _record(stream: LiveStream, key: str) -> str | None:
+    """The interruption evidence our marker on `stream` holds for broadcast `key`, if any."""
+    marker = stream.marker
+    return marker.live_after.get(key) if marker is not None else None
 
 
 def _set_status(

@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 from reconciler.errors import PlanError
 from reconciler.model.changes import Action, Change, Plan, Resource
 from reconciler.model.desired import DeletionPolicy, DesiredState
-from reconciler.model.live import LiveState
+from reconciler.model.live import LiveState, LiveStream
 from reconciler.model.marker import Marker, encode_entity_data
-from reconciler.model.ownership import Ownership
+from reconciler.model.ownership import OwnedStream, Ownership
 from reconciler.plan.broadcasts import (
+    UP_STATUSES,
     BroadcastIndex,
     BroadcastTarget,
     How,
@@ -25,6 +26,7 @@ from reconciler.plan.broadcasts import (
     resolve_broadcasts,
 )
 from reconciler.plan.handover import link_handovers
+from reconciler.plan.interruption import last_ingest_event
 from reconciler.plan.streams import (
     StreamTarget,
     deletion_policy_flags,
@@ -198,6 +200,7 @@ def desired_markers(
                 if bkey in live_marker.orphan_broadcasts:
                     kept_orphan = kept_orphan | {bkey}
         is_protected, is_orphan = deletion_policy_flags(want_stream)
+        records = live_after_records(desired, skey, owned, targets, entries)
         markers[skey] = Marker(
             set_name=set_name,
             key=skey,
@@ -207,5 +210,44 @@ def desired_markers(
             protected_broadcasts=frozenset(kept_protect),
             orphan_broadcasts=frozenset(kept_orphan),
             released_broadcasts=released,
+            live_after=records,
         )
     return markers
+
+
+def live_after_records(
+    desired: DesiredState,
+    skey: str,
+    owned: OwnedStream | None,
+    targets: Mapping[str, BroadcastTarget],
+    listed: Mapping[str, int],
+) -> dict[str, str]:
+    """The interruption evidence the stream's marker should hold (`Marker.live_after`).
+
+    A broadcast this run sets live or paused on the stream (or moves onto it while up) gets the
+    stream's last ingest event now; one already up on it keeps its record (none for a broadcast
+    adopted or set live by hand: no evidence, never paused); any other keeps what it has while
+    the marker lists it, so that dropping a stale record never costs a write of its own.
+    """
+    stream = owned.stream if owned is not None else None
+    before = owned.marker.live_after if owned is not None else {}
+    out: dict[str, str] = {}
+    for key, want in desired.broadcasts.items():
+        if skey not in want.stream_keys:
+            continue
+        record = before.get(key)
+        if want.fields.get("status") in UP_STATUSES[1:] and not _up_on(targets.get(key), stream):
+            record = last_ingest_event(stream)
+        if record is not None:
+            out[key] = record
+    for key, record in before.items():
+        if key in listed and key not in desired.broadcasts:
+            out[key] = record
+    return out
+
+
+def _up_on(target: BroadcastTarget | None, stream: LiveStream | None) -> bool:
+    """The broadcast is live or paused now, on this stream."""
+    if target is None or target.live is None or stream is None:
+        return False
+    return target.live.status in UP_STATUSES[1:] and stream.id in target.live.stream_ids
