@@ -258,6 +258,12 @@ def _recording(
     depends: tuple[str, ...],
 ) -> None:
     on_air, recording = live.on_air, live.recording
+    if want.recording is False and live.get("auto_record") is True:
+        out.warnings.append(
+            f"stream '{want.key}': recording: false while the account's auto_record is on: "
+            "each new session starts a recording that the next apply stops; declare "
+            "auto_record: false"
+        )
     if want.recording is True and not recording:
         if not on_air:
             out.warnings.append(_recording_waits(want.key))

@@ -90,8 +90,6 @@ def _stream_disturbance(change: Change, stream: LiveStream) -> str | None:
         return f"{who}; deleting it waits until it is idle"
     if change.action is Action.DEACTIVATE:
         return f"{who}; deactivating it waits until it is idle"
-    if change.action is Action.STOP_RECORDING:
-        return f"{who} and recording; stopping the recording waits until it is idle"
     if change.action in (Action.UPDATE, Action.ADOPT):
         cuts = [
             cut

@@ -39,7 +39,6 @@ spec:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 4: recording: false is held while live")
 def test_steps_1_to_19(tutorial: Tutorial) -> None:
     t = tutorial
     t.write("settings.yaml", SETTINGS)
