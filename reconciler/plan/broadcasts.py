@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.model.changes import Action, Change, FieldDiff, Resource, Stage
-from reconciler.model.desired import DesiredBroadcast, DesiredState
+from reconciler.model.desired import DesiredBroadcast, DesiredState, GoLive
 from reconciler.model.live import LiveBroadcast, LiveState, LiveStream
 from reconciler.model.ownership import Ownership
 from reconciler.plan.diffing import changed_fields, creation_diffs, field_diffs
@@ -204,7 +204,7 @@ def plan_broadcast_changes(
             if (change_id := f"{Resource.STREAM}/{skey}/{action}") in stream_changes
         )
         if target.live is None:
-            _create(out, want, stream_deps, activations)
+            _create(out, want, stream_targets, stream_deps, activations)
         else:
             _converge(out, want, target, streams, stream_targets, stream_deps, activations)
     if prune:
@@ -219,11 +219,17 @@ def _declared(want: DesiredBroadcast) -> dict[str, Any]:
 
 
 def _create(
-    out: Planned, want: DesiredBroadcast, stream_deps: tuple[str, ...], activations: tuple[str, ...]
+    out: Planned,
+    want: DesiredBroadcast,
+    stream_targets: Mapping[str, StreamTarget],
+    stream_deps: tuple[str, ...],
+    activations: tuple[str, ...],
 ) -> None:
     fields = _declared(want)
     name = str(fields.get("name", want.key))
-    status = fields.get("status")
+    status = planned_status(want, None, stream_targets)
+    if status != fields.get("status"):
+        out.notes.append(_waiting_to_go_live(want))
     body = dict(fields)
     # Created pending, brought up after its streams are active (the tutorial's steps 2, 3, 5).
     body["status"] = status if status in ("pending", "finished") else "pending"
@@ -311,9 +317,12 @@ def _status(
     depends: tuple[str, ...],
     activations: tuple[str, ...],
 ) -> None:
-    wanted, current = want.fields.get("status"), live.get("status")
+    current = live.get("status")
+    wanted = planned_status(want, current, stream_targets)
     if wanted is None:
         return
+    if wanted != want.fields.get("status"):
+        out.notes.append(_waiting_to_go_live(want))
     reason = "declared status"
     if wanted == "live" and _interrupted(want, stream_targets):
         if current == "live":
@@ -346,6 +355,31 @@ def _status(
         # runs later in the same run, and the stream's next show waits for this finish.
         depends = ()
     out.changes.append(_set_status(want.key, name, current, str(wanted), reason, depends, bid))
+
+
+def planned_status(
+    want: DesiredBroadcast, current: Any, stream_targets: Mapping[str, StreamTarget]
+) -> Any:
+    """The status the plan drives the broadcast to: the declared one, except that a broadcast
+    declared `live` with `go_live: when_on_air` that is not up yet stays `pending` until one of
+    its streams is on air (then it goes live at this run)."""
+    wanted = want.fields.get("status")
+    if wanted != "live" or want.go_live is not GoLive.WHEN_ON_AIR or current in UP_STATUSES[1:]:
+        return wanted
+    on_air = any(
+        (stream := stream_targets[skey].live) is not None and stream.on_air
+        for skey in want.stream_keys
+        if skey in stream_targets
+    )
+    return wanted if on_air else "pending"
+
+
+def _waiting_to_go_live(want: DesiredBroadcast) -> str:
+    names = ", ".join(f"'{k}'" for k in want.stream_keys)
+    return (
+        f"broadcast '{want.key}' waits for an encoder on its stream(s) {names} "
+        "(go_live: when_on_air): pending until one is on air"
+    )
 
 
 def _interrupted(want: DesiredBroadcast, stream_targets: Mapping[str, StreamTarget]) -> bool:

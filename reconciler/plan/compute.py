@@ -23,6 +23,7 @@ from reconciler.plan.broadcasts import (
     How,
     index_broadcasts,
     plan_broadcast_changes,
+    planned_status,
     resolve_broadcasts,
 )
 from reconciler.plan.handover import link_handovers
@@ -61,7 +62,7 @@ def compute_plan(
     problems += broadcast_problems
     if problems:
         raise PlanError(problems)
-    markers = desired_markers(desired, streams, broadcasts, targets)
+    markers = desired_markers(desired, streams, broadcasts, targets, stream_targets)
     _check_marker_room(desired, stream_targets, targets, markers)
     stream_plan = plan_stream_changes(desired, streams, stream_targets, markers, prune)
     broadcast_plan = plan_broadcast_changes(
@@ -154,6 +155,7 @@ def desired_markers(
     streams: Ownership,
     index: BroadcastIndex,
     targets: Mapping[str, BroadcastTarget],
+    stream_targets: Mapping[str, StreamTarget],
 ) -> dict[str, Marker]:
     """The marker every desired stream should carry.
 
@@ -200,7 +202,7 @@ def desired_markers(
                 if bkey in live_marker.orphan_broadcasts:
                     kept_orphan = kept_orphan | {bkey}
         is_protected, is_orphan = deletion_policy_flags(want_stream)
-        records = live_after_records(desired, skey, owned, targets, entries)
+        records = live_after_records(desired, skey, owned, targets, stream_targets, entries)
         markers[skey] = Marker(
             set_name=set_name,
             key=skey,
@@ -220,6 +222,7 @@ def live_after_records(
     skey: str,
     owned: OwnedStream | None,
     targets: Mapping[str, BroadcastTarget],
+    stream_targets: Mapping[str, StreamTarget],
     listed: Mapping[str, int],
 ) -> dict[str, str]:
     """The interruption evidence the stream's marker should hold (`Marker.live_after`).
@@ -236,7 +239,10 @@ def live_after_records(
         if skey not in want.stream_keys:
             continue
         record = before.get(key)
-        if want.fields.get("status") in UP_STATUSES[1:] and not _up_on(targets.get(key), stream):
+        target = targets.get(key)
+        current = target.live.status if target is not None and target.live is not None else None
+        goes_up = planned_status(want, current, stream_targets) in UP_STATUSES[1:]
+        if goes_up and not _up_on(target, stream):
             record = last_ingest_event(stream)
         if record is not None:
             out[key] = record
