@@ -383,16 +383,19 @@ def _waiting_to_go_live(want: DesiredBroadcast) -> str:
 
 
 def _interrupted(want: DesiredBroadcast, stream_targets: Mapping[str, StreamTarget]) -> bool:
-    """Every stream of the broadcast is active and none is on air, and one of them was on air
+    """Every stream of the broadcast is active (after this run) and none is on air, and one of
+    them was on air
     since we set the broadcast live (the evidence its marker records) and dropped. A broadcast
     without that evidence (adopted, set live by hand), or whose streams have not been on air
     since it went live, is never interrupted: pausing a show that has not started is wrong."""
     evidence = False
     for skey in want.stream_keys:
-        live = stream_targets[skey].live
-        if live is None or not live.active or live.on_air:
+        target = stream_targets[skey]
+        live = target.live
+        if live is None or not target.active_after or live.on_air:
             return False
-        evidence = evidence or dropped_since(live, _record(live, want.key))
+        # A stream this run activates gave no evidence while inactive (its records restart).
+        evidence = evidence or (live.active and dropped_since(live, _record(live, want.key)))
     return evidence
 
 

@@ -229,7 +229,8 @@ def live_after_records(
 
     A broadcast this run sets live or paused on the stream (or moves onto it while up) gets the
     stream's last ingest event now; one already up on it keeps its record (none for a broadcast
-    adopted or set live by hand: no evidence, never paused); any other keeps what it has while
+    adopted or set live by hand: no evidence, never paused), unless this run activates the stream;
+    any other keeps what it has while
     the marker lists it, so that dropping a stale record never costs a write of its own.
     """
     stream = owned.stream if owned is not None else None
@@ -242,7 +243,7 @@ def live_after_records(
         target = targets.get(key)
         current = target.live.status if target is not None and target.live is not None else None
         goes_up = planned_status(want, current, stream_targets) in UP_STATUSES[1:]
-        if goes_up and not _up_on(target, stream):
+        if goes_up and (not _up_on(target, stream) or _activated(desired, skey, stream)):
             record = last_ingest_event(stream)
         if record is not None:
             out[key] = record
@@ -250,6 +251,16 @@ def live_after_records(
         if key in listed and key not in desired.broadcasts:
             out[key] = record
     return out
+
+
+def _activated(desired: DesiredState, skey: str, stream: LiveStream | None) -> bool:
+    """This run activates the stream: while it was inactive it gave no evidence, so the time on
+    air of the broadcasts up on it starts again (whether an encoder is back decides the rest)."""
+    return (
+        stream is not None
+        and not stream.active
+        and desired.streams[skey].fields.get("active") is True
+    )
 
 
 def _up_on(target: BroadcastTarget | None, stream: LiveStream | None) -> bool:

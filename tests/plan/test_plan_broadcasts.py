@@ -442,3 +442,49 @@ def test_a_live_broadcast_keeps_its_record_and_resumes_without_a_marker_write() 
     )
     (resume,) = plan.changes
     assert resume.body["status"] == "live" and resume.reason.startswith("stream(s) back")
+
+
+def test_a_stream_deactivated_by_this_run_never_pauses_its_show() -> None:
+    """Found by the lifecycle machine: the drop that deactivation itself causes is no
+    interruption once the stream is inactive, so pausing now would flap back next run."""
+    plan = reused(
+        "live",
+        LAUNCH_ENDED,
+        started_at_primary="2026-01-01T12:00:00.000Z",
+        finished_at_primary="2026-01-01T12:30:00.000Z",
+    )
+    assert [c.body["status"] for c in plan.changes] == ["paused"]
+    cam = stream(
+        1,
+        owner=marker("cam", broadcasts={"encore": 51}, live_after={"encore": LAUNCH_ENDED}),
+        active=True,
+        started_at_primary="2026-01-01T12:00:00.000Z",
+        finished_at_primary="2026-01-01T12:30:00.000Z",
+    )
+    d = desired(
+        [dstream("cam", active=False)],
+        [dbroadcast("encore", ["cam"], status="live", pause_on_interruption=True)],
+    )
+    plan = compute_plan(d, live(cam, broadcast(51, "encore", [1], status="live")))
+    assert [c.action for c in plan.changes] == [Action.DEACTIVATE]
+
+
+def test_a_stream_this_run_activates_restarts_the_evidence() -> None:
+    """Inactive, it gave no evidence: activating it records its last event again, so a show
+    whose encoder is gone is waiting, not interrupted, after the run."""
+    dropped = "2026-01-01T12:30:00.000Z"
+    cam = stream(
+        1,
+        owner=marker("cam", broadcasts={"encore": 51}, live_after={"encore": LAUNCH_ENDED}),
+        active=False,
+        started_at_primary="2026-01-01T12:00:00.000Z",
+        finished_at_primary=dropped,
+    )
+    d = desired(
+        [dstream("cam", active=True)],
+        [dbroadcast("encore", ["cam"], status="live", pause_on_interruption=True)],
+    )
+    plan = compute_plan(d, live(cam, broadcast(51, "encore", [1], status="live")))
+    update, activate = plan.changes
+    assert written_marker(update).live_after == {"encore": dropped}
+    assert activate.action is Action.ACTIVATE
