@@ -7,6 +7,7 @@ Glue only: every decision lives in the modules it calls. Knows nothing of click 
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -234,7 +235,7 @@ def apply_desired(
             workers=workers,
             on_result=on_result,
             set_name=desired.settings.set_name,
-            live_hold=live_hold,
+            live_hold=functools.partial(live_hold, set_name=desired.settings.set_name),
             guard=guard,
         )
         if guard.refused:
@@ -242,9 +243,9 @@ def apply_desired(
     return ApplyRun(plan=plan, report=report, replanned=replanned)
 
 
-def live_hold(change: Change, live: LiveState) -> str | None:
+def live_hold(change: Change, live: LiveState, set_name: str | None = None) -> str | None:
     """The guards' live-safety rule, as apply re-checks it at the moment of each write."""
-    why = live_disturbance(change, live)
+    why = live_disturbance(change, live, set_name)
     return f"{why}; {LIVE_OPT_IN}" if why else None
 
 

@@ -357,6 +357,7 @@ class StreamBook:
                 broadcasts=kept,
                 protected_broadcasts=marker.protected_broadcasts - {key},
                 orphan_broadcasts=marker.orphan_broadcasts - {key},
+                live_after={k: v for k, v in marker.live_after.items() if k != key},
                 released_broadcasts=marker.released_broadcasts | {broadcast_id}
                 if released
                 else marker.released_broadcasts,

@@ -35,6 +35,7 @@ from reconciler.model.desired import (
     DesiredBroadcast,
     DesiredState,
     DesiredStream,
+    GoLive,
     ResourcePolicy,
     Settings,
     Source,
@@ -348,6 +349,7 @@ def _broadcast(item: Validated) -> DesiredBroadcast:
         adopt_id=doc.adopt,
         policy=_policy(doc.policy),
         pause_on_interruption=doc.policy.pause_on_interruption,
+        go_live=GoLive(doc.policy.go_live),
         source=_source(item),
     )
 

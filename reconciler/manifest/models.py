@@ -79,6 +79,13 @@ class BroadcastPolicy(StreamPolicy):
     pause_on_interruption: bool = Field(
         False, description="live -> paused while its streams are down, and back."
     )
+    go_live: Literal["immediately", "when_on_air"] = Field(
+        "immediately",
+        description=(
+            "For status live: immediately, or when_on_air: stay pending until one of its "
+            "streams is on air (an encoder connected), then go live."
+        ),
+    )
 
 
 # --- specs ------------------------------------------------------------------------------------

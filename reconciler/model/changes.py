@@ -34,8 +34,16 @@ class Action(StrEnum):
 
 
 class Stage(IntEnum):
-    """The platform's lifecycle order (invariant 6); apply runs stages in this order."""
+    """The platform's lifecycle order (invariant 6); apply runs stages in this order.
 
+    What leaves the air comes first: a stream reused between shows sees the leaving show finish,
+    then its own changes (ingest), then the next show go live (`depends_on` carries the holds).
+    Stopping a recording and finishing a broadcast change no stream's `active`, so running them
+    first costs nothing against the active-stream quota.
+    """
+
+    STOP_RECORDING = 5
+    BROADCASTS_FINISHED = 8
     CREATE_STREAMS = 10
     UPDATE_STREAMS = 20
     CREATE_BROADCASTS = 30
@@ -43,8 +51,6 @@ class Stage(IntEnum):
     ACTIVATE_STREAMS = 50
     BROADCASTS_UP = 60  # pending/live/paused
     START_RECORDING = 70
-    STOP_RECORDING = 80
-    BROADCASTS_FINISHED = 90
     DEACTIVATE_STREAMS = 100
     DELETE_BROADCASTS = 110
     DELETE_STREAMS = 120

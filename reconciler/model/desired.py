@@ -17,6 +17,11 @@ class DeletionPolicy(StrEnum):
     ORPHAN = "orphan"  # removing it releases the object: our marker is removed, the object stays
 
 
+class GoLive(StrEnum):
+    IMMEDIATELY = "immediately"  # a broadcast declared live is set live at once
+    WHEN_ON_AIR = "when_on_air"  # it stays pending until one of its streams is on air
+
+
 @dataclass(frozen=True)
 class Source:
     """Where a document was declared, for messages (`path:line`)."""
@@ -57,6 +62,7 @@ class DesiredBroadcast:
     adopt_id: int | None = None
     policy: ResourcePolicy = field(default_factory=ResourcePolicy)
     pause_on_interruption: bool = False  # live -> paused while its streams are down, and back
+    go_live: GoLive = GoLive.IMMEDIATELY  # when a broadcast declared live is set live
     source: Source | None = None
 
 

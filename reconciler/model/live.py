@@ -18,7 +18,8 @@ from reconciler.model.marker import LOCK_KEY, EntityData, Marker, decode_entity_
 
 Json = dict[str, Any]
 ENTITY = "client_entity_data"
-INGEST_FIELDS = ("transcoding_region", "pull", "uri")  # changing them cuts the encoder off
+# Changing one moves or cuts the encoder off (the live-safety table: reconciler.safety.guards).
+INGEST_FIELDS = ("transcoding_region", "pull", "uri", "srt_passphrase")
 MAX_ENTITY_DEPTH = 64  # deeper JSON in client_entity_data is not ours, and not walked further
 _NO_ENTITY = EntityData(marker=None, user_data=None, raw=None)
 
@@ -169,11 +170,6 @@ class LiveStream:
     def started_at_primary(self) -> str | None:
         value = self.raw.get("started_at_primary")
         return value if isinstance(value, str) and value else None
-
-    @property
-    def ingest(self) -> dict[str, Any]:
-        """The fields whose change cuts the encoder off."""
-        return {f: self.raw[f] for f in INGEST_FIELDS if f in self.raw}
 
     @property
     def broadcast_ids(self) -> tuple[int, ...]:

@@ -35,6 +35,9 @@ class Marker:
     # before the POST and cleared when its id is recorded: the only evidence that lets a later
     # run recover an interrupted create by name (a look-alike made by hand is never ours)
     intents: Mapping[str, str] = field(default_factory=dict)
+    # Interruption evidence (docs/planning.md): broadcast key -> this stream's last ingest event
+    # (the platform's timestamp text, "" when it never had one) when we set the broadcast live.
+    live_after: Mapping[str, str] = field(default_factory=dict)
 
     def to_json_value(self) -> dict[str, Any]:
         value: dict[str, Any] = {"set": self.set_name, "key": self.key}
@@ -52,6 +55,8 @@ class Marker:
             value["released_broadcasts"] = sorted(self.released_broadcasts)
         if self.intents:
             value["creating"] = dict(sorted(self.intents.items()))
+        if self.live_after:
+            value["live_after"] = dict(sorted(self.live_after.items()))
         return value
 
 
@@ -97,6 +102,7 @@ def _marker_from(value: Any) -> Marker | None:
         orphan_broadcasts=frozenset(_strings(value.get("orphan_broadcasts"))),
         released_broadcasts=frozenset(_ints(value.get("released_broadcasts"))),
         intents=_names(value.get("creating")),
+        live_after=_texts(value.get("live_after")),
     )
 
 
@@ -110,6 +116,12 @@ def _ints(value: Any) -> list[int]:
     if not isinstance(value, list):
         return []
     return [v for v in value if isinstance(v, int) and not isinstance(v, bool)]
+
+
+def _texts(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, str)}
 
 
 def _strings(value: Any) -> list[str]:

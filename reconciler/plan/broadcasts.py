@@ -15,10 +15,11 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.model.changes import Action, Change, FieldDiff, Resource, Stage
-from reconciler.model.desired import DesiredBroadcast, DesiredState
-from reconciler.model.live import LiveBroadcast, LiveState
+from reconciler.model.desired import DesiredBroadcast, DesiredState, GoLive
+from reconciler.model.live import LiveBroadcast, LiveState, LiveStream
 from reconciler.model.ownership import Ownership
 from reconciler.plan.diffing import changed_fields, creation_diffs, field_diffs
+from reconciler.plan.interruption import dropped_since, never_on_air_since
 from reconciler.plan.streams import Planned, StreamTarget
 
 UP_STATUSES = ("pending", "live", "paused")
@@ -210,7 +211,7 @@ def plan_broadcast_changes(
             if (change_id := f"{Resource.STREAM}/{skey}/{action}") in stream_changes
         )
         if target.live is None:
-            _create(out, want, stream_deps, activations)
+            _create(out, want, stream_targets, stream_deps, activations)
         else:
             _converge(out, want, target, streams, stream_targets, stream_deps, activations)
     if prune:
@@ -225,11 +226,17 @@ def _declared(want: DesiredBroadcast) -> dict[str, Any]:
 
 
 def _create(
-    out: Planned, want: DesiredBroadcast, stream_deps: tuple[str, ...], activations: tuple[str, ...]
+    out: Planned,
+    want: DesiredBroadcast,
+    stream_targets: Mapping[str, StreamTarget],
+    stream_deps: tuple[str, ...],
+    activations: tuple[str, ...],
 ) -> None:
     fields = _declared(want)
     name = str(fields.get("name", want.key))
-    status = fields.get("status")
+    status = planned_status(want, None, stream_targets)
+    if status != fields.get("status"):
+        out.notes.append(_waiting_to_go_live(want))
     body = dict(fields)
     # Created pending, brought up after its streams are active (the tutorial's steps 2, 3, 5).
     body["status"] = status if status in ("pending", "finished") else "pending"
@@ -317,19 +324,21 @@ def _status(
     depends: tuple[str, ...],
     activations: tuple[str, ...],
 ) -> None:
-    wanted, current = want.fields.get("status"), live.get("status")
+    current = live.get("status")
+    wanted = planned_status(want, current, stream_targets)
     if wanted is None:
         return
-    down = _streams_down(want, stream_targets)
+    if wanted != want.fields.get("status"):
+        out.notes.append(_waiting_to_go_live(want))
     reason = "declared status"
-    if wanted == "live" and down:
+    if wanted == "live" and _interrupted(want, stream_targets):
         if current == "live":
             if want.pause_on_interruption:
                 out.changes.append(
                     _set_status(want.key, name, current, "paused", INTERRUPTED, depends, bid)
                 )
             else:
-                names = ", ".join(f"'{k}'" for k in down)
+                names = ", ".join(f"'{k}'" for k in want.stream_keys)
                 out.warnings.append(
                     f"broadcast '{want.key}' is live but its stream(s) {names} are down"
                 )
@@ -348,31 +357,71 @@ def _status(
         reason = "stream(s) back: end of interruption"
     if wanted in ("live", "paused"):
         depends = (*depends, *activations)
+    if wanted == "finished":
+        # Leaving the air comes first (a declared adoption included): its field UPDATE or ADOPT
+        # runs later in the same run, and the stream's next show waits for this finish.
+        depends = ()
     out.changes.append(_set_status(want.key, name, current, str(wanted), reason, depends, bid))
 
 
-def _streams_down(want: DesiredBroadcast, stream_targets: Mapping[str, StreamTarget]) -> list[str]:
-    """The stream keys, when every stream of the broadcast is active, none is on air and at least
-    one had a session (an interruption); else []. Streams whose encoder never connected are
-    waiting, not interrupted: pausing the show before it started would be wrong."""
-    had_session = False
+def planned_status(
+    want: DesiredBroadcast, current: Any, stream_targets: Mapping[str, StreamTarget]
+) -> Any:
+    """The status the plan drives the broadcast to: the declared one, except that a broadcast
+    declared `live` with `go_live: when_on_air` that is not up yet stays `pending` until one of
+    its streams is on air (then it goes live at this run)."""
+    wanted = want.fields.get("status")
+    if wanted != "live" or want.go_live is not GoLive.WHEN_ON_AIR or current in UP_STATUSES[1:]:
+        return wanted
+    on_air = any(
+        (stream := stream_targets[skey].live) is not None and stream.on_air
+        for skey in want.stream_keys
+        if skey in stream_targets
+    )
+    return wanted if on_air else "pending"
+
+
+def _waiting_to_go_live(want: DesiredBroadcast) -> str:
+    names = ", ".join(f"'{k}'" for k in want.stream_keys)
+    return (
+        f"broadcast '{want.key}' waits for an encoder on its stream(s) {names} "
+        "(go_live: when_on_air): pending until one is on air"
+    )
+
+
+def _interrupted(want: DesiredBroadcast, stream_targets: Mapping[str, StreamTarget]) -> bool:
+    """Every stream of the broadcast is active (after this run) and none is on air, and one of
+    them was on air
+    since we set the broadcast live (the evidence its marker records) and dropped. A broadcast
+    without that evidence (adopted, set live by hand), or whose streams have not been on air
+    since it went live, is never interrupted: pausing a show that has not started is wrong."""
+    evidence = False
     for skey in want.stream_keys:
-        live = stream_targets[skey].live
-        if live is None or not live.active or live.on_air:
-            return []
-        had_session = had_session or bool(live.get("started_at_primary"))
-    return list(want.stream_keys) if had_session else []
+        target = stream_targets[skey]
+        live = target.live
+        if live is None or not target.active_after or live.on_air:
+            return False
+        # A stream this run activates gave no evidence while inactive (its records restart).
+        evidence = evidence or (live.active and dropped_since(live, _record(live, want.key)))
+    return evidence
 
 
 def _streams_waiting(
     want: DesiredBroadcast, stream_targets: Mapping[str, StreamTarget]
 ) -> list[str]:
-    """The stream keys when none of the broadcast's streams has ever had a session; else []."""
+    """The stream keys when none of the broadcast's streams has been on air since it went live
+    (or ever, without a record); else []."""
     for skey in want.stream_keys:
         live = stream_targets[skey].live
-        if live is not None and (live.on_air or live.get("started_at_primary")):
+        if live is not None and not never_on_air_since(live, _record(live, want.key)):
             return []
     return list(want.stream_keys)
+
+
+def _record(stream: LiveStream, key: str) -> str | None:
+    """The interruption evidence our marker on `stream` holds for broadcast `key`, if any."""
+    marker = stream.marker
+    return marker.live_after.get(key) if marker is not None else None
 
 
 def _set_status(

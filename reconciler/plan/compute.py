@@ -13,17 +13,21 @@ from dataclasses import dataclass, replace
 from reconciler.errors import PlanError
 from reconciler.model.changes import Action, Change, Plan, Resource
 from reconciler.model.desired import DeletionPolicy, DesiredState
-from reconciler.model.live import LiveState
+from reconciler.model.live import LiveState, LiveStream
 from reconciler.model.marker import Marker, encode_entity_data
-from reconciler.model.ownership import Ownership
+from reconciler.model.ownership import OwnedStream, Ownership
 from reconciler.plan.broadcasts import (
+    UP_STATUSES,
     BroadcastIndex,
     BroadcastTarget,
     How,
     index_broadcasts,
     plan_broadcast_changes,
+    planned_status,
     resolve_broadcasts,
 )
+from reconciler.plan.handover import link_handovers
+from reconciler.plan.interruption import last_ingest_event
 from reconciler.plan.streams import (
     StreamTarget,
     deletion_policy_flags,
@@ -58,7 +62,7 @@ def compute_plan(
     problems += broadcast_problems
     if problems:
         raise PlanError(problems)
-    markers = desired_markers(desired, streams, broadcasts, targets)
+    markers = desired_markers(desired, streams, broadcasts, targets, stream_targets)
     _check_marker_room(desired, stream_targets, targets, markers)
     stream_plan = plan_stream_changes(desired, streams, stream_targets, markers, prune)
     broadcast_plan = plan_broadcast_changes(
@@ -71,6 +75,7 @@ def compute_plan(
         prune,
     )
     changes = _link_stream_deletes(stream_plan.changes + broadcast_plan.changes)
+    changes = link_handovers(changes, _broadcast_streams(desired, streams, targets))
     changes.sort(key=lambda c: (c.stage, c.resource, c.key, c.action))
     return Plan(
         changes=tuple(changes),
@@ -88,6 +93,18 @@ def compute_plan(
 def owned_stream_ids(live: LiveState, set_name: str) -> dict[str, int]:
     """Our stream key -> id (the lowest id when a key is duplicated); lock streams left out."""
     return {key: owned.id for key, owned in index_streams(live, set_name).owned.items()}
+
+
+def _broadcast_streams(
+    desired: DesiredState, streams: Ownership, targets: Mapping[str, BroadcastTarget]
+) -> dict[str, frozenset[str]]:
+    """Each desired broadcast's stream keys: those it declares and those it uses now."""
+    out = {}
+    for key, want in desired.broadcasts.items():
+        target = targets[key]
+        now = target.live.stream_ids if target.live is not None else ()
+        out[key] = frozenset(want.stream_keys) | {streams.key_of(i) for i in now}
+    return out
 
 
 def _link_stream_deletes(changes: list[Change]) -> list[Change]:
@@ -138,6 +155,7 @@ def desired_markers(
     streams: Ownership,
     index: BroadcastIndex,
     targets: Mapping[str, BroadcastTarget],
+    stream_targets: Mapping[str, StreamTarget],
 ) -> dict[str, Marker]:
     """The marker every desired stream should carry.
 
@@ -193,6 +211,7 @@ def desired_markers(
                 if bkey in live_marker.orphan_broadcasts:
                     kept_orphan = kept_orphan | {bkey}
         is_protected, is_orphan = deletion_policy_flags(want_stream)
+        records = live_after_records(desired, skey, owned, targets, stream_targets, entries)
         markers[skey] = Marker(
             set_name=set_name,
             key=skey,
@@ -203,5 +222,59 @@ def desired_markers(
             orphan_broadcasts=frozenset(kept_orphan),
             released_broadcasts=released,
             intents=intended,
+            live_after=records,
         )
     return markers
+
+
+def live_after_records(
+    desired: DesiredState,
+    skey: str,
+    owned: OwnedStream | None,
+    targets: Mapping[str, BroadcastTarget],
+    stream_targets: Mapping[str, StreamTarget],
+    listed: Mapping[str, int],
+) -> dict[str, str]:
+    """The interruption evidence the stream's marker should hold (`Marker.live_after`).
+
+    A broadcast this run sets live or paused on the stream (or moves onto it while up) gets the
+    stream's last ingest event now; one already up on it keeps its record (none for a broadcast
+    adopted or set live by hand: no evidence, never paused), unless this run activates the stream;
+    any other keeps what it has while
+    the marker lists it, so that dropping a stale record never costs a write of its own.
+    """
+    stream = owned.stream if owned is not None else None
+    before = owned.marker.live_after if owned is not None else {}
+    out: dict[str, str] = {}
+    for key, want in desired.broadcasts.items():
+        if skey not in want.stream_keys:
+            continue
+        record = before.get(key)
+        target = targets.get(key)
+        current = target.live.status if target is not None and target.live is not None else None
+        goes_up = planned_status(want, current, stream_targets) in UP_STATUSES[1:]
+        if goes_up and (not _up_on(target, stream) or _activated(desired, skey, stream)):
+            record = last_ingest_event(stream)
+        if record is not None:
+            out[key] = record
+    for key, record in before.items():
+        if key in listed and key not in desired.broadcasts:
+            out[key] = record
+    return out
+
+
+def _activated(desired: DesiredState, skey: str, stream: LiveStream | None) -> bool:
+    """This run activates the stream: while it was inactive it gave no evidence, so the time on
+    air of the broadcasts up on it starts again (whether an encoder is back decides the rest)."""
+    return (
+        stream is not None
+        and not stream.active
+        and desired.streams[skey].fields.get("active") is True
+    )
+
+
+def _up_on(target: BroadcastTarget | None, stream: LiveStream | None) -> bool:
+    """The broadcast is live or paused now, on this stream."""
+    if target is None or target.live is None or stream is None:
+        return False
+    return target.live.status in UP_STATUSES[1:] and stream.id in target.live.stream_ids

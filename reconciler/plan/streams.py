@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.model.changes import Action, Change, FieldDiff, Resource, Stage
@@ -53,10 +53,19 @@ class StreamTarget:
     live: LiveStream | None
     adopt: bool = False
     user_data: Mapping[str, Any] | None = None  # live user part of client_entity_data
+    active_after: bool = False  # active once this run is applied (`active_after_run`)
 
     @property
     def id(self) -> int | None:
         return self.live.id if self.live is not None else None
+
+
+def active_after_run(want: DesiredStream, target: StreamTarget) -> bool:
+    """Whether the stream is active once this run is applied: as declared, else as it is."""
+    declared = want.fields.get("active")
+    if isinstance(declared, bool):
+        return declared
+    return target.live is not None and target.live.active
 
 
 def resolve_streams(
@@ -82,6 +91,10 @@ def resolve_streams(
             live = index.by_id[want.adopt_id]
             adopted[want.adopt_id] = key
             targets[key] = StreamTarget(key, live, adopt=True, user_data=live.user_data)
+    targets = {
+        key: replace(target, active_after=active_after_run(desired.streams[key], target))
+        for key, target in targets.items()
+    }
     return targets, problems
 
 
@@ -258,6 +271,12 @@ def _recording(
     depends: tuple[str, ...],
 ) -> None:
     on_air, recording = live.on_air, live.recording
+    if want.recording is False and live.get("auto_record") is True:
+        out.warnings.append(
+            f"stream '{want.key}': recording: false while the account's auto_record is on: "
+            "each new session starts a recording that the next apply stops; declare "
+            "auto_record: false"
+        )
     if want.recording is True and not recording:
         if not on_air:
             out.warnings.append(_recording_waits(want.key))

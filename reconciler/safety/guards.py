@@ -12,7 +12,7 @@ from typing import Any
 
 from reconciler.model.changes import Action, Change, Plan, Resource
 from reconciler.model.desired import DesiredState
-from reconciler.model.live import LiveState, LiveStream
+from reconciler.model.live import INGEST_FIELDS, LiveBroadcast, LiveState, LiveStream
 from reconciler.model.ownership import ownership_of
 
 LIVE_OPT_IN = "allow with policy.allow_live_changes or --allow-live-changes"
@@ -88,38 +88,42 @@ def _hold_key_conflicts(
 # --- live-safety (invariant 5) ------------------------------------------------------------------
 
 
-def live_disturbance(change: Change, live: LiveState) -> str | None:
-    """Why `change` would disturb a live stream (without the opt-in hint), or None."""
+# What is held while on air (invariant 5): the one table, as docs/safety.md shows it. A stream
+# is on air when an encoder is connected (`live` or `backup_live`); a broadcast is on air when it
+# is live or paused and shows a stream on air. Everything else is applied: recording start and
+# stop (they cut nobody), metadata (names, messages, DVR settings), anything on objects not on air.
+HELD_ON_AIR_STREAM = {  # stream action -> what it does to the ingest
+    Action.DELETE: "deleting it",
+    Action.CLEANUP: "deleting it",
+    Action.DEACTIVATE: "deactivating it",
+}
+HELD_INGEST_FIELDS = INGEST_FIELDS  # an UPDATE/ADOPT changing one moves or cuts the encoder
+ON_AIR_STATUSES = ("live", "paused")
+HELD_BROADCAST_STATUSES = {"pending": "taking it back to pending", "finished": "finishing it"}
+
+
+def live_disturbance(change: Change, live: LiveState, set_name: str | None = None) -> str | None:
+    """Why `change` would take something off air (without the opt-in hint), or None.
+
+    `set_name` resolves a broadcast's new `stream_refs` to our stream ids (by marker key); without
+    it, any set's marker key is taken.
+    """
     if change.target_id is None:
         return None
-    streams = live.stream_by_id
     if change.resource is Resource.STREAM:
-        stream = streams.get(change.target_id)
+        stream = live.stream_by_id.get(change.target_id)
         return _stream_disturbance(change, stream) if stream and stream.on_air else None
     if change.resource is Resource.BROADCAST:
         broadcast = live.broadcast_by_id.get(change.target_id)
-        if broadcast is None or not _ends_broadcast(change):
-            return None
-        for stream_id in broadcast.stream_ids:
-            stream = streams.get(stream_id)
-            if stream and stream.on_air:
-                verb = "deleting" if change.action is Action.DELETE else "finishing"
-                return (
-                    f"broadcast '{change.key}' (id {change.target_id}) shows "
-                    f"{_describe_stream(stream)}, which {_live_word(stream)}; {verb} it waits "
-                    "until the stream is idle"
-                )
+        if broadcast is not None and broadcast.status in ON_AIR_STATUSES:
+            return _broadcast_disturbance(change, broadcast, live, set_name)
     return None
 
 
 def _stream_disturbance(change: Change, stream: LiveStream) -> str | None:
     who = f"{_describe_stream(stream, change.key)} {_live_word(stream)}"
-    if change.action in (Action.DELETE, Action.CLEANUP):
-        return f"{who}; deleting it waits until it is idle"
-    if change.action is Action.DEACTIVATE:
-        return f"{who}; deactivating it waits until it is idle"
-    if change.action is Action.STOP_RECORDING:
-        return f"{who} and recording; stopping the recording waits until it is idle"
+    if change.action in HELD_ON_AIR_STREAM:
+        return f"{who}; {HELD_ON_AIR_STREAM[change.action]} waits until it is idle"
     if change.action in (Action.UPDATE, Action.ADOPT):
         cuts = [
             cut
@@ -134,22 +138,51 @@ def _stream_disturbance(change: Change, stream: LiveStream) -> str | None:
 def _describe_diff(field: str, before: Any, after: Any) -> str | None:
     if field == "transcoding_region":
         return f"region change {before or '(none)'} -> {after or '(none)'}"
-    if field in ("pull", "uri"):
+    if field in HELD_INGEST_FIELDS:
         return f"ingest change ({field})"
     if field == "active" and after is False:
         return "deactivation"
     return None
 
 
-def _ends_broadcast(change: Change) -> bool:
+def _broadcast_disturbance(
+    change: Change, broadcast: LiveBroadcast, live: LiveState, set_name: str | None
+) -> str | None:
+    """An on-air broadcast deleted, leaving live/paused, or losing a stream that is on air."""
+    on_air = [s for i in broadcast.stream_ids if (s := live.stream_by_id.get(i)) and s.on_air]
+    verb = None
     if change.action is Action.DELETE:
-        return True
-    if change.action is not Action.SET_STATUS:
-        return False
+        verb = "deleting it"
+    elif change.action is Action.SET_STATUS:
+        verb = HELD_BROADCAST_STATUSES.get(str(_new_status(change)))
+    elif change.action in (Action.UPDATE, Action.ADOPT) and change.stream_refs:
+        kept = _stream_ids(change.stream_refs, live, set_name)
+        on_air = [s for s in on_air if s.id not in kept]
+        verb = "moving it off that stream"
+    if verb is None or not on_air:
+        return None
+    stream = on_air[0]
+    return (
+        f"broadcast '{change.key}' (id {change.target_id}) shows {_describe_stream(stream)}, "
+        f"which {_live_word(stream)}; {verb} waits until the stream is idle"
+    )
+
+
+def _new_status(change: Change) -> Any:
     status = change.body.get("status")
     if status is None:
         status = next((d.after for d in change.diffs if d.path == "/status"), None)
-    return status == "finished"
+    return status
+
+
+def _stream_ids(keys: Iterable[str], live: LiveState, set_name: str | None) -> set[int]:
+    """The ids of the streams whose marker (of `set_name`, or any set) has one of `keys`."""
+    wanted = set(keys)
+    return {
+        s.id
+        for s in live.streams
+        if (m := s.marker) and m.key in wanted and set_name in (None, m.set_name)
+    }
 
 
 def _hold_live_changes(
@@ -158,7 +191,7 @@ def _hold_live_changes(
     out = []
     for change in changes:
         allowed = _live_allowed(change, desired, options)
-        why = None if change.held else live_disturbance(change, live)
+        why = None if change.held else live_disturbance(change, live, desired.settings.set_name)
         if why and not allowed:
             change = change.hold(f"{why}; {LIVE_OPT_IN}")
         elif allowed:  # apply's re-check at the moment of the write lets it through too
@@ -173,7 +206,7 @@ def _live_overrides(
     """A note for every change that disturbs a live stream and goes through by opt-in."""
     notes = []
     for change in changes:
-        why = None if change.held else live_disturbance(change, live)
+        why = None if change.held else live_disturbance(change, live, desired.settings.set_name)
         if why and _live_allowed(change, desired, options):
             by = "--allow-live-changes" if options.allow_live_changes else "its policy"
             notes.append(f"{change.id} goes through although {why} (allowed by {by})")

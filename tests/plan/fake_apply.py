@@ -54,6 +54,7 @@ def fake_apply(plan: Plan, state: LiveState, set_name: str) -> LiveState:
                 broadcasts={k: v for k, v in m.broadcasts.items() if v != bid},
                 protected_broadcasts=m.protected_broadcasts - {key},
                 orphan_broadcasts=m.orphan_broadcasts - {key},
+                live_after={k: v for k, v in m.live_after.items() if k != key},
             )
 
         for sid in list(streams):

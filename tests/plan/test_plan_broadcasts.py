@@ -108,7 +108,7 @@ def test_status_change_is_a_set_status_in_its_stage(
     cam = stream(1, owner=marker("cam", broadcasts={"show": 50}), active=True, live=True)
     d = desired([dstream("cam")], [dbroadcast("show", ["cam"], status=wanted)])
     plan = compute_plan(d, live(cam, broadcast(50, "show", [1], status=current)))
-    (change,) = plan.changes
+    (change,) = [c for c in plan.changes if c.resource is Resource.BROADCAST]
     assert (change.action, change.stage, change.target_id) == (Action.SET_STATUS, stage, 50)
     assert change.body == {"status": wanted, "name": "show"}
 
@@ -276,10 +276,13 @@ def test_unowned_broadcasts_are_never_targets() -> None:
 def interrupted(status: str, *, on_air: bool, policy: bool):  # type: ignore[no-untyped-def]
     cam = stream(
         1,
-        owner=marker("cam", broadcasts={"show": 50}),
+        # We set the show live when the stream had no ingest event yet (the evidence) ...
+        owner=marker("cam", broadcasts={"show": 50}, live_after={"show": ""}),
         active=True,
         live=on_air,
-        started_at_primary="2026-01-01T10:00:00.000Z",  # it had a session: a drop, not a wait
+        # ... and it had a session since: a drop of its own time on air, not a wait.
+        started_at_primary="2026-01-01T10:00:00.000Z",
+        finished_at_primary=None if on_air else "2026-01-01T11:00:00.000Z",
     )
     d = desired(
         [dstream("cam", active=True)],
@@ -369,3 +372,130 @@ def test_plan_error_names_the_manifest_line() -> None:
     assert str(caught.value) == (
         "shows.yaml:12: broadcast 'show': adopt_id 99: no broadcast with this id in the account"
     )
+
+
+# --- interruption belongs to a broadcast's own time on air (issue 8 item 2) ---------------------
+
+LAUNCH_ENDED = "2026-01-01T11:00:00.000Z"
+
+
+def reused(status: str, record: str | None, **stream_fields: object):  # type: ignore[no-untyped-def]
+    """The encore on a stream whose previous show (a session 10:00-11:00) is over."""
+    records = {} if record is None else {"encore": record}
+    fields = {
+        "started_at_primary": "2026-01-01T10:00:00.000Z",
+        "finished_at_primary": LAUNCH_ENDED,
+        **stream_fields,
+    }
+    cam = stream(
+        1,
+        owner=marker("cam", broadcasts={"encore": 51}, live_after=records),
+        active=True,
+        **fields,
+    )
+    d = desired(
+        [dstream("cam", active=True)],
+        [dbroadcast("encore", ["cam"], status="live", pause_on_interruption=True)],
+    )
+    return compute_plan(d, live(cam, broadcast(51, "encore", [1], status=status)))
+
+
+def test_going_live_records_the_streams_last_ingest_event() -> None:
+    plan = reused("pending", None)
+    update, go_live = plan.changes
+    assert update.id == "stream/cam/update" and update.reason == "ownership marker out of date"
+    assert written_marker(update).live_after == {"encore": LAUNCH_ENDED}
+    assert go_live.body["status"] == "live" and update.id in go_live.depends_on
+
+
+def test_the_previous_shows_session_is_not_this_shows_interruption() -> None:
+    plan = reused("live", LAUNCH_ENDED)
+    assert plan.is_empty
+    assert plan.warnings == (
+        "broadcast 'encore' is declared live; no encoder has connected to its stream(s) 'cam' yet",
+    )
+
+
+def test_a_drop_after_going_live_is_an_interruption() -> None:
+    plan = reused(
+        "live",
+        LAUNCH_ENDED,
+        started_at_primary="2026-01-01T12:00:00.000Z",
+        finished_at_primary="2026-01-01T12:30:00.000Z",
+    )
+    (pause,) = plan.changes
+    assert (pause.body["status"], pause.reason) == ("paused", "stream(s) down: interruption")
+
+
+def test_a_drop_of_the_backup_ingest_alone_counts_by_its_start() -> None:
+    plan = reused("live", LAUNCH_ENDED, started_at_backup="2026-01-01T12:00:00.000Z")
+    assert [c.body["status"] for c in plan.changes] == ["paused"]
+
+
+def test_without_evidence_a_live_broadcast_is_never_paused() -> None:
+    """Adopted, or set live by hand: no record, so no claim that it was interrupted."""
+    plan = reused(
+        "live",
+        None,
+        started_at_primary="2026-01-01T12:00:00.000Z",
+        finished_at_primary="2026-01-01T12:30:00.000Z",
+    )
+    assert plan.is_empty
+
+
+def test_a_live_broadcast_keeps_its_record_and_resumes_without_a_marker_write() -> None:
+    plan = reused(
+        "paused",
+        LAUNCH_ENDED,
+        live=True,
+        started_at_primary="2026-01-01T12:40:00.000Z",
+        finished_at_primary="2026-01-01T12:30:00.000Z",
+    )
+    (resume,) = plan.changes
+    assert resume.body["status"] == "live" and resume.reason.startswith("stream(s) back")
+
+
+def test_a_stream_deactivated_by_this_run_never_pauses_its_show() -> None:
+    """Found by the lifecycle machine: the drop that deactivation itself causes is no
+    interruption once the stream is inactive, so pausing now would flap back next run."""
+    plan = reused(
+        "live",
+        LAUNCH_ENDED,
+        started_at_primary="2026-01-01T12:00:00.000Z",
+        finished_at_primary="2026-01-01T12:30:00.000Z",
+    )
+    assert [c.body["status"] for c in plan.changes] == ["paused"]
+    cam = stream(
+        1,
+        owner=marker("cam", broadcasts={"encore": 51}, live_after={"encore": LAUNCH_ENDED}),
+        active=True,
+        started_at_primary="2026-01-01T12:00:00.000Z",
+        finished_at_primary="2026-01-01T12:30:00.000Z",
+    )
+    d = desired(
+        [dstream("cam", active=False)],
+        [dbroadcast("encore", ["cam"], status="live", pause_on_interruption=True)],
+    )
+    plan = compute_plan(d, live(cam, broadcast(51, "encore", [1], status="live")))
+    assert [c.action for c in plan.changes] == [Action.DEACTIVATE]
+
+
+def test_a_stream_this_run_activates_restarts_the_evidence() -> None:
+    """Inactive, it gave no evidence: activating it records its last event again, so a show
+    whose encoder is gone is waiting, not interrupted, after the run."""
+    dropped = "2026-01-01T12:30:00.000Z"
+    cam = stream(
+        1,
+        owner=marker("cam", broadcasts={"encore": 51}, live_after={"encore": LAUNCH_ENDED}),
+        active=False,
+        started_at_primary="2026-01-01T12:00:00.000Z",
+        finished_at_primary=dropped,
+    )
+    d = desired(
+        [dstream("cam", active=True)],
+        [dbroadcast("encore", ["cam"], status="live", pause_on_interruption=True)],
+    )
+    plan = compute_plan(d, live(cam, broadcast(51, "encore", [1], status="live")))
+    update, activate = plan.changes
+    assert written_marker(update).live_after == {"encore": dropped}
+    assert activate.action is Action.ACTIVATE

@@ -279,3 +279,27 @@ def test_a_reported_region_is_compared() -> None:
     plan = compute_plan(desired([dstream("cam", transcoding_region="ix1")], []), live(cam))
     (update,) = plan.changes
     assert update.body == {"name": "cam", "transcoding_region": "ix1"}
+
+
+def test_stopping_a_recording_waits_for_nothing() -> None:
+    """Stopping a recording cuts nobody (issue 8 item 4): planned while on air, with no dependency
+    and before any other stage, so a held change elsewhere never keeps a recording running."""
+    state = live(stream(1, owner=marker("s"), active=True, live=True, recording=True))
+    plan = compute_plan(desired([dstream("s", active=False, recording=False)]), state)
+    stop, off = plan.changes
+    assert (stop.action, stop.depends_on, stop.stage) == (
+        Action.STOP_RECORDING,
+        (),
+        Stage.STOP_RECORDING,
+    )
+    assert off.action is Action.DEACTIVATE and off.stage > stop.stage
+
+
+def test_recording_false_against_the_accounts_auto_record_is_a_warning() -> None:
+    state = live(stream(1, owner=marker("s"), active=True, auto_record=True))
+    plan = compute_plan(desired([dstream("s", recording=False)]), state)
+    assert plan.is_empty
+    assert plan.warnings == (
+        "stream 's': recording: false while the account's auto_record is on: each new session "
+        "starts a recording that the next apply stops; declare auto_record: false",
+    )

@@ -72,11 +72,9 @@ def test_ingest_and_deactivation_changes_are_held_but_harmless_fields_are_not() 
     assert (
         held[Action.DEACTIVATE] is not None and "deactivating it waits" in held[Action.DEACTIVATE]
     )
-    assert (
-        held[Action.STOP_RECORDING] is not None
-        and "stopping the recording" in (held[Action.STOP_RECORDING])
-    )
-    assert [c.held is None for c in plan.changes] == [False, False, True, False]
+    # Stopping a recording cuts no viewer and no encoder: applied while live (issue 8 item 4).
+    assert held[Action.STOP_RECORDING] is None
+    assert [c.held is None for c in plan.changes] == [False, False, True, True]
     assert "ingest change (uri)" in (plan.changes[0].held or "")
 
 

@@ -46,7 +46,6 @@ def shows(launch: str, encore: str) -> str:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 items 1-2: reuse order; paused before start")
 def test_reuse_of_a_stream_in_the_tutorial_order(tutorial: Tutorial) -> None:
     t = tutorial
     t.write("settings.yaml", SETTINGS)

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.model import desired as desired_model
 from tests.watch.conftest import Session, wait_until
 
 pytestmark = pytest.mark.port
 
-GO_LIVE = hasattr(desired_model, "GoLive")  # the policy of the lifecycle work (issue 8/11)
 
 SETTINGS = "kind: Settings\nname: watched\n"
 STUDIO = """\
@@ -64,11 +62,6 @@ def test_an_interruption_pauses_the_show_and_the_return_resumes_it(session: Sess
     assert watch.stop() == 0
 
 
-@pytest.mark.xfail(
-    not GO_LIVE,
-    reason="policy go_live: when_on_air is not in main yet (the lifecycle branch adds it)",
-    strict=True,
-)
 def test_the_show_goes_live_when_the_encoder_connects(session: Session) -> None:
     s = session
     policy = "  go_live: when_on_air\n"

@@ -1,0 +1,60 @@
+"""Whether a broadcast's own time on air was interrupted (invariant 6). The evidence is what our
+stream marker records when we set a broadcast live (`Marker.live_after`: the stream's last ingest
+event then) against the stream's ingest timestamps now: interrupted = the stream had an ingest
+event since (so it was on air while the broadcast was live) and is down now.
+
+Pure; knows nothing of the API client, guards or output.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from reconciler.model.live import LiveStream
+
+INGEST_EVENTS = ("started_at_primary", "started_at_backup", "finished_at_primary")
+
+
+def last_ingest_event(stream: LiveStream | None) -> str:
+    """The stream's latest connect or drop as the platform reports it; "" when it never had one
+    (or the stream does not exist yet)."""
+    if stream is None:
+        return ""
+    stamps = [
+        (moment, text)
+        for name in INGEST_EVENTS
+        if isinstance(text := stream.get(name), str) and (moment := _moment(text)) is not None
+    ]
+    return max(stamps)[1] if stamps else ""
+
+
+def dropped_since(stream: LiveStream, record: str | None) -> bool:
+    """The stream is down and had an ingest event after `record` (a connect, then the drop).
+    No record (a broadcast adopted, or set live by hand) is no evidence: never interrupted."""
+    if record is None or stream.on_air:
+        return False
+    last = last_ingest_event(stream)
+    if not last:
+        return False
+    if not record:
+        return True
+    before, after = _moment(record), _moment(last)
+    return before is not None and after is not None and after > before
+
+
+def never_on_air_since(stream: LiveStream, record: str | None) -> bool:
+    """No encoder has been on this stream since the broadcast went live (with a record), or ever
+    (without one)."""
+    if stream.on_air:
+        return False
+    if record is None:
+        return not last_ingest_event(stream)
+    return not dropped_since(stream, record)
+
+
+def _moment(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
