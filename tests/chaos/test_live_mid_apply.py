@@ -1,5 +1,5 @@
 """Issue 9: an encoder connecting mid-apply. The plan read every stream idle and allows finishing
-100 broadcasts and deactivating their 100 streams; while `reconciler apply` runs, encoders
+100 live broadcasts and deactivating their 100 streams; while `reconciler apply` runs, encoders
 connect: 30 streams right after the read under the lock, and 20 more at the very moment apply
 re-reads them. Not one disruptive write reaches a stream on air (0 on-air objects disrupted);
 each such change is held, the others are done, and the run exits 3."""
@@ -75,11 +75,13 @@ def test_an_encoder_connecting_mid_apply_disrupts_nothing_on_air(
     sim: Any, api: Any, tmp_path: Path, seed: int
 ) -> None:
     root = write_set(tmp_path / "set")
+    for path in root.rglob("*.yaml"):  # the shows are live (on air once an encoder connects)
+        path.write_text(path.read_text().replace("status: pending", "status: live"))
     run = Invoke(sim)
     assert run("apply", "--yes", root).exit_code == 0
     for path in root.rglob("*.yaml"):  # the shows end and their streams are switched off
         text = path.read_text().replace("active: true", "active: false")
-        path.write_text(text.replace("status: pending", "status: finished"))
+        path.write_text(text.replace("status: live", "status: finished"))
     assert run("plan", "--detailed-exitcode", root).exit_code == 2
     broadcasts = {b["id"]: list(b["stream_ids"]) for b in api.list_broadcasts()}
     encoders = Encoders(sim, broadcasts, seed)
