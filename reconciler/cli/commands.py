@@ -27,13 +27,13 @@ from reconciler.cli.options import (
     AccountOptions,
     account_options,
     connection_options,
+    lock_options,
     log_format_option,
     paths_argument,
     split_paths,
 )
 from reconciler.cli.watch_command import watch
 from reconciler.errors import ConfigError, ManifestError, ReconcilerError
-from reconciler.lock.lease import MAX_TTL, MIN_TTL
 from reconciler.model.changes import ChangeResult, Plan
 from reconciler.redact import redact_registered
 from reconciler.render.formats import Format, plan_json, render_plan, render_report, report_json
@@ -275,21 +275,11 @@ def plan(
     metavar="SECONDS",
     help="Wait this long for another run's lock on the set before giving up.",
 )
-@click.option(
-    "--lock-ttl",
-    type=click.FloatRange(MIN_TTL, MAX_TTL),
-    default=120.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Lifetime of this run's lock if it dies without releasing it (refreshed while running).",
-)
-@click.option(
-    "--lock-owner",
-    envvar="RECONCILER_LOCK_OWNER",
-    default="",
-    metavar="TEXT",
-    help="Who holds the lock, as other runs will name it (e.g. the CI job URL). "
-    "Default: user@host pid N. Env: RECONCILER_LOCK_OWNER.",
+@lock_options(
+    ttl_help="Lifetime of this run's lock if it dies without releasing it "
+    "(refreshed while running).",
+    owner_help="Who holds the lock, as other runs will name it (e.g. the CI job URL). "
+    "Default: user@host pid N.",
 )
 def apply(
     paths: tuple[str, ...],

@@ -21,6 +21,7 @@ from reconciler.api.settings import (
 )
 from reconciler.cli.account import DEFAULT_SIMULATOR_STATE, ConnectionOptions
 from reconciler.cli.logs import LogFormat
+from reconciler.lock.lease import DEFAULT_TTL, MAX_TTL, MIN_TTL
 from reconciler.render.formats import Format
 
 if TYPE_CHECKING:
@@ -179,6 +180,27 @@ def account_options(f: Callable[..., Any]) -> Callable[..., Any]:
             ),
         ],
     )
+
+
+def lock_options(ttl_help: str, owner_help: str) -> Decorator:
+    """`--lock-ttl` and `--lock-owner`, shared by the commands that hold the set's lock (apply's
+    run lock, watch's lease): one range, one default, one environment variable."""
+    ttl = click.option(
+        "--lock-ttl",
+        type=click.FloatRange(MIN_TTL, MAX_TTL),
+        default=float(DEFAULT_TTL),
+        show_default=True,
+        metavar="SECONDS",
+        help=ttl_help,
+    )
+    owner = click.option(
+        "--lock-owner",
+        envvar="RECONCILER_LOCK_OWNER",
+        default="",
+        metavar="TEXT",
+        help=f"{owner_help} Env: RECONCILER_LOCK_OWNER.",
+    )
+    return lambda f: ttl(owner(f))
 
 
 def log_format_option(f: Callable[..., Any]) -> Callable[..., Any]:

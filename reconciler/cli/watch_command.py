@@ -12,9 +12,15 @@ import click
 
 from reconciler.cli.account import open_account
 from reconciler.cli.logs import ENV_LOG, LOGGER, LogFormat, configure_logging
-from reconciler.cli.options import AccountOptions, account_options, log_format_option, split_paths
+from reconciler.cli.options import (
+    AccountOptions,
+    account_options,
+    lock_options,
+    log_format_option,
+    split_paths,
+)
 from reconciler.errors import ConfigError
-from reconciler.lock.lease import MAX_TTL, MIN_TTL, check_ttl
+from reconciler.lock.lease import check_ttl
 from reconciler.lock.record import default_owner
 from reconciler.redact import register_secret
 
@@ -47,20 +53,9 @@ MIN_TOKEN = 16  # characters: the URL's only protection must not be guessable
     metavar="TOKEN",
     help=f"The secret in the webhook URL /webhook/TOKEN. Env: {ENV_TOKEN}.",
 )
-@click.option(
-    "--lock-ttl",
-    type=click.FloatRange(MIN_TTL, MAX_TTL),
-    default=120.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Lifetime of the lease if this replica dies; a follower takes over within it.",
-)
-@click.option(
-    "--lock-owner",
-    envvar="RECONCILER_LOCK_OWNER",
-    default="",
-    metavar="TEXT",
-    help="Who holds the lease, as the others name it. Env: RECONCILER_LOCK_OWNER.",
+@lock_options(
+    ttl_help="Lifetime of the lease if this replica dies; a follower takes over within it.",
+    owner_help="Who holds the lease, as the others name it.",
 )
 @click.option(
     "--poll",

@@ -27,7 +27,7 @@ from reconciler.plan.broadcasts import (
     resolve_broadcasts,
 )
 from reconciler.plan.handover import link_handovers
-from reconciler.plan.interruption import last_ingest_event
+from reconciler.plan.interruption import evidence_record
 from reconciler.plan.streams import (
     StreamTarget,
     deletion_policy_flags,
@@ -159,7 +159,7 @@ def desired_markers(
 ) -> dict[str, Marker]:
     """The marker every desired stream should carry.
 
-    It lists the desired broadcasts using the stream whose id is already ours; broadcasts
+    It lists the broadcasts whose id is ours that use the stream or will; broadcasts
     created or adopted in this run are recorded by apply, and those it creates or recovers by
     name carry an intent until then (invariant 8: recorded before the broadcast's POST).
     Entries of broadcasts that left the manifests are kept while the broadcast exists (prune,
@@ -174,10 +174,15 @@ def desired_markers(
     taken = {t.id for t in targets.values() if t.id is not None}
     for key, want in desired.broadcasts.items():
         target = targets.get(key)
+        if target is not None and target.how is How.OWNED and target.live is not None:
+            # Recorded on the streams it will use and on those it uses now: a marker counts only
+            # on a stream the broadcast uses, so the entries of a stream it leaves stay until
+            # apply has moved it (apply then forgets them); a held move keeps it ours.
+            for skey, where in stream_targets.items():
+                if skey in want.stream_keys or where.id in target.live.stream_ids:
+                    uses[skey][key] = target.live.id
         for skey in want.stream_keys:
-            if target is not None and target.how is How.OWNED and target.id is not None:
-                uses[skey][key] = target.id
-            elif target is not None and target.how in (How.CREATE, How.RECOVERED):
+            if target is not None and target.how in (How.CREATE, How.RECOVERED):
                 intents[skey][key] = str(want.fields.get("name", key))
             if want.policy.protect:
                 protect[skey].add(key)
@@ -254,7 +259,7 @@ def live_after_records(
         current = target.live.status if target is not None and target.live is not None else None
         goes_up = planned_status(want, current, stream_targets) in UP_STATUSES[1:]
         if goes_up and (not _up_on(target, stream) or _activated(desired, skey, stream)):
-            record = last_ingest_event(stream)
+            record = evidence_record(stream)
         if record is not None:
             out[key] = record
     for key, record in before.items():

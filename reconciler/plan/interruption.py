@@ -1,7 +1,9 @@
 """Whether a broadcast's own time on air was interrupted (invariant 6). The evidence is what our
 stream marker records when we set a broadcast live (`Marker.live_after`: the stream's last ingest
-event then) against the stream's ingest timestamps now: interrupted = the stream had an ingest
-event since (so it was on air while the broadcast was live) and is down now.
+event then, marked when the stream was on air at that moment) against the stream now:
+interrupted = the stream is down now, and it was on air when the broadcast went live or had an
+ingest event since. The platform's timestamps have whole seconds: a drop in the second the record
+was taken is seen through the mark, not through the timestamps.
 
 Pure; knows nothing of the API client, guards or output.
 """
@@ -13,6 +15,14 @@ from datetime import UTC, datetime
 from reconciler.model.live import LiveStream
 
 INGEST_EVENTS = ("started_at_primary", "started_at_backup", "finished_at_primary")
+ON_AIR_MARK = " on air"  # suffix of a record taken while the stream was on air
+
+
+def evidence_record(stream: LiveStream | None) -> str:
+    """What the marker records when a broadcast goes live on `stream`: its last ingest event,
+    marked when the stream is on air now (any later "down" is then a drop since)."""
+    record = last_ingest_event(stream)
+    return record + ON_AIR_MARK if stream is not None and stream.on_air else record
 
 
 def last_ingest_event(stream: LiveStream | None) -> str:
@@ -33,6 +43,8 @@ def dropped_since(stream: LiveStream, record: str | None) -> bool:
     No record (a broadcast adopted, or set live by hand) is no evidence: never interrupted."""
     if record is None or stream.on_air:
         return False
+    if record.endswith(ON_AIR_MARK):
+        return True  # on air when the broadcast went live, down now: it dropped since
     last = last_ingest_event(stream)
     if not last:
         return False

@@ -128,17 +128,23 @@ def test_marker_listing_a_vanished_broadcast_is_repaired() -> None:
     assert FieldDiff("remove", "/client_entity_data/reconciler/broadcasts/gone", 49) in update.diffs
 
 
-def test_marker_of_a_stream_the_broadcast_left_is_repaired() -> None:
+def test_a_stream_the_broadcast_leaves_keeps_its_entry_until_the_move() -> None:
+    """Apply forgets the entry once it moved the broadcast; a held move keeps it ours."""
     a = stream(1, owner=marker("a", broadcasts={"show": 50}))
     b = stream(2, owner=marker("b", broadcasts={"show": 50}))
     d = desired([dstream("a"), dstream("b")], [dbroadcast("show", ["a"])])
     plan = compute_plan(d, live(a, b, broadcast(50, "show", [1, 2])))
-    assert summary(plan) == [
-        ("stream", "b", "update", 2),
-        ("broadcast", "show", "update", 50),
-    ]
+    assert summary(plan) == [("broadcast", "show", "update", 50)]
+    assert plan.changes[0].stream_refs == ("a",)
+
+
+def test_a_marker_entry_for_a_stream_the_broadcast_never_used_is_repaired() -> None:
+    a = stream(1, owner=marker("a", broadcasts={"show": 50}))
+    b = stream(2, owner=marker("b", broadcasts={"show": 50}))
+    d = desired([dstream("a"), dstream("b")], [dbroadcast("show", ["a"])])
+    plan = compute_plan(d, live(a, b, broadcast(50, "show", [1])))
+    assert summary(plan) == [("stream", "b", "update", 2)]
     assert written_marker(plan.changes[0]).broadcasts == {}
-    assert plan.changes[1].stream_refs == ("a",)
 
 
 def test_unrecorded_broadcast_of_an_interrupted_run_is_adopted_by_name() -> None:

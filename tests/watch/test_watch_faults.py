@@ -31,8 +31,14 @@ def test_5xx_answers_write_nothing_then_the_resync_repairs(session: Session) -> 
     s.clear_log()
     s.control(f"streams/{sid}/disconnect")  # the hint's reads answer 500
     wait_until("degraded", lambda: "degraded" in watch.readyz())
-    assert watch.metric("reconciler_watch_reconciles_total", result="failed") >= 1
-    assert watch.metric("reconciler_api_requests_total", status="500") >= 1
+    # The metrics are exported after the reconcile ends: wait for them rather than race them.
+    wait_until(
+        "the failed reconcile counted",
+        lambda: watch.metric("reconciler_watch_reconciles_total", result="failed") >= 1,
+    )
+    wait_until(
+        "the 500s counted", lambda: watch.metric("reconciler_api_requests_total", status="500") >= 1
+    )
     # No write was even tried on the show: the failed read planned nothing (the lease's own
     # refreshes may be tried, answered 500 without effect).
     assert [r for r in s.requests() if r["path"] == f"/streaming/broadcasts/{bid}"
