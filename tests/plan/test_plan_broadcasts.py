@@ -505,3 +505,19 @@ def test_a_stream_this_run_activates_restarts_the_evidence() -> None:
     update, activate = plan.changes
     assert written_marker(update).live_after == {"encore": dropped}
     assert activate.action is Action.ACTIVATE
+
+
+def test_a_move_keeps_the_broadcast_recorded_where_it_is_until_apply_moved_it() -> None:
+    """Regression (found by the lifecycle state machine): the plan dropped the entry of the
+    stream a broadcast leaves before the move; with the move held (its stream on air), the only
+    marker left recorded it on a stream it did not use, so the next run no longer saw it as ours
+    and created it again."""
+    a = stream(1, owner=marker("a", broadcasts={"show": 50}), active=True, live=True)
+    b = stream(2, owner=marker("b"), active=True)
+    d = desired([dstream("a"), dstream("b")], [dbroadcast("show", ["b"], status="live")])
+    plan = compute_plan(d, live(a, b, broadcast(50, "show", [1], status="live")))
+    markers = {c.key: written_marker(c).broadcasts for c in plan.changes if c.key == "b"}
+    assert markers == {"b": {"show": 50}}  # recorded where it goes (ignored until it is there)
+    assert not [c for c in plan.changes if c.key == "a"]  # and kept where it is
+    (move,) = [c for c in plan.changes if c.resource is Resource.BROADCAST]
+    assert move.stream_refs == ("b",)
