@@ -364,6 +364,18 @@ def _announce_replan(
         )
 
 
+def _set_name(command: str, given: str | None, paths: tuple[str, ...]) -> str:
+    """`--set-name`, else the Settings document of the manifests at PATH (for the commands that
+    need only the set, not the whole plan: export, unlock)."""
+    if given is not None:
+        return given
+    if not paths:
+        raise ConfigError(f"{command} needs the set name: pass --set-name or the manifests' PATH")
+    from reconciler.pipeline import RunOptions, load_desired
+
+    return load_desired(paths, RunOptions()).settings.set_name
+
+
 def stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
 
@@ -409,12 +421,7 @@ def export(
     from reconciler.export import export_account
 
     paths, connection = split_paths(connection, paths, required=False)
-    if set_name is None:
-        if not paths:
-            raise ConfigError("export needs the set name: pass --set-name or the manifests' PATH")
-        from reconciler.pipeline import RunOptions, load_desired
-
-        set_name = load_desired(paths, RunOptions()).settings.set_name
+    set_name = _set_name("export", set_name, paths)
     with open_account(connection, _transport()) as account:
         text = export_account(account.api, set_name=set_name, include_unowned=include_unowned)
     if out_file:
@@ -489,12 +496,7 @@ def unlock(
     from reconciler.lock.record import format_time
 
     paths, connection = split_paths(connection, paths, required=False)
-    if set_name is None:
-        if not paths:
-            raise ConfigError("unlock needs the set name: pass --set-name or the manifests' PATH")
-        from reconciler.pipeline import RunOptions, load_desired
-
-        set_name = load_desired(paths, RunOptions()).settings.set_name
+    set_name = _set_name("unlock", set_name, paths)
     with open_account(connection, _transport()) as account:
         held = find_locks(account.api, set_name)
         if not held:
