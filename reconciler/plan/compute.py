@@ -7,7 +7,7 @@ Pure: no I/O, no clock. Knows nothing of the API client, guards, apply or output
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from reconciler.errors import PlanError
@@ -171,16 +171,21 @@ def desired_markers(
     intents: dict[str, dict[str, str]] = defaultdict(dict)
     protect: dict[str, set[str]] = defaultdict(set)
     orphan: dict[str, set[str]] = defaultdict(set)
+    using: dict[str, list[str]] = defaultdict(list)  # stream key -> desired broadcasts on it
     taken = {t.id for t in targets.values() if t.id is not None}
+    keys_by_id = _stream_keys_by_id(stream_targets)
     for key, want in desired.broadcasts.items():
         target = targets.get(key)
         if target is not None and target.how is How.OWNED and target.live is not None:
             # Recorded on the streams it will use and on those it uses now: a marker counts only
             # on a stream the broadcast uses, so the entries of a stream it leaves stay until
             # apply has moved it (apply then forgets them); a held move keeps it ours.
-            for skey, where in stream_targets.items():
-                if skey in want.stream_keys or where.id in target.live.stream_ids:
-                    uses[skey][key] = target.live.id
+            on = {skey for skey in want.stream_keys if skey in stream_targets}
+            on.update(skey for sid in target.live.stream_ids for skey in keys_by_id.get(sid, ()))
+            for skey in on:
+                uses[skey][key] = target.live.id
+        for skey in dict.fromkeys(want.stream_keys):
+            using[skey].append(key)
         for skey in want.stream_keys:
             if target is not None and target.how in (How.CREATE, How.RECOVERED):
                 intents[skey][key] = str(want.fields.get("name", key))
@@ -216,7 +221,9 @@ def desired_markers(
                 if bkey in live_marker.orphan_broadcasts:
                     kept_orphan = kept_orphan | {bkey}
         is_protected, is_orphan = deletion_policy_flags(want_stream)
-        records = live_after_records(desired, skey, owned, targets, stream_targets, entries)
+        records = live_after_records(
+            desired, skey, owned, targets, stream_targets, entries, using.get(skey, ())
+        )
         markers[skey] = Marker(
             set_name=set_name,
             key=skey,
@@ -232,6 +239,16 @@ def desired_markers(
     return markers
 
 
+def _stream_keys_by_id(stream_targets: Mapping[str, StreamTarget]) -> dict[int, list[str]]:
+    """Live stream id -> the desired stream keys whose target it is (one lookup per id instead
+    of a scan of every stream per broadcast)."""
+    out: dict[int, list[str]] = defaultdict(list)
+    for skey, where in stream_targets.items():
+        if where.live is not None:
+            out[where.live.id].append(skey)
+    return out
+
+
 def live_after_records(
     desired: DesiredState,
     skey: str,
@@ -239,6 +256,7 @@ def live_after_records(
     targets: Mapping[str, BroadcastTarget],
     stream_targets: Mapping[str, StreamTarget],
     listed: Mapping[str, int],
+    using: Iterable[str],
 ) -> dict[str, str]:
     """The interruption evidence the stream's marker should hold (`Marker.live_after`).
 
@@ -247,13 +265,13 @@ def live_after_records(
     adopted or set live by hand: no evidence, never paused), unless this run activates the stream;
     any other keeps what it has while
     the marker lists it, so that dropping a stale record never costs a write of its own.
+    `using`: the desired broadcasts that declare the stream, in manifest order.
     """
     stream = owned.stream if owned is not None else None
     before = owned.marker.live_after if owned is not None else {}
     out: dict[str, str] = {}
-    for key, want in desired.broadcasts.items():
-        if skey not in want.stream_keys:
-            continue
+    for key in using:
+        want = desired.broadcasts[key]
         record = before.get(key)
         target = targets.get(key)
         current = target.live.status if target is not None and target.live is not None else None
