@@ -124,3 +124,19 @@ def test_a_manifest_that_is_a_dangling_symlink_is_an_error(
     )
     assert result.stdout == ""
     assert sim.requests() == []
+
+
+def test_a_marker_alone_over_the_limit_is_reported_with_its_size(errors: Errors) -> None:
+    # No client_entity_data of the user's: the size comes from the broadcasts' entries alone
+    # (each recorded with the longest id), and the stream names the problem at its `name`.
+    shows = [f"show-{i:02d}-" + "x" * 52 for i in range(60)]
+    docs = "".join(
+        f"---\nkind: Broadcast\nname: {show}\nspec: {{streams: [cam], status: pending}}\n"
+        for show in shows
+    )
+    found = errors("kind: Stream\nname: cam\n" + docs)
+    assert found == [
+        "m.yaml:5: name: client_entity_data could reach 4620 characters with the ownership "
+        "marker (used by 60 broadcasts); the API allows 4096: shorten your mapping or use fewer "
+        "broadcasts per stream"
+    ]
