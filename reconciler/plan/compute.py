@@ -205,13 +205,15 @@ def desired_markers(
         owned = streams.owned.get(skey)
         if owned is not None:
             live_marker = owned.marker
-            intended = {k: v for k, v in intended.items() if live_marker.intents.get(k) == v}
+            if intended:
+                intended = {k: v for k, v in intended.items() if live_marker.intents.get(k) == v}
             # Released broadcasts stay remembered while they exist and nobody adopts them.
-            released = frozenset(
-                bid
-                for bid in live_marker.released_broadcasts
-                if bid in index.by_id and bid not in index.owner and bid not in taken
-            )
+            if live_marker.released_broadcasts:
+                released = frozenset(
+                    bid
+                    for bid in live_marker.released_broadcasts
+                    if bid in index.by_id and bid not in index.owner and bid not in taken
+                )
             for bkey, bid in live_marker.broadcasts.items():
                 if bkey in desired.broadcasts or index.owner.get(bid) != bkey:
                     continue
