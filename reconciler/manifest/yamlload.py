@@ -6,10 +6,12 @@ Uses libyaml (CSafeLoader) when available. Reports syntax errors and duplicate m
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import operator
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import yaml
 import yaml.reader
@@ -87,9 +89,29 @@ class Document:
     path: str
     line: int  # first line of the document's content (1-based)
     value: Any
-    node: Node
+    text: str = field(repr=False)  # the YAML text it was composed from (see `node`)
+    index: int  # its place among the nodes that text composes to
     has_dollar: bool = True  # some string holds '$' (else ${VAR} substitution is skipped)
     reported: frozenset[Loc] = frozenset()  # fields with a YAML-level problem already reported
+
+    @property
+    def node(self) -> Node:
+        """The document's node tree, composed again when a message needs a line: keeping the
+        trees (with two marks per node) of every document would double a load's memory."""
+        node = _nodes_of(self.text, cast(Hashable, Loader))[self.index]
+        assert node is not None
+        return node
+
+
+@functools.lru_cache(maxsize=4)
+def _nodes_of(text: str, loader: Hashable) -> tuple[Node | None, ...]:
+    """Every node `compose_all` yields for `text`, up to a syntax error if there is one."""
+    nodes: list[Node | None] = []
+    # The documents before a syntax error are all there is (the error is reported already).
+    with contextlib.suppress(yaml.YAMLError):
+        for node in yaml.compose_all(text, Loader=cast(Any, loader)):
+            nodes.append(node)
+    return tuple(nodes)
 
 
 def format_loc(loc: Sequence[str | int]) -> str:
@@ -151,7 +173,7 @@ def _compose(
 ) -> int | None:
     """Append the documents of `text`; the 0-based line of a syntax error, else None."""
     try:
-        for node in yaml.compose_all(text, Loader=Loader):
+        for index, node in enumerate(yaml.compose_all(text, Loader=Loader)):
             if node is None or _is_empty(node):
                 continue
             builder.budget, builder.dollars, builder.reported = MAX_NODES, False, set()
@@ -174,7 +196,8 @@ def _compose(
                     path,
                     node.start_mark.line + 1,
                     value,
-                    node,
+                    text,
+                    index,
                     builder.dollars,
                     frozenset(builder.reported),
                 )

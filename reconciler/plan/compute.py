@@ -167,32 +167,8 @@ def desired_markers(
     for ids gone from the account, or for broadcasts that no longer use the stream, are dropped
     (repair).
     """
-    uses: dict[str, dict[str, int]] = defaultdict(dict)
-    intents: dict[str, dict[str, str]] = defaultdict(dict)
-    protect: dict[str, set[str]] = defaultdict(set)
-    orphan: dict[str, set[str]] = defaultdict(set)
-    using: dict[str, list[str]] = defaultdict(list)  # stream key -> desired broadcasts on it
+    uses, intents, protect, orphan, using = _per_stream(desired, targets, stream_targets)
     taken = {t.id for t in targets.values() if t.id is not None}
-    keys_by_id = _stream_keys_by_id(stream_targets)
-    for key, want in desired.broadcasts.items():
-        target = targets.get(key)
-        if target is not None and target.how is How.OWNED and target.live is not None:
-            # Recorded on the streams it will use and on those it uses now: a marker counts only
-            # on a stream the broadcast uses, so the entries of a stream it leaves stay until
-            # apply has moved it (apply then forgets them); a held move keeps it ours.
-            on = {skey for skey in want.stream_keys if skey in stream_targets}
-            on.update(skey for sid in target.live.stream_ids for skey in keys_by_id.get(sid, ()))
-            for skey in on:
-                uses[skey][key] = target.live.id
-        for skey in dict.fromkeys(want.stream_keys):
-            using[skey].append(key)
-        for skey in want.stream_keys:
-            if target is not None and target.how in (How.CREATE, How.RECOVERED):
-                intents[skey][key] = str(want.fields.get("name", key))
-            if want.policy.protect:
-                protect[skey].add(key)
-            elif want.policy.deletion is DeletionPolicy.ORPHAN:
-                orphan[skey].add(key)
     markers: dict[str, Marker] = {}
     set_name = desired.settings.set_name
     for skey, want_stream in desired.streams.items():
@@ -239,6 +215,51 @@ def desired_markers(
             live_after=records,
         )
     return markers
+
+
+def _per_stream(
+    desired: DesiredState,
+    targets: Mapping[str, BroadcastTarget],
+    stream_targets: Mapping[str, StreamTarget],
+) -> tuple[
+    dict[str, dict[str, int]],
+    dict[str, dict[str, str]],
+    dict[str, set[str]],
+    dict[str, set[str]],
+    dict[str, list[str]],
+]:
+    """What the desired broadcasts put in each stream's marker, by stream key: the ids of those
+    already ours, the intents to create, the protected and orphan keys, and the broadcasts
+    that declare the stream (manifest order). One pass over the broadcasts."""
+    uses: dict[str, dict[str, int]] = defaultdict(dict)
+    intents: dict[str, dict[str, str]] = defaultdict(dict)
+    protect: dict[str, set[str]] = defaultdict(set)
+    orphan: dict[str, set[str]] = defaultdict(set)
+    using: dict[str, list[str]] = defaultdict(list)  # stream key -> desired broadcasts on it
+    keys_by_id = _stream_keys_by_id(stream_targets)
+    for key, want in desired.broadcasts.items():
+        target = targets.get(key)
+        if target is not None and target.how is How.OWNED and target.live is not None:
+            # Recorded on the streams it will use and on those it uses now: a marker counts only
+            # on a stream the broadcast uses, so the entries of a stream it leaves stay until
+            # apply has moved it (apply then forgets them); a held move keeps it ours.
+            bid = target.live.id
+            for skey in want.stream_keys:
+                if skey in stream_targets:
+                    uses[skey][key] = bid
+            for sid in target.live.stream_ids:
+                for skey in keys_by_id.get(sid, ()):
+                    uses[skey][key] = bid
+        for skey in dict.fromkeys(want.stream_keys):
+            using[skey].append(key)
+        for skey in want.stream_keys:
+            if target is not None and target.how in (How.CREATE, How.RECOVERED):
+                intents[skey][key] = str(want.fields.get("name", key))
+            if want.policy.protect:
+                protect[skey].add(key)
+            elif want.policy.deletion is DeletionPolicy.ORPHAN:
+                orphan[skey].add(key)
+    return uses, intents, protect, orphan, using
 
 
 def _stream_keys_by_id(stream_targets: Mapping[str, StreamTarget]) -> dict[int, list[str]]:
