@@ -276,7 +276,7 @@ def _check_references(
 ) -> None:
     for item in broadcasts.values():
         seen: set[str] = set()
-        checked = isinstance(item.model, BroadcastDoc)  # its model accepted every key
+        checked = isinstance(item.value, DesiredBroadcast)  # its model accepted every key
         for i, key in enumerate(_stream_refs(item)):
             if not checked and (not isinstance(key, str) or not KEY_RE.match(key)):
                 continue  # a wrong type or an invalid key is already reported
