@@ -1,11 +1,13 @@
 """The stream listing brought up to date by reading only its end: what the lock's confirmation
 reads instead of a second full sweep when the caller holds a listing of a moment ago (the plan's).
 
-Stream ids only grow (the lock's rule already rests on it), and a listing whose ids ascend
-page after page puts every stream created since at its end. So the pages from where the earlier
-listing ended up to an empty page show every stream created since, and every lock stream among
-them. Whatever does not prove it (ids that do not ascend, an end that moved too far) answers
-None, and the caller sweeps in full. Knows nothing of locks: only pages and ids.
+Stream ids only grow (the lock's rule already rests on it). A listing whose ids ascend page
+after page puts every stream created since at its end: the pages from where the earlier listing
+ended up to an empty page show them all, every lock stream among them. One whose ids descend
+(newest first: the API does not document its order) puts them at its start: the pages from the
+first up to the one that reaches the earlier newest id. Whatever does not prove it (ids in no
+order, an end that moved too far) answers None, and the caller sweeps in full. Knows nothing of
+locks: only pages and ids.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ def listing_since(
     the first one read now, as `earlier` had them, then every stream from there to the end as the
     account has them now. None when that cannot be proven complete (see the module docstring)."""
     ids = [int(stream["id"]) for stream in earlier]
+    if len(ids) > 1 and _ascending(ids[::-1]):
+        return _newest_first(fetch_page, earlier, ids)
     if not _ascending(ids):
         return None
     last_page = (len(ids) - 1) // PAGE_SIZE + 1 if ids else 1
@@ -44,6 +48,27 @@ def listing_since(
     if first_page == 1:
         kept = []  # read from the first page: nothing of the earlier listing is needed
     return kept + end
+
+
+def _newest_first(
+    fetch_page: Callable[[int], list[Json]], earlier: Sequence[Json], ids: Sequence[int]
+) -> list[Json] | None:
+    """For a listing whose ids descend: read from page 1 until a page reaches the earlier newest
+    id (every stream created since comes before it), then the earlier listing's older part."""
+    found: dict[int, Json] = {}  # a stream pushed onto the next page as we read shows twice
+    for page in range(1, MAX_PAGES + 1):
+        items = fetch_page(page)
+        for item in items:
+            found.setdefault(int(item["id"]), item)
+        if not items or any(int(item["id"]) <= ids[0] for item in items):
+            break
+    else:
+        return None
+    read = list(found.values())
+    if not read or not _ascending([int(s["id"]) for s in reversed(read)]):
+        return None
+    oldest = int(read[-1]["id"])
+    return read + [s for s, i in zip(earlier, ids, strict=True) if i < oldest]
 
 
 def _start_page(

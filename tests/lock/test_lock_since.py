@@ -68,6 +68,27 @@ def test_an_account_that_grew_more_than_a_few_pages_needs_a_full_sweep() -> None
     assert listing_since(account, earlier) is None
 
 
+def test_newest_first_the_streams_created_since_are_read_from_page_one() -> None:
+    account = Pages(list(range(1000, 0, -1)))  # the API may list newest first
+    earlier = account.listing()
+    account.ids[:0] = [1002, 1001]  # another run's lock, then ours: at the start
+    assert ids_of(listing_since(account, earlier)) == list(range(1002, 0, -1))
+    assert account.asked == [1]  # page 1 reaches 1000, the newest the earlier listing had
+
+
+def test_newest_first_a_page_pushed_down_while_read_shows_its_streams_once() -> None:
+    account = Pages(list(range(100, 0, -1)))
+    earlier = account.listing()
+    account.ids[:0] = list(range(130, 100, -1))  # 30 new: page 1 and part of page 2
+
+    def pushing(page: int) -> list[dict[str, Any]]:
+        if page == 2:
+            account.ids.insert(0, 131)  # created while page 1 was read: 106 moves to page 2
+        return account(page)
+
+    assert ids_of(listing_since(pushing, earlier)) == list(range(130, 0, -1))
+
+
 def test_a_listing_whose_ids_do_not_ascend_proves_nothing() -> None:
     account = Pages([5, 3, 9, 12])
     assert listing_since(account, account.listing()) is None
