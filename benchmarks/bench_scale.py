@@ -209,8 +209,9 @@ def _phases(
     )
 
 
-def verdicts(run: ScaleRun, *, traced: bool) -> list[tuple[bool, str]]:
-    """Issue 5's and issue 12's targets at one size, as (met, line)."""
+def verdicts(run: ScaleRun, *, traced: bool, cpu: bool = True) -> list[tuple[bool, str]]:
+    """Issue 5's and issue 12's targets at one size, as (met, line). `cpu=False` leaves out the
+    CPU targets (set for 10k: a larger run is judged against the smaller one instead)."""
     noop, bound = run.noop, run.bound
     est_requests, est_wall, _ = run.naive
     # tracemalloc multiplies CPU time: under it, the CPU targets are not judged.
@@ -245,6 +246,8 @@ def verdicts(run: ScaleRun, *, traced: bool) -> list[tuple[bool, str]]:
         (run.empty, "no-op plans were empty before and after the apply"),
         (run.converged, "the 1% apply converged"),
     ]
+    if not cpu:
+        lines = [lines[0], *lines[4:]]
     if traced:
         lines.append((True, "(under --tracemalloc CPU times are inflated: not judged)"))
     return lines
@@ -371,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(run_scale(size, settings))
     ok = True
     for run in runs:
-        for met, line in verdicts(run, traced=args.tracemalloc):
+        for met, line in verdicts(run, traced=args.tracemalloc, cpu=run is runs[0]):
             print(f"{'PASS' if met else 'FAIL'}: {run.n}: {line}")
             ok = ok and met
     if args.huge:
