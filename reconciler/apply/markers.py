@@ -63,11 +63,17 @@ class StreamBook:
         self._recorders: dict[int, set[int]] = defaultdict(set)  # broadcast id -> stream ids
         self._origins: dict[int, set[int]] = {}  # stream -> changes whose edits are not written
         self._read_user: dict[int, Mapping[str, Any] | None] = {}  # user's part, last read
+        # The client_entity_data text `_read_user` was decoded from, where it is a JSON object:
+        # a re-read holding the same text needs no decoding.
+        self._read_text: dict[int, str] = {}
         self._created: set[int] = set()  # streams this run created
         for stream in live.streams:
             self.names[stream.id] = str(stream.get("name") or "")
             self._entity[stream.id] = stream.entity
             self._read_user[stream.id] = stream.entity.user_data
+            text, data = stream.get(ENTITY), stream.entity
+            if isinstance(text, str) and (data.marker is not None or data.user_data is not None):
+                self._read_text[stream.id] = text  # it was decoded as a JSON object
         if set_name is not None:
             for key, owned in ownership_of(live, set_name).owned.items():
                 self._own(key, owned.id)
@@ -128,6 +134,7 @@ class StreamBook:
             if entity is not None:
                 self._entity[stream_id] = entity
                 self._read_user[stream_id] = entity.user_data  # as the account holds it now
+                self._read_text.pop(stream_id, None)
             now = self._entity.get(stream_id)
             if now is not old:
                 self._index_marker(
@@ -292,13 +299,20 @@ class StreamBook:
         with self._lock:
             self._origins.pop(stream_id, None)
         self.note_stream(key, stream_id, body, answer, sent)
+        if sent is not None:
+            with self._lock:
+                self._read_text[stream_id] = body[ENTITY]
         return answer
 
     def _user_now(self, stream_id: int, read: Json | None) -> Mapping[str, Any] | None:
         """The user's part of the stream's client_entity_data now: from `read` (the stream as
         the calling change read it just before), else read now."""
         raw = read if read is not None else self.api.get_stream(stream_id)
-        now = parse_entity(raw.get(ENTITY))
+        text = raw.get(ENTITY)
+        with self._lock:
+            if isinstance(text, str) and self._read_text.get(stream_id) == text:
+                return self._read_user.get(stream_id)  # unchanged since we last saw it
+        now = parse_entity(text)
         if now.odd or not _is_object(now.data.raw):
             raise ReconcilerError(
                 f"stream #{stream_id}: its client_entity_data was changed while this run was "
@@ -307,6 +321,8 @@ class StreamBook:
             )
         with self._lock:
             self._read_user[stream_id] = now.data.user_data
+            if isinstance(text, str):
+                self._read_text[stream_id] = text
         return now.data.user_data
 
     def note_created(self, stream_id: int) -> None:
