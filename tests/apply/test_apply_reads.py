@@ -2,8 +2,8 @@
 disruptive write (invariant 5) and the re-read our marker PATCH merges beside the user's keys
 (issue 9 item 4) are one GET when both concern the same stream in the same change; a stream
 whose marker several changes of a stage edit is written once, from the last one's read. Pinned
-from the simulator's request log of `reconciler apply`; the user's keys as they were at that one
-read are kept."""
+from the requests `reconciler apply` sends to the simulator (logged on its transport); the user's
+keys as they were at that one read are kept."""
 
 from __future__ import annotations
 
