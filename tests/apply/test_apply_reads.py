@@ -14,9 +14,8 @@ from typing import Any
 import httpx
 from cli_harness import Invoke
 
-from reconciler.model.marker import decode_entity_data, encode_entity_data
-from tests.apply.apply_support import Hooked, markers
-from tests.conftest import API_KEY
+from reconciler.model.marker import encode_entity_data
+from tests.apply.apply_support import Hooked, human_rewrites_own_keys, markers
 
 SETTINGS = "kind: Settings\nname: s\nspec:\n  max_deletions: 100\n  max_deletion_percent: 100\n"
 ONE = re.compile(r"/streaming/(streams|broadcasts)/(\d+)$")
@@ -40,7 +39,7 @@ class Sent:
     client_entity_data to `user` (our marker stays). The human's requests are not apply's."""
 
     def __init__(self, sim: Any, edit_sid: int = 0, user: dict[str, Any] | None = None) -> None:
-        self.inner, self.edit_sid, self.user = sim.transport(), edit_sid, user
+        self.sim, self.edit_sid, self.user = sim, edit_sid, user
         self.log: list[tuple[str, int, str]] = []
 
     def __call__(self, request: httpx.Request) -> None:
@@ -52,22 +51,8 @@ class Sent:
             method = "PATCH marker"
         self.log.append((kind, oid, method))
         if self.user is not None and (kind, oid, method) == ("streams", self.edit_sid, "GET"):
-            self._edit(self.user)
+            human_rewrites_own_keys(self.sim, self.edit_sid, self.user)
             self.user = None
-
-    def _edit(self, user: dict[str, Any]) -> None:
-        url = f"http://simulator.invalid/streaming/streams/{self.edit_sid}"
-        auth = {"Authorization": f"APIKey {API_KEY}"}
-        got = self.inner.handle_request(httpx.Request("GET", url, headers=auth))
-        got.read()
-        stream = got.json()
-        marker = decode_entity_data(stream["client_entity_data"]).marker
-        body = {"name": stream["name"], "client_entity_data": encode_entity_data(marker, user)}
-        wrote = self.inner.handle_request(
-            httpx.Request("PATCH", url, headers=auth, json={"stream": body})
-        )
-        wrote.read()
-        assert wrote.status_code == 200
 
     def about(self, sid: int, bids: tuple[int, ...] = ()) -> list[str]:
         """Apply's requests about a stream (and these broadcasts), in order: 'stream GET', ..."""
