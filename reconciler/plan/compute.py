@@ -72,6 +72,7 @@ def compute_plan(
         broadcasts,
         targets,
         frozenset(c.id for c in stream_plan.changes),
+        markers,
         prune,
     )
     changes = _link_stream_deletes(stream_plan.changes + broadcast_plan.changes)
