@@ -11,6 +11,7 @@ import test_lifecycle_machine as machine
 
 from reconciler.apply.scheduler import apply_plan
 from reconciler.model.changes import Plan
+from reconciler.model.desired import DesiredBroadcast, DesiredStream
 from reconciler.pipeline import RunOptions, held_only_report, plan_for, read_account
 
 Lifecycle = machine.Lifecycle
@@ -94,3 +95,48 @@ def test_a_show_moved_once_both_streams_dropped_is_not_paused_by_the_stream_it_l
     code, again = apply(world)
     assert (code, again.changes) == (0, ())
     assert show(world, "show-x") == ("live", ["cam-b"])
+
+
+def test_a_show_set_live_on_an_adopted_stream_is_not_paused_by_the_sessions_before_it(
+    world: Lifecycle,
+) -> None:
+    """A stream made by hand, whose encoder came and went before, adopted with a new show
+    declared live on it: the apply recorded the show's evidence as if the stream never had an
+    ingest event (the stream was not ours yet), so the next plan paused a show no encoder had
+    reached ("stream(s) down: interruption")."""
+    studio = world.api.create_stream({"name": "studio", "active": True})
+    world.sim.connect(studio["id"])
+    world.tick(5)
+    world.sim.disconnect(studio["id"])
+    world.tick(5)
+    world.streams = {
+        "studio": DesiredStream(
+            key="studio", fields={"name": "studio", "active": True}, adopt_id=studio["id"]
+        )
+    }
+    world.shows = {
+        "show": DesiredBroadcast(
+            key="show",
+            fields={"name": "show", "status": "live"},
+            stream_keys=("studio",),
+            pause_on_interruption=True,
+        )
+    }
+    code, again = apply(world)
+    assert (code, again.changes) == (0, ())
+    assert again.warnings == (
+        "broadcast 'show' is declared live; no encoder has connected to its stream(s) 'studio' yet",
+    )
+    bid = world.broadcast_id("show")
+    assert bid is not None
+    assert world.api.get_broadcast(bid)["status"] == "live"
+
+    # Its own session: paused when the encoder drops, live again when it returns.
+    world.sim.connect(studio["id"])
+    world.tick(5)
+    assert apply(world)[0] == 0
+    world.sim.disconnect(studio["id"])
+    world.tick(5)
+    code, again = apply(world)
+    assert (code, again.changes) == (0, ())
+    assert world.api.get_broadcast(bid)["status"] == "paused"
