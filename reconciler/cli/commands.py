@@ -6,6 +6,7 @@ Knows click, the environment variables and the terminal; every decision lives in
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -79,6 +80,21 @@ def _stop_on_signals(meta: MutableMapping[str, Any]) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The cyclic garbage collector off for one batch run: the manifests, the live objects and
+    the plan are many small objects that live to the end, and the collector would scan them
+    again and again (about a third of the CPU of a 10,000 + 10,000 plan). Reference counting
+    still frees everything else."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class ReconcilerGroup(click.Group):
@@ -248,7 +264,7 @@ def plan(
     """
     from reconciler.pipeline import load_desired, plan_against
 
-    with _reported("plan", log_format) as events:
+    with _reported("plan", log_format) as events, _no_cyclic_gc():
         paths, connection = split_paths(options.connection, paths)
         run = options.run_options()
         desired = load_desired(paths, run)  # invalid manifests: no request at all

@@ -6,6 +6,7 @@ source and the size of each stream's `client_entity_data`. Knows nothing of YAML
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -221,8 +222,9 @@ def _check_references(
 ) -> None:
     for item in broadcasts.values():
         seen: set[str] = set()
+        checked = isinstance(item.model, BroadcastDoc)  # its model accepted every key
         for i, key in enumerate(_stream_refs(item)):
-            if not isinstance(key, str) or not KEY_RE.match(key):
+            if not checked and (not isinstance(key, str) or not KEY_RE.match(key)):
                 continue  # a wrong type or an invalid key is already reported
             loc = ("spec", "streams", i)
             if key in seen:
@@ -277,6 +279,11 @@ def _check_entity_data(
         doc = item.model
         assert isinstance(doc, StreamDoc)
         used_by = users.get(key, [])
+        if (
+            not doc.spec.client_entity_data
+            and _marker_bound(set_name, key, used_by) <= MAX_ENTITY_DATA
+        ):
+            continue  # fits whatever the ids: the exact size is needed only to report it
         marker = Marker(
             set_name=set_name,
             key=key,
@@ -302,20 +309,33 @@ def _check_entity_data(
             )
 
 
+def _marker_bound(set_name: str, key: str, used_by: list[BroadcastDoc]) -> int:
+    """At least the length of the marker alone (no user data): its JSON is 128 characters
+    besides the names, each broadcast 3 x (its name + 22) at most with the longest id. Keys
+    and set names are plain (no escapes), so this never underestimates."""
+    return 200 + len(set_name) + len(key) + sum(3 * (len(bc.name) + 24) for bc in used_by)
+
+
+@functools.cache
+def _policy_of(protect: bool, deletion: str, allow_live_changes: bool) -> ResourcePolicy:
+    return ResourcePolicy(protect, DeletionPolicy(deletion), allow_live_changes)
+
+
 def _policy(policy: StreamPolicy) -> ResourcePolicy:
-    return ResourcePolicy(
-        protect=policy.protect,
-        deletion=DeletionPolicy(policy.deletion),
-        allow_live_changes=policy.allow_live_changes,
-    )
+    """One shared value per combination (they are frozen): 20,000 documents, a few policies."""
+    return _policy_of(policy.protect, policy.deletion, policy.allow_live_changes)
+
+
+@functools.cache
+def _field_order(model: type[BaseModel]) -> dict[str, int]:
+    return {name: i for i, name in enumerate(model.model_fields)}
 
 
 def _declared(spec: BaseModel, key: str, skip: frozenset[str]) -> dict[str, Any]:
     """`name` first (spec.name or the key), then the declared fields in model order."""
     fields: dict[str, Any] = {"name": getattr(spec, "name") or key}  # noqa: B009
-    declared = spec.model_fields_set
-    for name in type(spec).model_fields:
-        if name in declared and name not in skip and name != "name":
+    for name in sorted(spec.model_fields_set, key=_field_order(type(spec)).__getitem__):
+        if name not in skip and name != "name":
             fields[name] = getattr(spec, name)
     return fields
 

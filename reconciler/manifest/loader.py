@@ -243,18 +243,17 @@ def _kind_of(
     if not isinstance(value, dict):
         report((), "a document must be a mapping with `kind`, `name` and `spec`")
         return None
-    kinds = ", ".join(DOCUMENT_MODELS)
     kind = value.get("kind")
+    if isinstance(kind, str) and kind in DOCUMENT_MODELS:
+        return kind, DOCUMENT_MODELS[kind]
+    kinds = ", ".join(DOCUMENT_MODELS)
     if kind is None:
         report(("kind",) if "kind" in value else (), f"add `kind:` (one of {kinds})")
         return None
-    model = DOCUMENT_MODELS.get(kind) if isinstance(kind, str) else None
-    if model is None:
-        hint = did_you_mean(kind, DOCUMENT_MODELS) if isinstance(kind, str) else ""
-        shown = f"'{kind}'" if isinstance(kind, str) else "this value"
-        report(("kind",), f"unknown kind {shown}; {hint or f'use one of {kinds}'}")
-        return None
-    return kind, model
+    hint = did_you_mean(kind, DOCUMENT_MODELS) if isinstance(kind, str) else ""
+    shown = f"'{kind}'" if isinstance(kind, str) else "this value"
+    report(("kind",), f"unknown kind {shown}; {hint or f'use one of {kinds}'}")
+    return None
 
 
 def _type_error(kind: str) -> bool:

@@ -6,9 +6,12 @@ Uses libyaml (CSafeLoader) when available. Reports syntax errors and duplicate m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+import contextlib
+import functools
+import operator
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import yaml
 import yaml.reader
@@ -26,8 +29,13 @@ STR_TAG = "tag:yaml.org,2002:str"
 SEQ_TAG = "tag:yaml.org,2002:seq"
 MAP_TAG = "tag:yaml.org,2002:map"
 MERGE_TAG = "tag:yaml.org,2002:merge"
+# Tags whose constructed values are immutable, so equal texts may share one value.
+CONSTANT_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("int", "bool", "null", "float"))
 Loc = tuple[str | int, ...]
 MAX_NODES = 200_000  # per document: stops alias bombs ("billion laughs") from a pull request
+
+
+_UNSEEN = object()
 
 
 class _TooLarge(Exception):
@@ -45,11 +53,10 @@ def make_loader(base: type[Any]) -> type[Any]:
     memo: dict[str, str] = {}  # value -> tag: a pure function's cache
 
     class Loader(base):  # type: ignore[misc]
-        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-            pass  # no path resolvers are registered: skip their bookkeeping
-
-        def ascend_resolver(self) -> None:
-            pass
+        # No path resolvers are registered: their bookkeeping, which the parser calls twice
+        # per node, is skipped by C functions that ignore their arguments (no Python frame).
+        descend_resolver = staticmethod(operator.is_)
+        ascend_resolver = staticmethod(tuple)
 
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
             if kind is ScalarNode and implicit[0]:
@@ -82,9 +89,29 @@ class Document:
     path: str
     line: int  # first line of the document's content (1-based)
     value: Any
-    node: Node
+    text: str = field(repr=False)  # the YAML text it was composed from (see `node`)
+    index: int  # its place among the nodes that text composes to
     has_dollar: bool = True  # some string holds '$' (else ${VAR} substitution is skipped)
     reported: frozenset[Loc] = frozenset()  # fields with a YAML-level problem already reported
+
+    @property
+    def node(self) -> Node:
+        """The document's node tree, composed again when a message needs a line: keeping the
+        trees (with two marks per node) of every document would double a load's memory."""
+        node = _nodes_of(self.text, cast(Hashable, Loader))[self.index]
+        assert node is not None
+        return node
+
+
+@functools.lru_cache(maxsize=4)
+def _nodes_of(text: str, loader: Hashable) -> tuple[Node | None, ...]:
+    """Every node `compose_all` yields for `text`, up to a syntax error if there is one."""
+    nodes: list[Node | None] = []
+    # The documents before a syntax error are all there is (the error is reported already).
+    with contextlib.suppress(yaml.YAMLError):
+        for node in yaml.compose_all(text, Loader=cast(Any, loader)):
+            nodes.append(node)
+    return tuple(nodes)
 
 
 def format_loc(loc: Sequence[str | int]) -> str:
@@ -146,7 +173,7 @@ def _compose(
 ) -> int | None:
     """Append the documents of `text`; the 0-based line of a syntax error, else None."""
     try:
-        for node in yaml.compose_all(text, Loader=Loader):
+        for index, node in enumerate(yaml.compose_all(text, Loader=Loader)):
             if node is None or _is_empty(node):
                 continue
             builder.budget, builder.dollars, builder.reported = MAX_NODES, False, set()
@@ -169,7 +196,8 @@ def _compose(
                     path,
                     node.start_mark.line + 1,
                     value,
-                    node,
+                    text,
+                    index,
                     builder.dollars,
                     frozenset(builder.reported),
                 )
@@ -228,33 +256,61 @@ class _Builder:
         self.dollars = False
         self.reported: set[Loc] = set()
         self.lost = 0  # documents that could not be read (syntax errors, refused documents)
+        # tag -> {text: value} for the tags whose values are immutable: `true` or `3600` is
+        # constructed once per file, not once per occurrence.
+        self.constants: dict[str, dict[str, Any]] = {tag: {} for tag in CONSTANT_TAGS}
 
     def build(self, node: Node, loc: Loc) -> Any:
         self.budget -= 1
         if self.budget < 0:
             raise _TooLarge
         if isinstance(node, ScalarNode):
-            if node.tag == STR_TAG:
-                if "$" in node.value:
-                    self.dollars = True  # only such documents need ${VAR} substitution
-                return node.value
             return self._scalar(node, loc)
         if isinstance(node, SequenceNode):
-            return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+            return [self._item(item, loc, i) for i, item in enumerate(node.value)]
         if isinstance(node, MappingNode):
             return self._mapping(node, loc)
         return None  # pragma: no cover - the composer yields only the three node kinds
 
+    def _item(self, node: Node, loc: Loc, part: str | int) -> Any:
+        """The value of `node` at `loc` + `part`; scalars (most nodes) without building the
+        location, which only a problem needs."""
+        if node.__class__ is not ScalarNode:
+            return self.build(node, (*loc, part))
+        self.budget -= 1
+        if self.budget < 0:
+            raise _TooLarge
+        value = node.value
+        tag = node.tag
+        if tag == STR_TAG:
+            if "$" in value:
+                self.dollars = True  # only such documents need ${VAR} substitution
+            return value
+        known = self.constants.get(tag)
+        if known is not None:
+            found = known.get(value, _UNSEEN)
+            if found is not _UNSEEN:
+                return found
+        return self._scalar(node, (*loc, part))
+
     def _scalar(self, node: ScalarNode, loc: Loc) -> Any:
+        if node.tag == STR_TAG:
+            if "$" in node.value:
+                self.dollars = True
+            return node.value
         construct = SafeConstructor.yaml_constructors.get(node.tag)
         if construct is None:
             self._problem(node, loc, f"unsupported YAML tag {node.tag}; remove it")
             return None
         try:
-            return construct(self.constructor, node)
+            value = construct(self.constructor, node)
         except (ConstructorError, ValueError) as exc:
             self._problem(node, loc, f"cannot read this value: {exc}")
             return None
+        known = self.constants.get(node.tag)
+        if known is not None and len(known) < 4096:
+            known[node.value] = value
+        return value
 
     def _mapping(self, node: MappingNode, loc: Loc) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -267,7 +323,7 @@ class _Builder:
             key = key_node.value  # as written: `on:` stays "on", not True
             if key in result:
                 self._duplicate(node, key_node, (*loc, key))
-            result[key] = self.build(value_node, (*loc, key))  # the last one wins, as in YAML
+            result[key] = self._item(value_node, loc, key)  # the last one wins, as in YAML
         return result
 
     def _merged_mapping(self, node: MappingNode, loc: Loc) -> dict[str, Any]:

@@ -92,6 +92,14 @@ def _marker_from(value: Any) -> Marker | None:
     broadcasts = value.get("broadcasts") or {}
     if not isinstance(broadcasts, dict):
         broadcasts = {}
+    if value.keys() <= _PLAIN_MARKER:  # no lists or maps beyond `broadcasts` (most markers)
+        return Marker(
+            set_name=set_name,
+            key=key,
+            broadcasts={str(k): int(v) for k, v in broadcasts.items() if isinstance(v, int)},
+            protect=value.get("protect") is True,
+            orphan=value.get("orphan") is True,
+        )
     return Marker(
         set_name=set_name,
         key=key,
@@ -104,6 +112,10 @@ def _marker_from(value: Any) -> Marker | None:
         intents=_names(value.get("creating")),
         live_after=_texts(value.get("live_after")),
     )
+
+
+# The keys a marker without any of the optional lists and maps has (see `to_json_value`).
+_PLAIN_MARKER = frozenset({"set", "key", "broadcasts", "protect", "orphan"})
 
 
 def _names(value: Any) -> dict[str, str]:

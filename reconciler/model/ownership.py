@@ -157,6 +157,9 @@ def _one_per_key(
     duplicates: dict[int, OwnedStream] = {}
     conflicts: dict[str, str] = {}
     for key in sorted(groups):
+        if len(groups[key]) == 1:  # one stream carries the key (the rule has nothing to pick)
+            owned[key] = groups[key][0]
+            continue
         carriers = sorted(groups[key], key=lambda o: o.id)
         evidenced = [o for o in carriers if o.id in used]
         first = evidenced[0] if evidenced else carriers[0]

@@ -202,20 +202,10 @@ def plan_broadcast_changes(
         # The interruption evidence as this run leaves it, which the next run reads: a record
         # this run replaces (a broadcast set live or moved onto a stream) is no evidence now.
         records = {skey: markers[skey].live_after.get(key) for skey in want.stream_keys}
-        stream_deps = tuple(
-            change_id
-            for skey in want.stream_keys
-            for action in (Action.CREATE, Action.ADOPT)
-            if (change_id := f"{Resource.STREAM}/{skey}/{action}") in stream_changes
-        )
+        stream_deps = _stream_changes(want, (Action.CREATE, Action.ADOPT), stream_changes)
         # A broadcast goes on air only on streams that are ready: activated and updated (a held
         # region change must not let the show go live in the old region).
-        activations = tuple(
-            change_id
-            for skey in want.stream_keys
-            for action in (Action.UPDATE, Action.ACTIVATE)
-            if (change_id := f"{Resource.STREAM}/{skey}/{action}") in stream_changes
-        )
+        activations = _stream_changes(want, (Action.UPDATE, Action.ACTIVATE), stream_changes)
         if target.live is None:
             _create(out, want, stream_targets, stream_deps, activations)
         else:
@@ -225,6 +215,20 @@ def plan_broadcast_changes(
             if key not in desired.broadcasts:
                 _prune(out, key, index)
     return out
+
+
+def _stream_changes(
+    want: DesiredBroadcast, actions: tuple[Action, ...], stream_changes: frozenset[str]
+) -> tuple[str, ...]:
+    """The ids among `stream_changes` of the given actions on the broadcast's streams."""
+    if not stream_changes:
+        return ()  # a run without stream changes (most): no ids to spell
+    return tuple(
+        change_id
+        for skey in want.stream_keys
+        for action in actions
+        if (change_id := f"{Resource.STREAM}/{skey}/{action}") in stream_changes
+    )
 
 
 def _declared(want: DesiredBroadcast) -> dict[str, Any]:

@@ -7,7 +7,7 @@ Pure: no I/O, no clock. Knows nothing of the API client, guards, apply or output
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from reconciler.errors import PlanError
@@ -168,27 +168,8 @@ def desired_markers(
     for ids gone from the account, or for broadcasts that no longer use the stream, are dropped
     (repair).
     """
-    uses: dict[str, dict[str, int]] = defaultdict(dict)
-    intents: dict[str, dict[str, str]] = defaultdict(dict)
-    protect: dict[str, set[str]] = defaultdict(set)
-    orphan: dict[str, set[str]] = defaultdict(set)
+    uses, intents, protect, orphan, using = _per_stream(desired, targets, stream_targets)
     taken = {t.id for t in targets.values() if t.id is not None}
-    for key, want in desired.broadcasts.items():
-        target = targets.get(key)
-        if target is not None and target.how is How.OWNED and target.live is not None:
-            # Recorded on the streams it will use and on those it uses now: a marker counts only
-            # on a stream the broadcast uses, so the entries of a stream it leaves stay until
-            # apply has moved it (apply then forgets them); a held move keeps it ours.
-            for skey, where in stream_targets.items():
-                if skey in want.stream_keys or where.id in target.live.stream_ids:
-                    uses[skey][key] = target.live.id
-        for skey in want.stream_keys:
-            if target is not None and target.how in (How.CREATE, How.RECOVERED):
-                intents[skey][key] = str(want.fields.get("name", key))
-            if want.policy.protect:
-                protect[skey].add(key)
-            elif want.policy.deletion is DeletionPolicy.ORPHAN:
-                orphan[skey].add(key)
     markers: dict[str, Marker] = {}
     set_name = desired.settings.set_name
     for skey, want_stream in desired.streams.items():
@@ -201,13 +182,15 @@ def desired_markers(
         owned = streams.owned.get(skey)
         if owned is not None:
             live_marker = owned.marker
-            intended = {k: v for k, v in intended.items() if live_marker.intents.get(k) == v}
+            if intended:
+                intended = {k: v for k, v in intended.items() if live_marker.intents.get(k) == v}
             # Released broadcasts stay remembered while they exist and nobody adopts them.
-            released = frozenset(
-                bid
-                for bid in live_marker.released_broadcasts
-                if bid in index.by_id and bid not in index.owner and bid not in taken
-            )
+            if live_marker.released_broadcasts:
+                released = frozenset(
+                    bid
+                    for bid in live_marker.released_broadcasts
+                    if bid in index.by_id and bid not in index.owner and bid not in taken
+                )
             for bkey, bid in live_marker.broadcasts.items():
                 if bkey in desired.broadcasts or index.owner.get(bid) != bkey:
                     continue
@@ -217,7 +200,9 @@ def desired_markers(
                 if bkey in live_marker.orphan_broadcasts:
                     kept_orphan = kept_orphan | {bkey}
         is_protected, is_orphan = deletion_policy_flags(want_stream)
-        records = live_after_records(desired, skey, owned, targets, stream_targets, entries)
+        records = live_after_records(
+            desired, skey, owned, targets, stream_targets, entries, using.get(skey, ())
+        )
         markers[skey] = Marker(
             set_name=set_name,
             key=skey,
@@ -233,6 +218,61 @@ def desired_markers(
     return markers
 
 
+def _per_stream(
+    desired: DesiredState,
+    targets: Mapping[str, BroadcastTarget],
+    stream_targets: Mapping[str, StreamTarget],
+) -> tuple[
+    dict[str, dict[str, int]],
+    dict[str, dict[str, str]],
+    dict[str, set[str]],
+    dict[str, set[str]],
+    dict[str, list[str]],
+]:
+    """What the desired broadcasts put in each stream's marker, by stream key: the ids of those
+    already ours, the intents to create, the protected and orphan keys, and the broadcasts
+    that declare the stream (manifest order). One pass over the broadcasts."""
+    uses: dict[str, dict[str, int]] = defaultdict(dict)
+    intents: dict[str, dict[str, str]] = defaultdict(dict)
+    protect: dict[str, set[str]] = defaultdict(set)
+    orphan: dict[str, set[str]] = defaultdict(set)
+    using: dict[str, list[str]] = defaultdict(list)  # stream key -> desired broadcasts on it
+    keys_by_id = _stream_keys_by_id(stream_targets)
+    for key, want in desired.broadcasts.items():
+        target = targets.get(key)
+        if target is not None and target.how is How.OWNED and target.live is not None:
+            # Recorded on the streams it will use and on those it uses now: a marker counts only
+            # on a stream the broadcast uses, so the entries of a stream it leaves stay until
+            # apply has moved it (apply then forgets them); a held move keeps it ours.
+            bid = target.live.id
+            for skey in want.stream_keys:
+                if skey in stream_targets:
+                    uses[skey][key] = bid
+            for sid in target.live.stream_ids:
+                for skey in keys_by_id.get(sid, ()):
+                    uses[skey][key] = bid
+        for skey in dict.fromkeys(want.stream_keys):
+            using[skey].append(key)
+        for skey in want.stream_keys:
+            if target is not None and target.how in (How.CREATE, How.RECOVERED):
+                intents[skey][key] = str(want.fields.get("name", key))
+            if want.policy.protect:
+                protect[skey].add(key)
+            elif want.policy.deletion is DeletionPolicy.ORPHAN:
+                orphan[skey].add(key)
+    return uses, intents, protect, orphan, using
+
+
+def _stream_keys_by_id(stream_targets: Mapping[str, StreamTarget]) -> dict[int, list[str]]:
+    """Live stream id -> the desired stream keys whose target it is (one lookup per id instead
+    of a scan of every stream per broadcast)."""
+    out: dict[int, list[str]] = defaultdict(list)
+    for skey, where in stream_targets.items():
+        if where.live is not None:
+            out[where.live.id].append(skey)
+    return out
+
+
 def live_after_records(
     desired: DesiredState,
     skey: str,
@@ -240,6 +280,7 @@ def live_after_records(
     targets: Mapping[str, BroadcastTarget],
     stream_targets: Mapping[str, StreamTarget],
     listed: Mapping[str, int],
+    using: Iterable[str],
 ) -> dict[str, str]:
     """The interruption evidence the stream's marker should hold (`Marker.live_after`).
 
@@ -248,14 +289,14 @@ def live_after_records(
     adopted or set live by hand: no evidence, never paused), unless this run activates the stream;
     any other keeps what it has while
     the marker lists it, so that dropping a stale record never costs a write of its own.
+    `using`: the desired broadcasts that declare the stream, in manifest order.
     """
     # The stream as it is (an adopted one included: not ours yet, but its sessions happened).
     stream = stream_targets[skey].live
     before = owned.marker.live_after if owned is not None else {}
     out: dict[str, str] = {}
-    for key, want in desired.broadcasts.items():
-        if skey not in want.stream_keys:
-            continue
+    for key in using:
+        want = desired.broadcasts[key]
         record = before.get(key)
         target = targets.get(key)
         current = target.live.status if target is not None and target.live is not None else None

@@ -15,9 +15,14 @@ import jsonpointer
 
 from reconciler.model.changes import FieldDiff
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
 
 def json_equal(a: Any, b: Any) -> bool:
     """Equality as JSON sees it: 1 == 1.0, but True != 1 and "1" != 1; lists and tuples alike."""
+    kind = type(a)
+    if kind is type(b) and kind in _SCALARS:
+        return bool(a == b)  # the same plain type (most comparisons): Python's equality is JSON's
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a is b
     if isinstance(a, int | float) and isinstance(b, int | float):

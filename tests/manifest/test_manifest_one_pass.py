@@ -53,6 +53,20 @@ def test_documents_after_a_syntax_error_are_still_checked(errors: Errors) -> Non
     ]
 
 
+def test_documents_before_a_syntax_error_name_their_lines(errors: Errors) -> None:
+    # A problem found after parsing (by the model, or across documents) looks its line up in
+    # the text again: the documents in front of a syntax error keep their own lines.
+    assert errors(
+        "kind: Stream\nname: a\nspec:\n  dvr_duration: 5\n"
+        "---\nkind: Stream\nname: a\nspec:\n  pull: yes\n   uri: x\n"
+        "---\nkind: Stream\nname: c\nspec: {activ: true}\n"
+    ) == [
+        "m.yaml:7: spec.dvr_duration: must be between 30 and 14400 seconds (got 5)",
+        "m.yaml:13: YAML syntax error: mapping values are not allowed in this context",
+        "m.yaml:17: spec.activ: unknown field; did you mean 'active'?",
+    ]
+
+
 def test_cleanup_problems_come_with_the_documents_other_problems(errors: Errors) -> None:
     assert errors(
         "kind: Cleanup\nname: stale\nspec:\n  idle_for: 0d\n  max_deletions: -1\n"
@@ -124,3 +138,19 @@ def test_a_manifest_that_is_a_dangling_symlink_is_an_error(
     )
     assert result.stdout == ""
     assert sim.requests() == []
+
+
+def test_a_marker_alone_over_the_limit_is_reported_with_its_size(errors: Errors) -> None:
+    # No client_entity_data of the user's: the size comes from the broadcasts' entries alone
+    # (each recorded with the longest id), and the stream names the problem at its `name`.
+    shows = [f"show-{i:02d}-" + "x" * 52 for i in range(60)]
+    docs = "".join(
+        f"---\nkind: Broadcast\nname: {show}\nspec: {{streams: [cam], status: pending}}\n"
+        for show in shows
+    )
+    found = errors("kind: Stream\nname: cam\n" + docs)
+    assert found == [
+        "m.yaml:5: name: client_entity_data could reach 4620 characters with the ownership "
+        "marker (used by 60 broadcasts); the API allows 4096: shorten your mapping or use fewer "
+        "broadcasts per stream"
+    ]
