@@ -92,50 +92,57 @@ def sim_config(active_limit: int, *, empty_body: bool = False) -> dict[str, Any]
 
 
 def seed_account(sim: Any, n: int, set_name: str, *, unowned: int = 0) -> None:
-    """Writes n owned streams + n broadcasts straight through the simulator's own HTTP handler
-    (no client, no retries): the state a converged apply of `write_manifests(n)` leaves behind.
+    """Creates n owned streams + n broadcasts in the simulator in bulk (`create_many`: the rules
+    of a POST, no HTTP, one transaction): the state a converged apply of `write_manifests(n)`
+    leaves behind.
 
     Ids are predicted from the simulator's id sequence and checked, so each stream's marker can
-    name its broadcast in one POST. `unowned` plain streams are added first (not ours).
+    name its broadcast in its create. `unowned` plain streams are added first (not ours).
     """
     from reconciler.model.marker import Marker, encode_entity_data
 
+    sim.create_many("streams", ({"name": f"someone-else-{j}"} for j in range(unowned)))
     raw = httpx.Client(
         base_url="http://seed",
         transport=sim.transport(),
         headers={"Authorization": f"APIKey {API_KEY}"},
     )
     with raw:
-        for j in range(unowned):
-            raw.post("/streaming/streams", json={"name": f"someone-else-{j}"}).raise_for_status()
         first_stream = _next_id(raw, "/streaming/streams", {"name": "probe"})
         first_broadcast = _next_id(
             raw, "/streaming/broadcasts", {"broadcast": {"name": "probe", "status": "pending"}}
         )
-        for i in range(n):
-            marker = Marker(set_name, stream_key(i), {broadcast_key(i): first_broadcast + i})
-            body = {
-                "name": stream_key(i),
-                "active": True,
-                "dvr_enabled": True,
-                "dvr_duration": 3600,
-                "auto_record": False,
-                "client_user_id": i,
-                "client_entity_data": encode_entity_data(marker, None),
-            }
-            got = raw.post("/streaming/streams", json=body)
-            got.raise_for_status()
-            if got.json()["id"] != first_stream + i:
-                raise RuntimeError("simulator ids are not sequential; seed with --seed apply")
-        for i in range(n):
-            body = {
+    streams = (
+        {
+            "name": stream_key(i),
+            "active": True,
+            "dvr_enabled": True,
+            "dvr_duration": 3600,
+            "auto_record": False,
+            "client_user_id": i,
+            "client_entity_data": encode_entity_data(
+                Marker(set_name, stream_key(i), {broadcast_key(i): first_broadcast + i}), None
+            ),
+        }
+        for i in range(n)
+    )
+    if sim.create_many("streams", streams) != list(range(first_stream, first_stream + n)):
+        raise RuntimeError("simulator stream ids are not sequential")
+    broadcasts = (
+        {
+            "broadcast": {
                 "name": broadcast_key(i),
                 "status": "pending",
                 "stream_ids": [first_stream + i],
                 "pending_message": "Starting soon",
             }
-            got = raw.post("/streaming/broadcasts", json={"broadcast": body})
-            got.raise_for_status()
+        }
+        for i in range(n)
+    )
+    if sim.create_many("broadcasts", broadcasts) != list(
+        range(first_broadcast, first_broadcast + n)
+    ):
+        raise RuntimeError("simulator broadcast ids are not sequential")
 
 
 def _next_id(raw: httpx.Client, path: str, body: Mapping[str, Any]) -> int:

@@ -200,9 +200,13 @@ def apply_desired(
     reported SKIPPED and the report says why it stopped (exit 1).
 
     `live` is the read `shown` was computed from (None: the lock sweeps streams itself).
-    Its streams save the lock's first sweep; under the lock the streams come from the sweep that
-    confirmed it (`Lock.streams`, complete and taken after the lock was ours) and only the
-    broadcasts are swept again: after the plan shown, one sweep per kind.
+    Its streams save the lock's first sweep. Under the lock, the plan is made again on `live`
+    itself when the lock proves no apply of the set wrote since it was read
+    (`Lock.unchanged_since_read`: the lock's confirmation read only the listing's end);
+    otherwise on the streams of the sweep that confirmed the lock (`Lock.streams`, complete and
+    taken after the lock was ours) and the broadcasts swept again. Writes by people are not
+    what the second read guards against (they can come a second later): each disruptive write
+    re-reads its stream right before it is sent, and a create looks its kind up first.
     """
     if not shown.pending:
         if live is not None:  # a lock left by a run that died goes now, not at the next change
@@ -217,10 +221,10 @@ def apply_desired(
         streams=[s.raw for s in live.streams] if live is not None else None,
     ) as held:
         api = held.watching(api)  # its answers are the progress that keeps the lock refreshed
-        streams = reparse_streams(held.streams, live.streams if live is not None else ())
-        broadcasts = tuple(map(LiveBroadcast.parse, api.list_broadcasts()))
-        fresh = _masked(LiveState(streams=streams, broadcasts=broadcasts))
-        confirm_complete(api, fresh, desired.settings.set_name)
+        if live is not None and held.unchanged_since_read:
+            fresh = live  # read, masked and confirmed complete before the lock
+        else:
+            fresh = _read_under(held, api, live, desired.settings.set_name)
         plan = plan_for(desired, fresh, api, options)
         replanned = _signature(plan) != _signature(shown)
         if not plan.pending:
@@ -241,6 +245,16 @@ def apply_desired(
         if guard.refused:
             report = replace(report, stopped=guard.refused)
     return ApplyRun(plan=plan, report=report, replanned=replanned)
+
+
+def _read_under(held: Lock, api: StreamingAPI, live: LiveState | None, set_name: str) -> LiveState:
+    """The account read again under the lock: the streams of the listing that confirmed it,
+    the broadcasts swept anew."""
+    streams = reparse_streams(held.streams, live.streams if live is not None else ())
+    broadcasts = tuple(map(LiveBroadcast.parse, api.list_broadcasts()))
+    fresh = _masked(LiveState(streams=streams, broadcasts=broadcasts))
+    confirm_complete(api, fresh, set_name)
+    return fresh
 
 
 def live_hold(change: Change, live: LiveState, set_name: str | None = None) -> str | None:

@@ -60,11 +60,14 @@ def test_apply_reads_each_kind_once_after_the_plan(sim: Any, api: Any, manifest:
     sim.clear_log()
     run = apply_desired(desired, api, shown, live=live)
     assert run.report.exit_code == 0
-    # Per kind: the re-plan's read (for streams, the lock's confirming sweep), then the one
-    # sweep of a kind that apply does before creating objects of that kind.
-    assert sweeps(sim) == {"streams": 2, "broadcasts": 2}
+    # Streams: the lock's confirmation (the listing's end: page 1 of an empty account), then
+    # the sweep before creating. Broadcasts: only the sweep before creating; the plan is made
+    # again on the plan's read, as no other apply of the set took the lock since.
+    assert sweeps(sim) == {"streams": 2, "broadcasts": 1}
     assert sim.counters()["POST /streaming/streams"] == 3  # two streams and the lock
-    assert sim.counters()["DELETE /streaming/streams/{id}"] == 1  # the lock, released
+    assert "DELETE /streaming/streams/{id}" not in sim.counters()  # the lock stays, released
+    (trail,) = [r for r in map(lock_record, api.list_streams()) if r is not None]
+    assert trail.released and trail.set_name == "prod"
 
 
 def test_the_read_can_be_passed_explicitly(sim: Any, api: Any, manifest: Path) -> None:
@@ -73,7 +76,7 @@ def test_the_read_can_be_passed_explicitly(sim: Any, api: Any, manifest: Path) -
     shown = plan_for(desired, live, api, RunOptions())  # not from plan_against: nothing known
     sim.clear_log()
     assert apply_desired(desired, api, shown, live=live).report.exit_code == 0
-    assert sweeps(sim) == {"streams": 2, "broadcasts": 2}  # the re-plan's, before creating
+    assert sweeps(sim) == {"streams": 2, "broadcasts": 1}  # as above: nothing read again
 
 
 def test_without_the_plans_read_the_lock_lists_streams_itself(
@@ -101,7 +104,54 @@ def test_the_plan_under_the_lock_sees_changes_made_after_the_plan_shown(
     assert run.replanned
     assert "studio-b" not in {c.key for c in run.plan.changes if c.action is Action.CREATE}
     names = sorted(s["name"] for s in api.list_streams())
-    assert names == ["studio-a", "studio-b"]  # created once; the lock is gone
+    assert names == ["reconciler-lock: prod", "studio-a", "studio-b"]  # created once; released
+
+
+def test_an_apply_of_the_set_between_the_plan_and_the_lock_is_read_again(
+    sim: Any, api: Any, manifest: Path
+) -> None:
+    desired = load_desired([manifest])
+    live, shown = plan_against(desired, api)
+    # Another apply of the set runs between the plan shown and this one's lock.
+    assert apply_desired(desired, api, plan_against(desired, api)[1]).report.exit_code == 0
+    sim.clear_log()
+    run = apply_desired(desired, api, shown, live=live)
+    assert run.report.exit_code == 0
+    assert run.replanned and run.plan.pending == ()  # it saw the other run's work: nothing left
+    assert sweeps(sim) == {"streams": 1, "broadcasts": 1}  # the listing's end proved nothing
+    assert [c for c, n in sim.counters().items() if c.startswith(("POST", "PATCH"))] == [
+        "POST /streaming/streams",  # the lock
+        "PATCH /streaming/streams/{id}",  # its release
+    ]
+    names = sorted(s["name"] for s in api.list_streams())
+    assert names == ["reconciler-lock: prod", "studio-a", "studio-b"]
+
+
+def test_an_apply_that_found_its_read_current_writes_what_it_showed(
+    sim: Any, api: Any, manifest: Path
+) -> None:
+    desired = load_desired([manifest])
+    assert apply_desired(desired, api, plan_against(desired, api)[1]).report.exit_code == 0
+    for _ in range(30):
+        api.create_stream({"name": "someone else's"})  # the set's streams on page 1
+    edited = load_desired([_edit(manifest, "dvr_enabled: true", "dvr_enabled: false")])
+    live, shown = plan_against(edited, api)
+    sim.clear_log()
+    run = apply_desired(edited, api, shown, live=live)
+    assert run.report.exit_code == 0 and not run.replanned
+    assert [c.id for c in run.plan.pending] == ["stream/studio-a/update"]
+    # The lock, the listing's end (page 2, page 3), the update, the release, the old trail.
+    assert sim.counters() == {
+        "POST /streaming/streams": 1,
+        "GET /streaming/streams": 2,
+        "PATCH /streaming/streams/{id}": 2,
+        "DELETE /streaming/streams/{id}": 1,
+    }
+
+
+def _edit(path: Path, old: str, new: str) -> Path:
+    path.write_text(path.read_text().replace(old, new))
+    return path
 
 
 def test_a_lock_that_cannot_be_confirmed_fails_the_apply_and_is_removed(

@@ -130,6 +130,11 @@ class StreamingClient:
     def list_broadcasts(self) -> list[Json]:
         return self._sweep("/streaming/broadcasts", {}, "broadcasts")
 
+    def stream_page(self, page: int) -> list[Json]:
+        path = "/streaming/streams"
+        reply = self._caller.call("GET", path, route=path, params={"page": int(page)})
+        return _page(reply.data, path, int(page))
+
     def expect_counts(self, *, streams: int, broadcasts: int) -> None:
         """How many streams and broadcasts the account probably holds (the manifests' counts),
         for the next sweep of each kind; a sweep then expects what the last one found."""

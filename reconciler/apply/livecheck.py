@@ -1,6 +1,7 @@
 """Live-safety at the moment of the write (invariant 5): a change that would disturb its streams
 were they on air re-reads each of them (one GET) just before its request, and is held if one is
-on air now. The rule itself is the guards' (`live_disturbance`), handed in as `LiveHold`.
+on air now. The rule itself is the guards' (`live_disturbance`), handed in as `LiveHold`. The
+streams read are handed back: the change's marker write merges beside them (no second GET).
 
 Knows the API only through `StreamingAPI`; knows nothing of scheduling or of the guards' module.
 """
@@ -17,6 +18,8 @@ from reconciler.model.marker import EntityData
 
 # Why a change would disturb an on-air stream (with the user's way to allow it), or None.
 LiveHold = Callable[[Change, LiveState], str | None]
+# Stream id -> the stream as a change re-read it just before its write (raw, as the API answered).
+Reads = dict[int, Json]
 _NO_ENTITY = EntityData(None, None, None)
 
 
@@ -38,19 +41,20 @@ class LiveRecheck:
         """This run changed the broadcast's streams: a later re-check reads these."""
         self.broadcast_streams[broadcast_id] = list(stream_ids)
 
-    def check(self, change: Change) -> None:
-        """Raise Held when the change would disturb a stream on air now. Only a change that
-        would disturb its streams were they on air costs a GET per stream (the caps keep these
-        few); a change the user allowed (`live_allowed`) costs nothing."""
+    def check(self, change: Change) -> Reads:
+        """Raise Held when the change would disturb a stream on air now; else the streams read.
+        Only a change that would disturb its streams were they on air costs a GET per stream
+        (the caps keep these few); a change the user allowed (`live_allowed`) costs nothing."""
         if self.rule is None or change.live_allowed or change.target_id is None:
-            return
+            return {}
         stream_ids, broadcast = self._streams_of(change)
         if not stream_ids or self.rule(change, self._assumed_on_air(stream_ids, broadcast)) is None:
-            return
-        read = [_unmarked(self.api.get_stream(sid)) for sid in stream_ids]
-        why = self.rule(change, _state(read, broadcast))
+            return {}
+        reads = {sid: self.api.get_stream(sid) for sid in stream_ids}
+        why = self.rule(change, _state([_unmarked(raw) for raw in reads.values()], broadcast))
         if why is not None:
             raise Held(f"on air when re-read just before the write: {why}")
+        return reads
 
     def _streams_of(self, change: Change) -> tuple[list[int], LiveBroadcast | None]:
         assert change.target_id is not None

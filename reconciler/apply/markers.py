@@ -63,11 +63,17 @@ class StreamBook:
         self._recorders: dict[int, set[int]] = defaultdict(set)  # broadcast id -> stream ids
         self._origins: dict[int, set[int]] = {}  # stream -> changes whose edits are not written
         self._read_user: dict[int, Mapping[str, Any] | None] = {}  # user's part, last read
+        # The client_entity_data text `_read_user` was decoded from, where it is a JSON object:
+        # a re-read holding the same text needs no decoding.
+        self._read_text: dict[int, str] = {}
         self._created: set[int] = set()  # streams this run created
         for stream in live.streams:
             self.names[stream.id] = str(stream.get("name") or "")
             self._entity[stream.id] = stream.entity
             self._read_user[stream.id] = stream.entity.user_data
+            text, data = stream.get(ENTITY), stream.entity
+            if isinstance(text, str) and (data.marker is not None or data.user_data is not None):
+                self._read_text[stream.id] = text  # it was decoded as a JSON object
         if set_name is not None:
             for key, owned in ownership_of(live, set_name).owned.items():
                 self._own(key, owned.id)
@@ -128,6 +134,7 @@ class StreamBook:
             if entity is not None:
                 self._entity[stream_id] = entity
                 self._read_user[stream_id] = entity.user_data  # as the account holds it now
+                self._read_text.pop(stream_id, None)
             now = self._entity.get(stream_id)
             if now is not old:
                 self._index_marker(
@@ -149,6 +156,11 @@ class StreamBook:
     def is_ours(self, stream_id: int) -> bool:
         with self._lock:
             return stream_id in self._keys
+
+    def recording(self, broadcast_id: int) -> set[int]:
+        """Our streams whose marker in this book records the broadcast."""
+        with self._lock:
+            return {sid for sid in self._recorders.get(broadcast_id, ()) if sid in self._keys}
 
     def recorded_broadcasts(self) -> dict[str, set[int]]:
         """Broadcast key -> the ids our streams' markers record under it."""
@@ -225,9 +237,9 @@ class StreamBook:
         with self._lock:
             self._origins.pop(stream_id, None)
 
-    def flush(self, stream_id: int) -> None:
+    def flush(self, stream_id: int, fresh: Mapping[int, Json] | None = None) -> None:
         """Write the stream's pending marker edits in one PATCH (nothing if none)."""
-        self.write_stream(stream_id, None, {}, only_if_pending=True)
+        self.write_stream(stream_id, None, {}, only_if_pending=True, fresh=fresh)
 
     def write_stream(
         self,
@@ -236,49 +248,71 @@ class StreamBook:
         body: Mapping[str, Any],
         *,
         only_if_pending: bool = False,
+        fresh: Mapping[int, Json] | None = None,
     ) -> Json:
         """PATCH the stream with `body` plus its pending marker edits, as one request; the
         marker goes beside the user's keys as they are now (re-read just before: a human's
-        concurrent edit is kept). `key`: the stream is ours under it from now on."""
+        concurrent edit is kept). `key`: the stream is ours under it from now on. `fresh`:
+        streams the calling change read just before this write (its live re-check); such a
+        read is the re-read, no second GET."""
         with self._stream_lock(stream_id):
             with self._lock:
                 pending = stream_id in self._origins
                 data = self._entity.get(stream_id)
             if only_if_pending and not pending:
                 return {}
+            read = (fresh or {}).get(stream_id)
             out = self.with_name(stream_id, body)
             if ENTITY in out:
                 if pending:  # a planned marker and edits of this run: the edits first
-                    self._write(stream_id, None, self.with_name(stream_id, {}), data)
+                    self._write(stream_id, None, self.with_name(stream_id, {}), data, read)
+                    read = None  # spent: the planned write re-reads after that PATCH
                 planned = parse_entity(out[ENTITY])
                 if planned.odd:  # never ours to write: the planner encodes objects only
                     raise ReconcilerError(f"stream #{stream_id}: {planned.odd}")
-                return self._write(stream_id, key, out, planned.data)
-            return self._write(stream_id, key, out, data if pending else None)
+                return self._write(stream_id, key, out, planned.data, read)
+            return self._write(stream_id, key, out, data if pending else None, read)
 
-    def _write(self, stream_id: int, key: str | None, body: Json, meant: EntityData | None) -> Json:
+    def _write(
+        self,
+        stream_id: int,
+        key: str | None,
+        body: Json,
+        meant: EntityData | None,
+        read: Json | None = None,
+    ) -> Json:
         """Caller holds the stream's lock. `meant`: the client_entity_data to write (None: not
         touched). Unless the write sets the user's part itself (declared in the manifest), our
-        marker goes beside the user's part as the account holds it right now: one GET, skipped
-        for a stream this run created (nobody else has written it)."""
+        marker goes beside the user's part as the account holds it right now: the stream as
+        `read` just before by the same change, else one GET; none for a stream this run
+        created (nobody else has written it)."""
         sent = None
         if meant is not None:
             user = meant.user_data
             with self._lock:
-                read, created = self._read_user.get(stream_id), stream_id in self._created
-            if user == read and not created:
-                user = self._user_now(stream_id)
+                known, created = self._read_user.get(stream_id), stream_id in self._created
+            if user == known and not created:
+                user = self._user_now(stream_id, read)
             body[ENTITY] = encode_entity_data(meant.marker, user) or ""
             sent = EntityData(meant.marker, user, None)
         answer = self.api.update_stream(stream_id, body)
         with self._lock:
             self._origins.pop(stream_id, None)
         self.note_stream(key, stream_id, body, answer, sent)
+        if sent is not None:
+            with self._lock:
+                self._read_text[stream_id] = body[ENTITY]
         return answer
 
-    def _user_now(self, stream_id: int) -> Mapping[str, Any] | None:
-        """The user's part of the stream's client_entity_data, read now."""
-        now = parse_entity(self.api.get_stream(stream_id).get(ENTITY))
+    def _user_now(self, stream_id: int, read: Json | None) -> Mapping[str, Any] | None:
+        """The user's part of the stream's client_entity_data now: from `read` (the stream as
+        the calling change read it just before), else read now."""
+        raw = read if read is not None else self.api.get_stream(stream_id)
+        text = raw.get(ENTITY)
+        with self._lock:
+            if isinstance(text, str) and self._read_text.get(stream_id) == text:
+                return self._read_user.get(stream_id)  # unchanged since we last saw it
+        now = parse_entity(text)
         if now.odd or not _is_object(now.data.raw):
             raise ReconcilerError(
                 f"stream #{stream_id}: its client_entity_data was changed while this run was "
@@ -287,6 +321,8 @@ class StreamBook:
             )
         with self._lock:
             self._read_user[stream_id] = now.data.user_data
+            if isinstance(text, str):
+                self._read_text[stream_id] = text
         return now.data.user_data
 
     def note_created(self, stream_id: int) -> None:

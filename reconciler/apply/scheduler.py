@@ -19,7 +19,7 @@ from dataclasses import replace
 from functools import partial
 
 from reconciler.api.protocol import StreamingAPI
-from reconciler.apply.livecheck import Held, LiveHold, LiveRecheck
+from reconciler.apply.livecheck import Held, LiveHold, LiveRecheck, Reads
 from reconciler.apply.lookup import (
     CREATED_WITHOUT_BODY,
     FOUND_AFTER_AMBIGUOUS,
@@ -87,8 +87,9 @@ def apply_plan(
         finish(index, replace(run.failed(index, why), object_id=results[index].object_id))
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="apply") as pool:
-        marks = StageMarks(plan, run.book, pool, workers, guard)
+        marks = run.marks = StageMarks(plan, run.book, pool, workers, guard)
         for stage in sorted(by_stage):
+            marks.begin(stage, by_stage[stage])
             _Stage(run, pool, results, finish).run_all(by_stage[stage], marks)
             marks.after_stage(stage, results, fail)
         marks.after_stage(None, results, fail)
@@ -225,6 +226,7 @@ class _Run:
         self.guard = guard
         self.recheck = LiveRecheck(api, live, None)
         self.book = StreamBook(api, live, set_name)
+        self.marks: StageMarks | None = None  # set by apply_plan once its pool exists
         self.book.note_plan(plan)
         prior = ownership_of(live, set_name).intents if set_name is not None else {}
         self.finder = Finder(api, self.book, live.broadcast_by_id, prior)
@@ -291,7 +293,7 @@ class _Run:
 
     def _dispatch(self, index: int) -> ChangeResult:
         change = self.plan.changes[index]
-        self.recheck.check(change)
+        fresh = self.recheck.check(change)  # what the change's marker write merges beside
         action = change.action
         if action is Action.CLEANUP:
             target = self._target(change)
@@ -301,12 +303,19 @@ class _Run:
             target = self._target(change)
             self.api.delete_video(target)
         elif change.resource is Resource.STREAM:
-            target = self._stream_change(change)
+            target = self._stream_change(change, fresh)
         else:
             target = self._broadcast_change(index, change)
+        self._settled(index, fresh)
         return ChangeResult(change, Outcome.DONE, object_id=target)
 
-    def _stream_change(self, change: Change) -> int:
+    def _settled(self, index: int, fresh: Reads) -> None:
+        """The change is done: the marker edits it was the last of its stage to make are
+        written now, beside the streams it re-read."""
+        if self.marks is not None:
+            self.marks.settled(index, fresh)
+
+    def _stream_change(self, change: Change, fresh: Reads) -> int:
         target, action = self._target(change), change.action
         if action is Action.START_RECORDING:
             self.api.start_recording(target)
@@ -317,11 +326,11 @@ class _Run:
             self.book.forget_stream(target)
         elif action is Action.ORPHAN and "client_entity_data" not in change.body:
             self.book.edit_marker(target, lambda _marker: None)
-            self.book.flush(target)
+            self.book.flush(target, fresh)
         else:  # UPDATE, ADOPT, ORPHAN with a body, ACTIVATE, DEACTIVATE: one PATCH, with the
             # marker edits still pending on the stream
             key = None if change.action is Action.ORPHAN else change.key
-            self.book.write_stream(target, key, change.body)
+            self.book.write_stream(target, key, change.body, fresh=fresh)
         return target
 
     def _broadcast_change(self, index: int, change: Change) -> int:
@@ -397,6 +406,7 @@ class _Run:
                     f"broadcast created (id {object_id}) but recording it in the stream markers "
                     f"failed: {error}; the next run adopts it by its name"
                 ) from error
+        self._settled(index, {})
         return ChangeResult(change, Outcome.DONE, detail=found.detail, object_id=object_id)
 
     # --- ids ---------------------------------------------------------------------------------

@@ -1,18 +1,21 @@
 """The marker writes a stage owes (invariant 8, issue 12): the intents to create its broadcasts,
-written before their POSTs (one PATCH per stream), and after the stage the marker edits its
-changes made, for each stream that no later change of the plan PATCHes anyway (that PATCH
-carries them: one write per stream per stage).
+written before their POSTs (one PATCH per stream), and the marker edits its changes made, for
+each stream that no later change of the plan PATCHes anyway (that PATCH carries them: one write
+per stream per stage). A stream's edits are written by the last change of the stage that edits
+it, right after its own write, beside the stream as that change re-read it (one read per change);
+what is left (that change failed, was held or skipped) is written after the stage.
 
 Knows the marker book and the plan; knows nothing of scheduling order or of the API client.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
-from reconciler.apply.markers import StreamBook
+from reconciler.apply.markers import Json, StreamBook
 from reconciler.errors import ReconcilerError
 from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Plan, Resource
 from reconciler.model.live import ENTITY
@@ -41,6 +44,48 @@ class StageMarks:
         for index, change in enumerate(plan.changes):
             if _carries_markers(change):
                 self.carriers[change.key].append(index)
+        self._lock = threading.Lock()
+        self._edits: dict[int, list[int]] = {}  # change -> streams it may edit (this stage)
+        self._editors: Counter[int] = Counter()  # stream -> its editors not yet settled
+        self._write_errors: dict[int, str] = {}  # stream -> why its write at a change failed
+
+    def begin(self, stage: int, indexes: Iterable[int]) -> None:
+        """Before `stage` runs: which of its changes may edit which stream's marker, for the
+        streams no later change PATCHes (a guess from the plan and the book: it only decides
+        whether a stream is written at its last editor or after the stage)."""
+        carried = {  # keys of the streams a later change PATCHes (their edits ride with it)
+            key for key, ids in self.carriers.items() if any(self._stage_of(i) > stage for i in ids)
+        }
+        edits: dict[int, list[int]] = {}
+        for index in indexes:
+            change = self.plan.changes[index]
+            if change.held is None:
+                edits[index] = [
+                    sid
+                    for sid in self._may_edit(change)
+                    if not carried or self.book.key_of(sid) not in carried
+                ]
+        with self._lock:
+            self._edits = edits
+            self._editors = Counter(sid for sids in edits.values() for sid in sids)
+
+    def settled(self, index: int, fresh: Mapping[int, Json]) -> None:
+        """The change is done (on its worker): write the streams it was the last to edit, beside
+        `fresh` (the streams it re-read just before its write) where it read them."""
+        with self._lock:
+            due = []
+            for sid in self._edits.pop(index, ()):
+                self._editors[sid] -= 1
+                if self._editors[sid] == 0:
+                    due.append(sid)
+        for sid in due:
+            if self.guard is not None and self.guard() is not None:
+                return  # the run must stop: after_stage reports them not written
+            try:
+                self.book.flush(sid, fresh)
+            except Exception as error:  # reported after the stage, with the others
+                with self._lock:
+                    self._write_errors[sid] = _describe(error)
 
     def write_intents(self, creates: Iterable[int]) -> dict[int, str]:
         """Before a stage's broadcast POSTs (`creates`: those that will POST): the intent to
@@ -79,7 +124,11 @@ class StageMarks:
             if stage is None or not self._patched_later(sid, stage, results)
         ]
         origins = {sid: self.book.origins(sid) for sid in todo}
-        for sid, error in self._flush_all(todo).items():
+        with self._lock:
+            failed, self._write_errors = self._write_errors, {}
+        errors = {sid: failed[sid] for sid in todo if sid in failed}  # written once per stage
+        errors.update(self._flush_all([sid for sid in todo if sid not in failed]))
+        for sid, error in errors.items():
             self.book.forget_stream(sid)  # reported once
             for index in sorted(origins[sid]):
                 result = results.get(index)
@@ -91,11 +140,24 @@ class StageMarks:
                         f"{error}; the next run repairs the marker",
                     )
 
+    def _stage_of(self, index: int) -> int:
+        return self.plan.changes[index].stage
+
     def _patched_later(self, sid: int, stage: int, results: Mapping[int, ChangeResult]) -> bool:
         return any(
             self.plan.changes[i].stage > stage and i not in results
             for i in self.carriers.get(self.book.key_of(sid) or "", ())
         )
+
+    def _may_edit(self, change: Change) -> set[int]:
+        """The streams whose marker the change may edit: its stream, or a broadcast's streams
+        (those it uses and those whose markers record it now)."""
+        if change.resource is Resource.STREAM:
+            sid = change.target_id or self.book.stream_id(change.key)
+            return {sid} if sid is not None else set()
+        refs = {self.book.stream_id(ref) for ref in change.stream_refs}
+        recording = self.book.recording(change.target_id) if change.target_id else set()
+        return {sid for sid in refs if sid is not None} | recording
 
     def _flush_all(self, stream_ids: list[int]) -> dict[int, str]:
         """Write the streams' pending edits on the pool, in one task per worker (not one per

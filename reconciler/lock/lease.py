@@ -8,7 +8,10 @@ and the lowest id among live locks wins (a loser deletes its own, and so does a 
 fails midway). Stream ids only grow, so two racing creators always agree on the winner. The take
 is bounded: a listing that never shows our new lock stream gives up (LockNotConfirmed).
 Holding it: a heartbeat refreshes it while the run makes progress; `check()` says, before each
-write, whether it is still ours. Uses only the `StreamingAPI` protocol.
+write, whether it is still ours. Releasing it marks it `released` and leaves it in the account
+as the set's trail, which the next taker deletes: a taker that finds nothing newer than the
+trail of the read it planned on knows no apply of the set wrote since (`Lock.unchanged_since_read`).
+Uses only the `StreamingAPI` protocol.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from reconciler.lock.record import (
     lock_record,
     lock_records,
 )
+from reconciler.lock.since import listing_since
 
 log = logging.getLogger("reconciler.lock.lease")
 
@@ -93,11 +97,15 @@ def acquire_lock(
     """Take the set's lock, waiting up to `wait` seconds for a holder; raises LockHeldError.
 
     `streams`, a recent listing (the plan's read), saves the first sweep when it shows no lock
-    of the set: the sweep that confirms our lock decides. A listing that shows one is not
-    trusted (the holder may have refreshed or released it since): the streams are listed anew.
-    `Lock.streams` is the confirming sweep: one complete listing that started after our lock
-    stream was created, in which it is the lowest live lock, so it shows every write made under
-    the previous holder's lock (a fresh read for the re-plan).
+    of the set but released ones (trails): the listing that confirms our lock decides. A listing
+    that shows a held or expired one is not trusted (the holder may have refreshed or released
+    it since): the streams are listed anew. The confirming listing is then `streams` with its
+    end read again (lock/since.py: the pages from where it ended, a few requests instead of a
+    sweep) when that proves complete, else a full sweep. `Lock.streams` is that listing: taken
+    after our lock stream was created, in which it is the lowest live lock.
+    `Lock.unchanged_since_read` says the confirming listing shows no lock stream of the set
+    but ours and the trails `streams` showed: no apply of the set took the lock, so none wrote,
+    since `streams` was read, and the caller may plan again on the read it made then.
     If anything fails once we may have created a lock stream, ours are deleted before the error
     propagates (found by id, or by our nonce after an ambiguous create); never another run's.
     A listing that never shows the stream just created (lagging, or hiding it) is re-read
@@ -129,12 +137,22 @@ def _acquire(
     api, set_name, nonce = ours.api, ours.set_name, ours.nonce
     deadline: float | None = None  # set after the first listing: the platform's time is known
     ambiguous = unseen = 0
-    # A listing showing a lock of the set is stale evidence: deleting an "expired" lock the
-    # holder has refreshed since, or waiting for one it released, would both be wrong.
-    known = streams if streams is not None and not lock_records(streams, set_name) else None
+    # A listing showing a held or expired lock of the set is stale evidence: deleting an
+    # "expired" lock the holder has refreshed since, or waiting for one it released, would both
+    # be wrong. A released one (a trail) is never taken up again: its holder is done.
+    trusted = streams is not None and all(r.released for r in lock_records(streams, set_name))
+    known = list(streams) if streams is not None and trusted else None
+    earlier = known  # read again at its end only, to confirm the lock taken on it
+    trails = {r.stream_id for r in lock_records(known or (), set_name)}
+    since = False  # the listing is `earlier` brought up to date (not a sweep)
     while True:
-        listing = list(known) if known is not None else api.list_streams()
-        known = None
+        listing, known = (known, None) if known is not None else (None, None)
+        since = False
+        if listing is None and earlier is not None and ours.ids:
+            listing, earlier = listing_since(api.stream_page, earlier), None
+            since = listing is not None
+        if listing is None:
+            listing = api.list_streams()
         records = lock_records(listing, set_name)
         ours.seen(records)
         now = clock()
@@ -148,7 +166,9 @@ def _acquire(
                 sleep(CONFIRM_PAUSE * unseen)
                 continue
         if not live:  # ours, if listed, expired before the listing ended: replaced below
-            for stale in records:  # expired: nobody can revive them, deleting is safe
+            # Expired: nobody can revive them, deleting is safe. Trails go once the lock is
+            # ours: deleting one now would move the listing's end that confirms it.
+            for stale in (r for r in records if not r.released):
                 ours.delete(stale.stream_id)
             expires = math.ceil(clock() + ttl)
             try:
@@ -164,7 +184,10 @@ def _acquire(
                 ours.delete(stream_id)
             log.info("lock of set %r taken by %r (stream %d)", set_name, owner, mine.stream_id)
             kept = tuple(s for s in listing if int(s["id"]) not in extra)
-            return Lock(api, mine, ttl=ttl, clock=clock, streams=kept)
+            others = {r.stream_id for r in records if r.nonce != nonce}
+            unchanged = since and others <= trails
+            _replace_trails(api, [r for r in records if r.released and r.nonce != nonce])
+            return Lock(api, mine, ttl=ttl, clock=clock, streams=kept, unchanged=unchanged)
         for stream_id in sorted(ours.ids):  # a lower lock was created at the same time: it wins
             ours.delete(stream_id)
         holder = live[0]
@@ -176,8 +199,21 @@ def _acquire(
         sleep(min(poll, remaining))
 
 
+def _replace_trails(api: StreamingAPI, trails: Sequence[LockRecord]) -> None:
+    """Delete the trails of earlier applies once the lock is ours: it leaves its own on release.
+    A failure only leaves one more trail behind (logged): the next take removes it."""
+    for trail in trails:
+        try:
+            _delete_quietly(api, trail.stream_id)
+        except ApiError as exc:
+            log.warning("could not remove the released lock stream %d: %s", trail.stream_id, exc)
+
+
 def _live_for_us(record: LockRecord, nonce: str, now: float) -> bool:
-    """Our own lock by the holder's rule, another run's by the others' (with the margin)."""
+    """Our own lock by the holder's rule, another run's by the others' (with the margin); a
+    released one (a trail) is no lock."""
+    if record.released:
+        return False
     if record.nonce == nonce:
         return not has_expired(record.expires_at, now)
     return not expired_for_others(record.expires_at, now)
@@ -258,8 +294,9 @@ class _Ours:
 
 
 def find_locks(api: StreamingAPI, set_name: str) -> list[LockRecord]:
-    """The lock streams of the set, expired or not (what `reconciler unlock` shows)."""
-    return lock_records(api.list_streams(), set_name)
+    """The lock streams of the set, expired or not, released ones aside (what `reconciler
+    unlock` shows)."""
+    return [r for r in lock_records(api.list_streams(), set_name) if not r.released]
 
 
 def clear_expired(
@@ -276,11 +313,11 @@ def clear_expired(
     for good. Failures are logged, never raised. Returns the ids deleted."""
     removed: list[int] = []
     for listed in lock_records(streams, set_name):
-        if not expired_for_others(listed.expires_at, clock()):
-            continue
+        if listed.released or not expired_for_others(listed.expires_at, clock()):
+            continue  # a trail stays until the next run that takes the lock replaces it
         try:
             fresh = lock_record(api.get_stream(listed.stream_id))
-            if fresh is None or fresh.set_name != set_name:
+            if fresh is None or fresh.set_name != set_name or fresh.released:
                 continue
             if expired_for_others(fresh.expires_at, clock()):
                 _delete_quietly(api, listed.stream_id)
@@ -297,8 +334,9 @@ def clear_expired(
 
 
 def break_lock(api: StreamingAPI, set_name: str) -> list[LockRecord]:
-    """Delete every lock stream of the set, whoever holds it (an operator's escape hatch)."""
-    records = lock_records(api.list_streams(), set_name)
+    """Delete every lock stream of the set, whoever holds it (an operator's escape hatch);
+    released ones (trails) are no lock and stay."""
+    records = find_locks(api, set_name)
     for record in records:
         _delete_quietly(api, record.stream_id)
     return records
@@ -321,11 +359,13 @@ class Lock:
         ttl: float,
         clock: Callable[[], float] = time.time,
         streams: tuple[dict[str, Any], ...] = (),
+        unchanged: bool = False,
         stall_limit: float | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api = api
         self.streams = streams  # the listing that confirmed the lock (see acquire_lock)
+        self.unchanged_since_read = unchanged  # see acquire_lock
         self.record = record
         self.set_name = record.set_name
         self.owner = record.owner
@@ -401,14 +441,18 @@ class Lock:
         )
 
     def release(self) -> None:
-        """Delete the lock stream; idempotent. A failure is logged: the lock expires anyway."""
+        """Mark the lock stream released, leaving it as the set's trail (see the module
+        docstring); idempotent. A failure is logged: the lock expires anyway."""
         self.stop_heartbeat()
         with self._mutex:
             if self._released:
                 return
             self._released = True
+            # Expiring now too: a version that knows no `released` takes it for expired.
+            now = min(math.floor(self._clock()), int(self.expires_at))
+            trail = lock_fields(self.set_name, self.owner, now, self.record.nonce, released=True)
             try:
-                self._api.delete_stream(self.stream_id)
+                self._api.update_stream(self.stream_id, trail)
             except NotFoundError:
                 pass
             except ApiError as exc:

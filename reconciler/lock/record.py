@@ -32,6 +32,10 @@ class LockRecord:
     owner: str
     expires_at: float  # unix seconds
     nonce: str
+    # Released by its holder after its last write: no longer a lock, but kept in the account as
+    # the set's trail (the last apply that wrote), which the next taker replaces. A run that
+    # finds the trail it planned against knows no apply of the set wrote since (lock/since.py).
+    released: bool = False
 
 
 def lock_name(set_name: str) -> str:
@@ -54,7 +58,8 @@ def lock_record(stream: dict[str, Any]) -> LockRecord | None:
     if not isinstance(set_name, str) or not isinstance(owner, str) or expires is None:
         return None
     nonce = value.get("nonce")
-    return LockRecord(int(stream["id"]), set_name, owner, expires, str(nonce or ""))
+    released = value.get("released") is True
+    return LockRecord(int(stream["id"]), set_name, owner, expires, str(nonce or ""), released)
 
 
 def readable_expiry(value: Any) -> float | None:
@@ -112,12 +117,22 @@ def format_time(unix: float) -> str:
 
 
 def lock_records(streams: Iterable[dict[str, Any]], set_name: str) -> list[LockRecord]:
+    """The set's lock streams, held, expired or released."""
     records = (lock_record(s) for s in streams)
     return [r for r in records if r is not None and r.set_name == set_name]
 
 
-def lock_fields(set_name: str, owner: str, expires_at: int, nonce: str) -> dict[str, Any]:
-    value = {"set": set_name, "owner": owner, "expires_at": expires_at, "nonce": nonce}
+def lock_fields(
+    set_name: str, owner: str, expires_at: int, nonce: str, *, released: bool = False
+) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "set": set_name,
+        "owner": owner,
+        "expires_at": expires_at,
+        "nonce": nonce,
+    }
+    if released:
+        value["released"] = True
     return {
         "name": lock_name(set_name),
         "active": False,

@@ -6,6 +6,7 @@ Knows nothing about HTTP, validation or the platform's rules; callers hold the s
 
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
 from typing import Any
@@ -32,6 +33,13 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 class Store:
     def __init__(self, path: str | None) -> None:
         """Open (or create) the state; ValueError with the file name when it cannot."""
+        # Indexes SQLite has no cheap answer for, read from the tables once and kept in step by
+        # every put and delete: the ids of each kind in ascending order (page N starts at the id
+        # of rank (N-1)*size, not after walking the rows before it) and the ids of the active
+        # streams (the quota is their count, not a scan).
+        self._ids: dict[str, list[int]] = {}
+        self._active: set[int] = set()
+        self._written = False  # since the last commit: a rollback must re-read the indexes
         try:
             self._db = sqlite3.connect(path or ":memory:", check_same_thread=False)
             self._db.executescript(_SCHEMA)
@@ -39,6 +47,7 @@ class Store:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.commit()
+            self._read_indexes()
         except sqlite3.Error as err:
             raise ValueError(f"cannot open simulator state {path}: {err}") from None
 
@@ -47,9 +56,13 @@ class Store:
 
     def commit(self) -> None:
         self._db.commit()
+        self._written = False
 
     def rollback(self) -> None:
         self._db.rollback()
+        if self._written:  # the indexes hold what was just undone
+            self._read_indexes()
+        self._written = False
 
     # --- ids and metadata -------------------------------------------------------------------
     def next_id(self, kind: str) -> int:
@@ -96,10 +109,17 @@ class Store:
                 f"INSERT OR REPLACE INTO {kind} (id, state, body) VALUES (?, ?, ?)",
                 (obj_id, state_text, text),
             )
+        self._index(kind, obj_id, active=bool(body.get("active")))
         return text
 
     def delete(self, kind: str, obj_id: int) -> bool:
         cursor = self._db.execute(f"DELETE FROM {kind} WHERE id = ?", (obj_id,))
+        if cursor.rowcount > 0:
+            self._written = True
+            ids = self._ids[kind]
+            del ids[bisect.bisect_left(ids, obj_id)]
+            if kind == "streams":
+                self._active.discard(obj_id)
         return cursor.rowcount > 0
 
     def exists(self, kind: str, obj_id: int) -> bool:
@@ -109,9 +129,15 @@ class Store:
     def page(self, kind: str, page: int, size: int, where: Json | None = None) -> list[str]:
         """Bodies of one 1-based page in id order, optionally filtered by indexed video columns."""
         clauses, params = _where(where or {})
-        sql = f"SELECT body FROM {kind}{clauses} ORDER BY id LIMIT ? OFFSET ?"
-        rows = self._db.execute(sql, (*params, size, (page - 1) * size)).fetchall()
-        return [str(r[0]) for r in rows]
+        if clauses:  # a filtered video list: SQLite walks the skipped matches (few, in practice)
+            sql = f"SELECT body FROM {kind}{clauses} ORDER BY id LIMIT ? OFFSET ?"
+            rows = self._db.execute(sql, (*params, size, (page - 1) * size)).fetchall()
+            return [str(r[0]) for r in rows]
+        ids, start = self._ids[kind], (page - 1) * size
+        if start >= len(ids):
+            return []
+        sql = f"SELECT body FROM {kind} WHERE id >= ? ORDER BY id LIMIT ?"
+        return [str(r[0]) for r in self._db.execute(sql, (ids[start], size)).fetchall()]
 
     def all_states(self, kind: str, where: Json | None = None) -> list[Json]:
         clauses, params = _where(where or {})
@@ -122,13 +148,39 @@ class Store:
         return int(self._db.execute(f"SELECT COUNT(*) FROM {kind}").fetchone()[0])
 
     def count_active_streams(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM streams WHERE active = 1").fetchone()[0])
+        return len(self._active)
 
     def clear(self) -> None:
         for kind in KINDS:
             self._db.execute(f"DELETE FROM {kind}")
         self._db.execute("DELETE FROM meta")
         self._db.commit()
+        self._read_indexes()
+        self._written = False
+
+    # --- the in-memory indexes ----------------------------------------------------------------
+    def _read_indexes(self) -> None:
+        for kind in KINDS:
+            rows = self._db.execute(f"SELECT id FROM {kind} ORDER BY id").fetchall()
+            self._ids[kind] = [int(r[0]) for r in rows]
+        rows = self._db.execute("SELECT id FROM streams WHERE active = 1").fetchall()
+        self._active = {int(r[0]) for r in rows}
+
+    def _index(self, kind: str, obj_id: int, *, active: bool) -> None:
+        """After a put: a new id takes its place in its kind's order; a stream's activity."""
+        self._written = True
+        ids = self._ids[kind]
+        if not ids or obj_id > ids[-1]:
+            ids.append(obj_id)  # the usual case: ids only grow
+        else:
+            at = bisect.bisect_left(ids, obj_id)
+            if at == len(ids) or ids[at] != obj_id:
+                ids.insert(at, obj_id)
+        if kind == "streams":
+            if active:
+                self._active.add(obj_id)
+            else:
+                self._active.discard(obj_id)
 
 
 def _where(filters: Json) -> tuple[str, tuple[Any, ...]]:

@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from reconciler.model.marker import decode_entity_data
+from reconciler.model.marker import decode_entity_data, encode_entity_data
+from tests.conftest import API_KEY
 
 Hook = Callable[[httpx.Request], None]
 
@@ -55,3 +56,19 @@ def markers(api: Any) -> dict[str, Any]:
         if data.marker is not None:
             out[data.marker.key] = (stream, data)
     return out
+
+
+def human_rewrites_own_keys(sim: Any, sid: int, user: dict[str, Any]) -> None:
+    """A person (not apply) rewrites their own keys in stream `sid`'s client_entity_data, straight
+    through the simulator's transport: read, change, write; our marker stays as it was."""
+    inner = sim.transport()
+    url = f"http://simulator.invalid/streaming/streams/{sid}"
+    auth = {"Authorization": f"APIKey {API_KEY}"}
+    got = inner.handle_request(httpx.Request("GET", url, headers=auth))
+    got.read()
+    stream = got.json()
+    marker = decode_entity_data(stream["client_entity_data"]).marker
+    body = {"name": stream["name"], "client_entity_data": encode_entity_data(marker, user)}
+    wrote = inner.handle_request(httpx.Request("PATCH", url, headers=auth, json={"stream": body}))
+    wrote.read()
+    assert wrote.status_code == 200

@@ -13,9 +13,8 @@ from typing import Any
 import httpx
 from cli_harness import Invoke
 
-from reconciler.model.marker import decode_entity_data, encode_entity_data
-from tests.apply.apply_support import Hooked, calls, markers
-from tests.conftest import API_KEY
+from reconciler.model.marker import encode_entity_data
+from tests.apply.apply_support import Hooked, calls, human_rewrites_own_keys, markers
 
 STREAM = (
     "kind: Settings\nname: s\n---\nkind: Stream\nname: cam\nspec:\n  active: false\n"
@@ -31,7 +30,7 @@ class HumanEdit:
     write: our marker stays)."""
 
     def __init__(self, sim: Any, sid: int, user: dict[str, Any]) -> None:
-        self.inner, self.sid, self.user, self.done = sim.transport(), sid, user, False
+        self.sim, self.sid, self.user, self.done = sim, sid, user, False
 
     def __call__(self, request: httpx.Request) -> None:
         found = OBJECT.search(request.url.path)
@@ -40,18 +39,7 @@ class HumanEdit:
         if request.method != "GET" and b"client_entity_data" not in request.content:
             return
         self.done = True
-        url = f"http://simulator.invalid/streaming/streams/{self.sid}"
-        auth = {"Authorization": f"APIKey {API_KEY}"}
-        got = self.inner.handle_request(httpx.Request("GET", url, headers=auth))
-        got.read()
-        stream = got.json()
-        marker = decode_entity_data(stream["client_entity_data"]).marker
-        body = {"name": stream["name"], "client_entity_data": encode_entity_data(marker, self.user)}
-        wrote = self.inner.handle_request(
-            httpx.Request("PATCH", url, headers=auth, json={"stream": body})
-        )
-        wrote.read()
-        assert wrote.status_code == 200
+        human_rewrites_own_keys(self.sim, self.sid, self.user)
 
 
 def test_a_users_concurrent_edit_is_kept_beside_our_marker(

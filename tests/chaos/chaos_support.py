@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from reconciler.lock.record import lock_record
 from reconciler.model.marker import LOCK_KEY, decode_entity_data
 
 API_KEY = "test-key-0123456789"  # the same key as tests/conftest.py
@@ -56,7 +57,8 @@ class Census:
     stream_keys: Counter[str]  # manifest key -> number of streams carrying our marker for it
     broadcast_names: Counter[str]  # name -> broadcasts that use one of our streams
     recorded: Counter[str]  # broadcast key -> times it appears in our markers' `broadcasts`
-    lock_streams: int
+    lock_streams: int  # held or expired: a lock no run released
+    trails: int = 0  # released locks: the last apply's record, kept until the next take
 
     def duplicates(self) -> list[str]:
         return sorted(
@@ -111,11 +113,15 @@ class Account:
         ours: set[int] = set()
         keys: Counter[str] = Counter()
         recorded: Counter[str] = Counter()
-        locks = 0
+        locks = trails = 0
         for stream in streams:
             raw = stream.get("client_entity_data")
             if raw and LOCK_KEY in str(raw):
-                locks += 1
+                record = lock_record(stream)
+                if record is not None and record.released:
+                    trails += 1
+                else:
+                    locks += 1
                 continue
             marker = decode_entity_data(raw).marker
             if marker is not None and marker.set_name == SET_NAME:
@@ -125,7 +131,7 @@ class Account:
         names: Counter[str] = Counter(
             str(b["name"]) for b in self.objects("broadcasts") if ours.intersection(b["stream_ids"])
         )
-        return Census(keys, names, recorded, locks)
+        return Census(keys, names, recorded, locks, trails)
 
     def snapshot(self, ids: Mapping[str, list[int]]) -> str:
         """The full JSON of the given objects, as one comparable text."""

@@ -39,6 +39,19 @@ def test_unlock_without_a_lock_says_so_and_writes_nothing(
     assert [r for r in sim.requests() if r["method"] != "GET"] == []
 
 
+def test_the_trail_an_apply_leaves_is_no_lock(
+    sim: Any, api: Any, invoke: Any, manifests: Path
+) -> None:
+    assert invoke("apply", "--yes", manifests).exit_code == 0
+    (trail,) = lock_streams(api)  # the run's lock, released: the set's trail
+    assert json.loads(trail["client_entity_data"])[LOCK_KEY]["released"] is True
+    sim.clear_log()
+    result = invoke("unlock", manifests, "--yes")
+    assert (result.exit_code, result.stdout) == (0, "manifest set 'tutorial' is not locked\n")
+    assert [r for r in sim.requests() if r["method"] != "GET"] == []
+    assert lock_streams(api) == [trail]
+
+
 def test_unlock_off_a_terminal_needs_yes(sim: Any, api: Any, invoke: Any, manifests: Path) -> None:
     acquire_lock(api, "tutorial", owner="cron@box-1 pid 77", ttl=3600)
     result = invoke("unlock", manifests)
@@ -52,7 +65,7 @@ def test_lock_owner_names_the_holder_while_apply_runs(
 ) -> None:
     result = invoke("apply", "--yes", manifests, env={"RECONCILER_LOCK_OWNER": "pipeline #1234"})
     assert result.exit_code == 0, result.output
-    # The lock stream is gone after the run; its create in the request log shows the owner.
+    # The lock stream's create in the request log shows the owner.
     owners = [
         json.loads(entry["body"]["client_entity_data"])[LOCK_KEY]["owner"]
         for entry in sim.requests()

@@ -29,10 +29,11 @@ def write_streams(root: Path, n: int, set_name: str = SET) -> Path:
 
 
 def lock_streams(api: Any, set_name: str = SET) -> list[dict[str, Any]]:
+    """The set's locks no run released (held, or expired); released ones stay as the trail."""
     found = []
     for stream in api.list_streams():
         record = lock_record(stream)
-        if record is not None and record.set_name == set_name:
+        if record is not None and record.set_name == set_name and not record.released:
             found.append(stream)
     return found
 

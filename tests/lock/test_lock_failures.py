@@ -30,10 +30,11 @@ class Clock:
 
 
 def lock_owners(api: Any, set_name: str = "prod") -> list[str]:
+    """Owners of the set's locks no run released (released ones stay as the set's trail)."""
     owners = []
     for stream in api.list_streams():
         record = lock_record(stream)
-        if record is not None and record.set_name == set_name:
+        if record is not None and record.set_name == set_name and not record.released:
             owners.append(record.owner)
     return owners
 

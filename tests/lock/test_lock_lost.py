@@ -81,13 +81,13 @@ def test_a_lock_removed_mid_apply_stops_the_run_before_its_next_write(
     assert "was removed while held" in result.stderr  # the heartbeat said so as it saw it
 
     log = sim.requests()
-    (seen,) = [
+    seen, _release = [
         i
         for i, e in enumerate(log)
         if e["method"] == "PATCH"
         and e["path"] == f"/streaming/streams/{removed[0]}"
         and e["status"] == 404
-    ]  # the refresh that found the lock gone
+    ]  # the refresh that found the lock gone, and the release at the end (gone: nothing left)
     # After the server answered 404: the create in flight (one worker), and at most one more
     # started in the instant before the heartbeat read that answer. Then nothing.
     after = stream_creates(log[seen + 1 :])
@@ -99,15 +99,15 @@ def test_a_lock_removed_mid_apply_stops_the_run_before_its_next_write(
         e for e in writes_after if e["method"] == "POST" and not is_lock_write(e)
     ]  # nothing but those creates, and the release of the lock stream (already gone: 404)
     assert [(e["method"], e["status"]) for e in writes_after if is_lock_write(e)] == [
-        ("DELETE", 404)
+        ("PATCH", 404)  # the release: marking it released found it gone
     ]
 
-    # The next run does the rest: every stream once, no lock left.
+    # The next run does the rest: every stream once, no lock left but its released trail.
     sim.set_faults(Faults())
     again = invoke("apply", "--yes", path)
     assert again.exit_code == 0, again.output
     listed = sorted(s["name"] for s in api.list_streams())
-    assert listed == [f"cam-{i:02d}" for i in range(N)]
+    assert listed == [f"cam-{i:02d}" for i in range(N)] + [f"reconciler-lock: {SET}"]
     assert lock_streams(api) == []
 
 

@@ -63,7 +63,9 @@ def test_a_lock_expired_by_the_platforms_clock_is_taken_over_though_the_local_cl
     assert run.exit_code == 0, run.output
     left = streams(sim)
     assert stale not in {s["id"] for s in left}
-    assert [s["name"] for s in left] == ["cam"]
+    assert [s["name"] for s in left] == ["reconciler-lock: clock", "cam"]  # ours, released
+    trail = lock_record(left[0])
+    assert trail is not None and trail.released and trail.owner != OTHER
     posted = [
         json.loads(r["body"]["client_entity_data"])[LOCK_KEY]
         for r in sim.requests()

@@ -5,12 +5,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.model.marker import decode_entity_data
+from reconciler.lock.record import is_lock_stream
+from reconciler.model.marker import LOCK_KEY, decode_entity_data
 
 
 def mutating(sim: Any) -> list[str]:
-    """Every non-GET request since the last `clear_log`, as 'METHOD path'."""
-    return [f"{e['method']} {e['path']}" for e in sim.requests() if e["method"] != "GET"]
+    """Every non-GET request since the last `clear_log` but the lock's own create, refresh and
+    release (their bodies carry the lock record), as 'METHOD path'."""
+    return [
+        f"{e['method']} {e['path']}"
+        for e in sim.requests()
+        if e["method"] != "GET" and LOCK_KEY not in json.dumps(e.get("body"))
+    ]
+
+
+def streams(api: Any) -> list[dict[str, Any]]:
+    """The account's streams, the lock's trail aside (see docs/safety.md, "The apply lock")."""
+    return [s for s in api.list_streams() if not is_lock_stream(s)]
 
 
 def entity(stream: dict[str, Any]) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from review_support import converged, entity, marker_broadcasts, mutating, owned
+from review_support import converged, entity, marker_broadcasts, mutating, owned, streams
 
 SETTINGS = "kind: Settings\nname: prod\n"
 
@@ -35,7 +35,7 @@ def test_adopting_a_stream_keeps_the_users_json_beside_the_marker(
     path = write(SETTINGS + "---\nkind: Stream\nname: lobby\nspec: {name: Lobby}\n")
     converged(cli, sim, path)
     assert set(owned(api, "prod")) == {"lobby"}
-    assert {s["id"] for s in api.list_streams()} == {mine["id"]}
+    assert {s["id"] for s in streams(api)} == {mine["id"]}
 
 
 def test_adopting_a_stream_with_text_data_is_refused_unless_declared(
@@ -104,7 +104,7 @@ def test_adopting_a_broadcast_records_it_and_survives_dropping_adopt(
 
     path = write(text.replace(f"adopt: {stream['id']}\n", "").replace(f"adopt: {show['id']}\n", ""))
     converged(cli, sim, path)
-    assert len(api.list_broadcasts()) == 1 and len(api.list_streams()) == 1
+    assert len(api.list_broadcasts()) == 1 and len(streams(api)) == 1
 
 
 def test_adopting_a_broadcast_with_a_stream_of_another_set(

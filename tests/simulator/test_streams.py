@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -95,6 +96,45 @@ def test_active_stream_quota() -> None:
         assert patch.status_code == 422
         assert c.get(f"/streaming/streams/{other['id']}").json()["active"] is False
     sim.close()
+
+
+def test_pages_and_quota_follow_deletes_deactivations_and_a_restart(tmp_path: Path) -> None:
+    """Pages are 25 in ascending id order and the quota counts active streams exactly, after
+    deletes anywhere (first, middle, last), deactivations, and a restart from the state file."""
+    path = str(tmp_path / "state.sqlite")
+    sim = Simulator(SimulatorConfig(api_key=KEY, active_stream_limit=60, state_path=path))
+    with client(sim) as c:
+        ids = [new_stream(c, name=f"s{i}", active=True)["id"] for i in range(60)]
+        for sid in (ids[0], ids[30], ids[59]):
+            assert c.delete(f"/streaming/streams/{sid}").status_code == 204
+        c.patch(f"/streaming/streams/{ids[1]}", json={"stream": {"active": False}})
+        kept = [i for i in ids if i not in (ids[0], ids[30], ids[59])]
+        assert _listed(c) == kept
+        added = new_stream(c, name="57th active", active=True)["id"]
+    sim.close()
+    sim = Simulator(SimulatorConfig(api_key=KEY, active_stream_limit=58, state_path=path))
+    with client(sim) as c:
+        assert _listed(c) == [*kept, added]
+        assert new_stream(c, name="58th active", active=True)["id"] == added + 1
+        assert _refused(c, "59th active")
+        assert c.delete(f"/streaming/streams/{ids[2]}").status_code == 204
+        assert new_stream(c, name="58th again", active=True)["id"] == added + 2
+        assert _listed(c) == [i for i in kept if i != ids[2]] + [added, added + 1, added + 2]
+    sim.close()
+
+
+def _listed(c: Any) -> list[int]:
+    """Every stream id, page by page: full pages of 25 until a short one, then an empty one."""
+    pages = [c.get("/streaming/streams", params={"page": 1}).json()]
+    while pages[-1]:
+        pages.append(c.get("/streaming/streams", params={"page": len(pages) + 1}).json())
+    assert all(len(page) == 25 for page in pages[:-2]) and len(pages[-2]) <= 25
+    return [s["id"] for page in pages for s in page]
+
+
+def _refused(c: Any, name: str) -> bool:
+    refused = c.post("/streaming/streams", json={"name": name, "active": True})
+    return bool(refused.status_code == 422 and "active" in refused.json()["errors"])
 
 
 def test_region_defaults_to_ed1_and_patch_to_null_restores_it(c: Any) -> None:

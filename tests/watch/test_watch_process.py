@@ -9,6 +9,7 @@ import signal
 
 import pytest
 
+from reconciler.lock.record import lock_record
 from tests.watch.conftest import Session, free_port, wait_until
 
 pytestmark = pytest.mark.port
@@ -25,7 +26,12 @@ def names(session: Session) -> list[str]:
 
 
 def lock_streams(session: Session) -> list[str]:
-    return [s["name"] for s in session._all("/streaming/streams") if "reconciler-lock" in s["name"]]
+    """The set's locks no run released (a released one stays as the set's trail)."""
+    return [
+        s["name"]
+        for s in session._all("/streaming/streams")
+        if (record := lock_record(s)) is not None and not record.released
+    ]
 
 
 def test_a_manifest_edit_is_applied_and_a_broken_one_changes_nothing(session: Session) -> None:
