@@ -16,7 +16,8 @@ from typing import Any
 
 from reconciler.model.changes import Action, Change, FieldDiff, Resource, Stage
 from reconciler.model.desired import DesiredBroadcast, DesiredState, GoLive
-from reconciler.model.live import LiveBroadcast, LiveState, LiveStream
+from reconciler.model.live import LiveBroadcast, LiveState
+from reconciler.model.marker import Marker
 from reconciler.model.ownership import Ownership
 from reconciler.plan.diffing import changed_fields, creation_diffs, field_diffs
 from reconciler.plan.interruption import dropped_since, never_on_air_since
@@ -190,12 +191,17 @@ def plan_broadcast_changes(
     index: BroadcastIndex,
     targets: Mapping[str, BroadcastTarget],
     stream_changes: frozenset[str],
+    markers: Mapping[str, Marker],
     prune: bool,
 ) -> Planned:
-    """`stream_changes` holds the ids of the planned stream changes, for `depends_on`."""
+    """`stream_changes` holds the ids of the planned stream changes, for `depends_on`;
+    `markers` the markers this run writes on the desired streams (`desired_markers`)."""
     out = Planned()
     for key in sorted(desired.broadcasts):
         want, target = desired.broadcasts[key], targets[key]
+        # The interruption evidence as this run leaves it, which the next run reads: a record
+        # this run replaces (a broadcast set live or moved onto a stream) is no evidence now.
+        records = {skey: markers[skey].live_after.get(key) for skey in want.stream_keys}
         stream_deps = _stream_changes(want, (Action.CREATE, Action.ADOPT), stream_changes)
         # A broadcast goes on air only on streams that are ready: activated and updated (a held
         # region change must not let the show go live in the old region).
@@ -203,7 +209,7 @@ def plan_broadcast_changes(
         if target.live is None:
             _create(out, want, stream_targets, stream_deps, activations)
         else:
-            _converge(out, want, target, streams, stream_targets, stream_deps, activations)
+            _converge(out, want, target, streams, stream_targets, records, stream_deps, activations)
     if prune:
         for key in sorted(index.ids_by_key):
             if key not in desired.broadcasts:
@@ -271,6 +277,7 @@ def _converge(
     target: BroadcastTarget,
     streams: Ownership,
     stream_targets: Mapping[str, StreamTarget],
+    records: Mapping[str, str | None],
     stream_deps: tuple[str, ...],
     activations: tuple[str, ...],
 ) -> None:
@@ -315,19 +322,21 @@ def _converge(
         )
         out.changes.append(update)
         depends = (update.id,)
-    _status(out, want, live, name, bid, stream_targets, depends, activations)
+    _status(out, want, live, stream_targets, records, depends, activations)
 
 
 def _status(
     out: Planned,
     want: DesiredBroadcast,
     live: LiveBroadcast,
-    name: str,
-    bid: int,
     stream_targets: Mapping[str, StreamTarget],
+    records: Mapping[str, str | None],
     depends: tuple[str, ...],
     activations: tuple[str, ...],
 ) -> None:
+    """The status change, if any: the declared one, the interruption policy's pause, or the
+    end of an interruption. `records` is the interruption evidence on each of its streams."""
+    name, bid = str(want.fields.get("name", want.key)), live.id
     current = live.get("status")
     wanted = planned_status(want, current, stream_targets)
     if wanted is None:
@@ -335,7 +344,7 @@ def _status(
     if wanted != want.fields.get("status"):
         out.notes.append(_waiting_to_go_live(want))
     reason = "declared status"
-    if wanted == "live" and _interrupted(want, stream_targets):
+    if wanted == "live" and _interrupted(want, stream_targets, records):
         if current == "live":
             if want.pause_on_interruption:
                 out.changes.append(
@@ -349,7 +358,7 @@ def _status(
             return
         if current == "paused" and want.pause_on_interruption:
             return  # paused by the policy while its streams are down: no flapping
-    if wanted == "live" and (waiting := _streams_waiting(want, stream_targets)):
+    if wanted == "live" and (waiting := _streams_waiting(want, stream_targets, records)):
         names = ", ".join(f"'{k}'" for k in waiting)
         out.warnings.append(
             f"broadcast '{want.key}' is declared live; no encoder has connected to its "
@@ -393,39 +402,39 @@ def _waiting_to_go_live(want: DesiredBroadcast) -> str:
     )
 
 
-def _interrupted(want: DesiredBroadcast, stream_targets: Mapping[str, StreamTarget]) -> bool:
+def _interrupted(
+    want: DesiredBroadcast,
+    stream_targets: Mapping[str, StreamTarget],
+    records: Mapping[str, str | None],
+) -> bool:
     """Every stream of the broadcast is active (after this run) and none is on air, and one of
-    them was on air
-    since we set the broadcast live (the evidence its marker records) and dropped. A broadcast
-    without that evidence (adopted, set live by hand), or whose streams have not been on air
-    since it went live, is never interrupted: pausing a show that has not started is wrong."""
+    them was on air since the broadcast went live on it and dropped, by the evidence its marker
+    holds after this run (`records`: the next run reads the same). A broadcast without that
+    evidence (adopted, set live by hand), or whose streams have not been on air since it went
+    live or moved onto them (this run records that anew), is never interrupted: pausing a show
+    that has not started is wrong."""
     evidence = False
     for skey in want.stream_keys:
         target = stream_targets[skey]
         live = target.live
         if live is None or not target.active_after or live.on_air:
             return False
-        # A stream this run activates gave no evidence while inactive (its records restart).
-        evidence = evidence or (live.active and dropped_since(live, _record(live, want.key)))
+        evidence = evidence or dropped_since(live, records[skey])
     return evidence
 
 
 def _streams_waiting(
-    want: DesiredBroadcast, stream_targets: Mapping[str, StreamTarget]
+    want: DesiredBroadcast,
+    stream_targets: Mapping[str, StreamTarget],
+    records: Mapping[str, str | None],
 ) -> list[str]:
     """The stream keys when none of the broadcast's streams has been on air since it went live
     (or ever, without a record); else []."""
     for skey in want.stream_keys:
         live = stream_targets[skey].live
-        if live is not None and not never_on_air_since(live, _record(live, want.key)):
+        if live is not None and not never_on_air_since(live, records[skey]):
             return []
     return list(want.stream_keys)
-
-
-def _record(stream: LiveStream, key: str) -> str | None:
-    """The interruption evidence our marker on `stream` holds for broadcast `key`, if any."""
-    marker = stream.marker
-    return marker.live_after.get(key) if marker is not None else None
 
 
 def _set_status(

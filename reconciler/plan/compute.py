@@ -72,6 +72,7 @@ def compute_plan(
         broadcasts,
         targets,
         frozenset(c.id for c in stream_plan.changes),
+        markers,
         prune,
     )
     changes = _link_stream_deletes(stream_plan.changes + broadcast_plan.changes)
@@ -290,7 +291,8 @@ def live_after_records(
     the marker lists it, so that dropping a stale record never costs a write of its own.
     `using`: the desired broadcasts that declare the stream, in manifest order.
     """
-    stream = owned.stream if owned is not None else None
+    # The stream as it is (an adopted one included: not ours yet, but its sessions happened).
+    stream = stream_targets[skey].live
     before = owned.marker.live_after if owned is not None else {}
     out: dict[str, str] = {}
     for key in using:

@@ -126,6 +126,11 @@ class Lifecycle(RuleBasedStateMachine):
     ) -> None:
         """An encoder connects or drops (the primary mostly, sometimes the backup ingest)."""
         sid = self.stream_id(key)
+        if sid is not None and connected and not self.api.get_stream(sid)["active"]:
+            # The platform rejects a push to an inactive stream (API-FACTS). The simulator would
+            # keep it waiting and put it on air the moment an apply activates the stream, an
+            # encoder connecting during that apply; its retry is a later step of this rule.
+            sid = None
         if sid is not None:
             (self.sim.connect if connected else self.sim.disconnect)(sid, backup=backup)
         self.tick(seconds)
