@@ -77,11 +77,12 @@ def first_apply_figures(n: int, out: Any) -> Iterator[Figure]:
 
 
 def deletes_figure(n: int) -> Figure:
-    spent, requests = bench_deletes.deletes_cpu(n, "live")  # the costlier case (bench_deletes)
+    # Live broadcasts: each delete is also re-checked against its stream (the costlier case).
+    spent, requests = bench_deletes.deletes_cpu(n, "live")
     limit = 2 * n / 10_000
     return Figure(
-        f"CPU of {n} broadcast deletes beyond the requests",
-        f"{spent:.2f} s ({requests.total()} stub requests)",
+        f"CPU of {n} live broadcast deletes beyond the requests",
+        f"{spent:.2f} s ({sum(requests.values())} stub requests)",
         f"< {limit:g} s",
         spent < limit,
     )

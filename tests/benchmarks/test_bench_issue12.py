@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXPECTED = [
     "first-apply writes per created pair",
     "empty-body create requests per create",
-    "CPU of 1000 broadcast deletes beyond the requests",
+    "CPU of 1000 live broadcast deletes beyond the requests",
     "1% apply of 1000 + 1000: requests / lower bound",
     "`reconciler plan` process CPU at 1000",
     "`reconciler plan` peak RSS at 1000",
