@@ -1,8 +1,9 @@
 """Manifest files and directories -> `DesiredState`, or one `ManifestError` listing every problem.
 
 Reads files, parses YAML, substitutes `${VAR}`, validates each document against its kind's
-model and reduces it to its final value before the next file is read (a file's YAML nodes are
-dropped with it); cross-document rules and the mapping to `DesiredState` are in `build.py`.
+model and reduces it to its final value before the next file is read (a file's parsed
+documents and models go with it); cross-document rules and the mapping to `DesiredState` are in
+`build.py`.
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def _declare_file(
     warnings: list[Problem] | None,
 ) -> bool:
     """Append the final value of each document of one file; whether every document was read.
-    Its YAML nodes and models go with this call, so the load holds one file's at a time."""
+    Its parsed documents and models go with this call: the load holds one file's at a time."""
     docs, found, read_all = parse_documents(text, path)
     problems.extend(found)
     for doc in docs:
