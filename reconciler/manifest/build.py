@@ -1,7 +1,9 @@
 """Validated documents -> `DesiredState`, with the rules that span documents.
 
-Duplicate keys, dangling stream references, shared adopt ids, the set name, the Cleanup users
-source and the size of each stream's `client_entity_data`. Knows nothing of YAML or files.
+Each document is first reduced to its final value (`declare`), so its YAML nodes and model are
+dropped file by file; then duplicate keys, dangling stream references, shared adopt ids, the set
+name, the Cleanup users source and the size of each stream's `client_entity_data` are checked.
+Knows nothing of YAML or files: the line of a field is asked of the loader, only for a problem.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -24,12 +27,11 @@ from reconciler.manifest.models import (
     BroadcastDoc,
     CleanupDoc,
     DocumentModel,
-    ResourceModel,
     SettingsDoc,
     StreamDoc,
     StreamPolicy,
 )
-from reconciler.manifest.yamlload import Document, format_loc, line_of
+from reconciler.manifest.yamlload import Document, Loc, format_loc
 from reconciler.model.desired import (
     CleanupPolicy,
     DeletionPolicy,
@@ -64,21 +66,74 @@ class Validated:
     model: DocumentModel | None = None
 
 
-class _Builder:
-    def __init__(self, problems: list[Problem], complete: bool = True) -> None:
-        self.problems = problems
-        self.complete = complete
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """A validated document reduced to what the state and the cross-document rules need.
 
-    def report(self, doc: Document, loc: tuple[str | int, ...], message: str) -> None:
-        self.problems.append(Problem(doc.path, line_of(doc, loc), format_loc(loc), message))
+    `value` is the stream's or broadcast's final value, the Settings or Cleanup model, or None
+    when the document failed validation. `raw` (the document as written) is kept only where a
+    rule reads it: documents that failed validation, Settings and Cleanup.
+    """
+
+    kind: str
+    key: str | None
+    source: Source
+    value: DesiredStream | DesiredBroadcast | SettingsDoc | CleanupDoc | None
+    raw: Any = None
+    refs: tuple[str, ...] | None = None  # a broadcast's `streams` as written, if a key repeats
+
+
+# (path, [(first line of a document, field path), ...]) -> the line of each field
+LineLookup = Callable[[str, Sequence[tuple[int, Loc]]], list[int]]
+
+
+def declare(item: Validated) -> Declared:
+    """The document as the state will hold it; its nodes and model are no longer needed."""
+    doc, model = item.doc, item.model
+    source = Source(doc.path, doc.line)
+    if isinstance(model, StreamDoc):
+        return Declared(item.kind, item.key, source, _stream(model, source))
+    if isinstance(model, BroadcastDoc):
+        broadcast = _broadcast(model, source)
+        refs = tuple(model.spec.streams)
+        repeated = len(refs) != len(broadcast.stream_keys)
+        return Declared(item.kind, item.key, source, broadcast, refs=refs if repeated else None)
+    if isinstance(model, SettingsDoc | CleanupDoc):
+        return Declared(item.kind, item.key, source, model, raw=doc.value)
+    return Declared(item.kind, item.key, source, None, raw=doc.value)
+
+
+class _Builder:
+    """Collects the problems of the cross-document rules; the lines of their fields are looked
+    up at the end, once per file that has any."""
+
+    def __init__(self, problems: list[Problem], lines: LineLookup, complete: bool) -> None:
+        self.problems = problems
+        self.lines = lines
+        self.complete = complete
+        self.pending: list[tuple[Declared, Loc, str]] = []
+
+    def report(self, item: Declared, loc: Loc, message: str) -> None:
+        self.pending.append((item, loc, message))
+
+    def flush(self) -> None:
+        by_path: dict[str, list[tuple[Declared, Loc, str]]] = {}
+        for entry in self.pending:
+            by_path.setdefault(entry[0].source.path, []).append(entry)
+        self.pending = []
+        for path, entries in by_path.items():
+            lines = self.lines(path, [(item.source.line, loc) for item, loc, _ in entries])
+            for (_, loc, message), line in zip(entries, lines, strict=True):
+                self.problems.append(Problem(path, line, format_loc(loc), message))
 
 
 def build_state(
-    validated: list[Validated],
+    declared: list[Declared],
     *,
     set_name: str | None,
     first_path: str,
     problems: list[Problem],
+    lines: LineLookup,
     complete: bool = True,
 ) -> DesiredState | None:
     """The desired state, or None when a problem was appended (all of them are appended).
@@ -87,9 +142,9 @@ def build_state(
     may be declared in the unread part (the Settings, a referenced stream) is not reported
     missing."""
     before = len(problems)
-    b = _Builder(problems, complete)
-    by_kind: dict[str, list[Validated]] = {}
-    for item in validated:
+    b = _Builder(problems, lines, complete)
+    by_kind: dict[str, list[Declared]] = {}
+    for item in declared:
         by_kind.setdefault(item.kind, []).append(item)
     settings = _settings(b, by_kind.get("Settings", []), set_name, first_path)
     all_streams = _unique(b, by_kind.get("Stream", []), "Stream")
@@ -106,35 +161,34 @@ def build_state(
     if marker_set is not None:
         _check_entity_data(b, streams, broadcasts, marker_set)
     cleanup_policies = tuple(_cleanup(b, item) for item in all_cleanups.values())
+    b.flush()
     if settings is None or len(problems) > before:
         return None
     return DesiredState(
         settings=settings,
-        streams={key: _stream(item) for key, item in streams.items()},
-        broadcasts={key: _broadcast(item) for key, item in broadcasts.items()},
+        streams={k: v.value for k, v in streams.items() if isinstance(v.value, DesiredStream)},
+        broadcasts={
+            k: v.value for k, v in broadcasts.items() if isinstance(v.value, DesiredBroadcast)
+        },
         cleanups=tuple(c for c in cleanup_policies if c is not None),
     )
 
 
-def _valid(items: dict[str, Validated]) -> dict[str, Validated]:
-    return {key: item for key, item in items.items() if item.model is not None}
+def _valid(items: dict[str, Declared]) -> dict[str, Declared]:
+    return {key: item for key, item in items.items() if item.value is not None}
 
 
-def _source(item: Validated) -> Source:
-    return Source(item.doc.path, item.doc.line)
-
-
-def _unique(b: _Builder, items: list[Validated], kind: str) -> dict[str, Validated]:
+def _unique(b: _Builder, items: list[Declared], kind: str) -> dict[str, Declared]:
     """Key -> first declaration; later duplicates are problems naming the first one."""
-    found: dict[str, Validated] = {}
+    found: dict[str, Declared] = {}
     for item in items:
         key = item.key
         if key is None:
             continue
         if key in found:
-            first = _source(found[key])
+            first = found[key].source
             b.report(
-                item.doc,
+                item,
                 ("name",),
                 f"duplicate {kind} '{key}' (first declared at {first}); keys are unique per kind",
             )
@@ -144,13 +198,13 @@ def _unique(b: _Builder, items: list[Validated], kind: str) -> dict[str, Validat
 
 
 def _settings(
-    b: _Builder, items: list[Validated], set_name: str | None, first_path: str
+    b: _Builder, items: list[Declared], set_name: str | None, first_path: str
 ) -> Settings | None:
     for extra in items[1:]:
         b.report(
-            extra.doc,
+            extra,
             ("kind",),
-            f"only one Settings document per set (the first is at {_source(items[0])}); merge them",
+            f"only one Settings document per set (the first is at {items[0].source}); merge them",
         )
     if set_name is not None and not KEY_RE.match(set_name):
         b.problems.append(
@@ -173,12 +227,12 @@ def _settings(
             return None
         return Settings(set_name=set_name)
     item = items[0]
-    doc = item.model
+    doc = item.value
     if not isinstance(doc, SettingsDoc):
         return None  # invalid: its problems are already reported
     if set_name is not None and set_name != doc.name:
         b.report(
-            item.doc,
+            item,
             ("name",),
             f"the set name '{doc.name}' differs from --set-name '{set_name}'; "
             "use one of them (they name the ownership scope)",
@@ -191,48 +245,48 @@ def _settings(
         allow_empty_prune=spec.allow_empty_prune,
         max_deletions=spec.max_deletions,
         max_deletion_percent=float(spec.max_deletion_percent),
-        source=_source(item),
+        source=item.source,
     )
 
 
-def _check_adopt(b: _Builder, items: dict[str, Validated], kind: str) -> None:
-    adopted: dict[int, Validated] = {}
+def _check_adopt(b: _Builder, items: dict[str, Declared], kind: str) -> None:
+    adopted: dict[int, Declared] = {}
     for item in items.values():
-        if isinstance(item.model, ResourceModel):
-            adopt = item.model.adopt
+        if isinstance(item.value, DesiredStream | DesiredBroadcast):
+            adopt = item.value.adopt_id
         else:  # a document with problems elsewhere: its adopt id if that one is valid
-            raw = _raw(item.doc.value, "adopt")
+            raw = _raw(item.raw, "adopt")
             adopt = raw if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0 else None
         if adopt is None:
             continue
         if adopt in adopted:
             other = adopted[adopt]
             b.report(
-                item.doc,
+                item,
                 ("adopt",),
                 f"{kind} {adopt} is already adopted by '{other.key}' "
-                f"at {_source(other)}; one object can have only one manifest",
+                f"at {other.source}; one object can have only one manifest",
             )
         else:
             adopted[adopt] = item
 
 
 def _check_references(
-    b: _Builder, broadcasts: dict[str, Validated], streams: dict[str, Validated]
+    b: _Builder, broadcasts: dict[str, Declared], streams: dict[str, Declared]
 ) -> None:
     for item in broadcasts.values():
         seen: set[str] = set()
-        checked = isinstance(item.model, BroadcastDoc)  # its model accepted every key
+        checked = isinstance(item.value, DesiredBroadcast)  # its model accepted every key
         for i, key in enumerate(_stream_refs(item)):
             if not checked and (not isinstance(key, str) or not KEY_RE.match(key)):
                 continue  # a wrong type or an invalid key is already reported
             loc = ("spec", "streams", i)
             if key in seen:
-                b.report(item.doc, loc, f"stream '{key}' is listed twice; remove one")
+                b.report(item, loc, f"stream '{key}' is listed twice; remove one")
             elif key not in streams and b.complete:
                 hint = did_you_mean(key, streams)
                 b.report(
-                    item.doc,
+                    item,
                     loc,
                     f"no Stream '{key}' in this set"
                     + (f"; {hint}" if hint else "; declare it with `kind: Stream`"),
@@ -240,26 +294,28 @@ def _check_references(
             seen.add(key)
 
 
-def _stream_refs(item: Validated) -> list[Any]:
-    """The `streams` list, also from a broadcast that failed validation (raw value)."""
-    if isinstance(item.model, BroadcastDoc):
-        return list(item.model.spec.streams)
-    spec = item.doc.value.get("spec") if isinstance(item.doc.value, dict) else None
+def _stream_refs(item: Declared) -> list[Any]:
+    """The `streams` list as written, also from a broadcast that failed validation (raw value)."""
+    if isinstance(item.value, DesiredBroadcast):
+        return list(item.refs or item.value.stream_keys)
+    spec = item.raw.get("spec") if isinstance(item.raw, dict) else None
     refs = spec.get("streams") if isinstance(spec, dict) else None
     return refs if isinstance(refs, list) else []
 
 
-def _check_recording(b: _Builder, streams: dict[str, Validated]) -> None:
+def _check_recording(b: _Builder, streams: dict[str, Declared]) -> None:
     """`auto_record: true` with `recording: false` would stop, on every run, the recording the
     platform starts whenever the encoder connects (and be held while live): a contradiction."""
     for item in streams.values():
-        # Raw values (booleans are never substituted): also a stream with other problems.
-        if (
-            _raw(item.doc.value, "spec", "auto_record") is True
-            and _raw(item.doc.value, "spec", "recording") is False
-        ):
+        stream = item.value
+        if isinstance(stream, DesiredStream):
+            auto_record, recording = stream.fields.get("auto_record"), stream.recording
+        else:  # raw values (booleans are never substituted): a stream with other problems
+            auto_record = _raw(item.raw, "spec", "auto_record")
+            recording = _raw(item.raw, "spec", "recording")
+        if auto_record is True and recording is False:
             b.report(
-                item.doc,
+                item,
                 ("spec", "recording"),
                 "recording: false contradicts auto_record: true (the platform records whenever "
                 "the encoder connects); drop one of them",
@@ -267,41 +323,37 @@ def _check_recording(b: _Builder, streams: dict[str, Validated]) -> None:
 
 
 def _check_entity_data(
-    b: _Builder, streams: dict[str, Validated], broadcasts: dict[str, Validated], set_name: str
+    b: _Builder, streams: dict[str, Declared], broadcasts: dict[str, Declared], set_name: str
 ) -> None:
     """Fail at load time, not mid-apply, if marker + user data could exceed 4096 characters."""
-    users: dict[str, list[BroadcastDoc]] = {}
+    users: dict[str, list[DesiredBroadcast]] = {}
     for item in broadcasts.values():
-        assert isinstance(item.model, BroadcastDoc)
-        for key in dict.fromkeys(item.model.spec.streams):
-            users.setdefault(key, []).append(item.model)
+        assert isinstance(item.value, DesiredBroadcast)
+        for key in item.value.stream_keys:
+            users.setdefault(key, []).append(item.value)
+    orphan = DeletionPolicy.ORPHAN
     for key, item in streams.items():
-        doc = item.model
-        assert isinstance(doc, StreamDoc)
+        stream = item.value
+        assert isinstance(stream, DesiredStream)
         used_by = users.get(key, [])
-        if (
-            not doc.spec.client_entity_data
-            and _marker_bound(set_name, key, used_by) <= MAX_ENTITY_DATA
-        ):
+        if not stream.user_entity_data and _marker_bound(set_name, key, used_by) <= MAX_ENTITY_DATA:
             continue  # fits whatever the ids: the exact size is needed only to report it
         marker = Marker(
             set_name=set_name,
             key=key,
-            broadcasts={bc.name: WORST_CASE_ID for bc in used_by},
-            protect=doc.policy.protect,
-            orphan=doc.policy.deletion == "orphan",
-            protected_broadcasts=frozenset(bc.name for bc in used_by if bc.policy.protect),
-            orphan_broadcasts=frozenset(
-                bc.name for bc in used_by if bc.policy.deletion == "orphan"
-            ),
+            broadcasts={bc.key: WORST_CASE_ID for bc in used_by},
+            protect=stream.policy.protect,
+            orphan=stream.policy.deletion == orphan,
+            protected_broadcasts=frozenset(bc.key for bc in used_by if bc.policy.protect),
+            orphan_broadcasts=frozenset(bc.key for bc in used_by if bc.policy.deletion == orphan),
         )
-        value: dict[str, Any] = dict(doc.spec.client_entity_data or {})
+        value: dict[str, Any] = dict(stream.user_entity_data or {})
         value[RESERVED_KEY] = marker.to_json_value()
         size = len(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
         if size > MAX_ENTITY_DATA:
-            declared = "client_entity_data" in doc.spec.model_fields_set
+            declared = stream.user_entity_data is not None  # null or {} declared too
             b.report(
-                item.doc,
+                item,
                 ("spec", "client_entity_data") if declared else ("name",),
                 f"client_entity_data could reach {size} characters with the ownership marker "
                 f"(used by {len(used_by)} broadcasts); the API allows {MAX_ENTITY_DATA}: "
@@ -309,11 +361,11 @@ def _check_entity_data(
             )
 
 
-def _marker_bound(set_name: str, key: str, used_by: list[BroadcastDoc]) -> int:
+def _marker_bound(set_name: str, key: str, used_by: list[DesiredBroadcast]) -> int:
     """At least the length of the marker alone (no user data): its JSON is 128 characters
     besides the names, each broadcast 3 x (its name + 22) at most with the longest id. Keys
     and set names are plain (no escapes), so this never underestimates."""
-    return 200 + len(set_name) + len(key) + sum(3 * (len(bc.name) + 24) for bc in used_by)
+    return 200 + len(set_name) + len(key) + sum(3 * (len(bc.key) + 24) for bc in used_by)
 
 
 @functools.cache
@@ -340,9 +392,7 @@ def _declared(spec: BaseModel, key: str, skip: frozenset[str]) -> dict[str, Any]
     return fields
 
 
-def _stream(item: Validated) -> DesiredStream:
-    doc = item.model
-    assert isinstance(doc, StreamDoc)
+def _stream(doc: StreamDoc, source: Source) -> DesiredStream:
     spec = doc.spec
     user_data = None
     if "client_entity_data" in spec.model_fields_set:
@@ -355,13 +405,11 @@ def _stream(item: Validated) -> DesiredStream:
         recording=spec.recording,
         adopt_id=doc.adopt,
         policy=_policy(doc.policy),
-        source=_source(item),
+        source=source,
     )
 
 
-def _broadcast(item: Validated) -> DesiredBroadcast:
-    doc = item.model
-    assert isinstance(doc, BroadcastDoc)
+def _broadcast(doc: BroadcastDoc, source: Source) -> DesiredBroadcast:
     return DesiredBroadcast(
         key=doc.name,
         fields=_declared(doc.spec, doc.name, frozenset({"streams"})),
@@ -370,7 +418,7 @@ def _broadcast(item: Validated) -> DesiredBroadcast:
         policy=_policy(doc.policy),
         pause_on_interruption=doc.policy.pause_on_interruption,
         go_live=GoLive(doc.policy.go_live),
-        source=_source(item),
+        source=source,
     )
 
 
@@ -383,11 +431,11 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _cleanup(b: _Builder, item: Validated) -> CleanupPolicy | None:
+def _cleanup(b: _Builder, item: Declared) -> CleanupPolicy | None:
     """The policy, or None; its checks also run on a document with problems elsewhere."""
-    spec = _raw(item.doc.value, "spec")
+    spec = _raw(item.raw, "spec")
     spec = spec if isinstance(spec, dict) else {}
-    doc = item.model
+    doc = item.value
     # The validated value (after ${VAR}); the raw one only for a document with problems.
     idle_for = _idle_for(
         b, item, doc.spec.idle_for if isinstance(doc, CleanupDoc) else spec.get("idle_for")
@@ -413,21 +461,21 @@ def _cleanup(b: _Builder, item: Validated) -> CleanupPolicy | None:
         name_pattern=doc.spec.name_pattern,
         max_deletions=doc.spec.max_deletions,
         delete_recordings=doc.spec.delete_recordings,
-        source=_source(item),
+        source=item.source,
     )
 
 
-def _idle_for(b: _Builder, item: Validated, raw: Any) -> timedelta | None:
+def _idle_for(b: _Builder, item: Declared, raw: Any) -> timedelta | None:
     if not isinstance(raw, str) or not DURATION_RE.match(raw):
         return None  # missing or malformed: the model reported it
     loc = ("spec", "idle_for")
     try:
         idle_for = parse_duration(raw)
     except OverflowError:
-        b.report(item.doc, loc, f"must be at most {MAX_IDLE_FOR.days}d (about 100 years)")
+        b.report(item, loc, f"must be at most {MAX_IDLE_FOR.days}d (about 100 years)")
         return None
     if idle_for <= timedelta(0):
-        b.report(item.doc, loc, "must be longer than zero, e.g. 30d")
+        b.report(item, loc, "must be longer than zero, e.g. 30d")
         return None
     return idle_for
 
@@ -446,18 +494,18 @@ def _text(value: Any, *path: str) -> str | None:
     return found if isinstance(found, str) and found else None
 
 
-def _raw_set_name(by_kind: dict[str, list[Validated]], set_name: str | None) -> str | None:
+def _raw_set_name(by_kind: dict[str, list[Declared]], set_name: str | None) -> str | None:
     """The set name for the size check while the Settings have problems: as written, if valid."""
     settings = by_kind.get("Settings", [])
-    raw = _raw(settings[0].doc.value, "name") if settings else set_name
+    raw = _raw(settings[0].raw, "name") if settings else set_name
     return raw if isinstance(raw, str) and KEY_RE.match(raw) else None
 
 
-def _users(b: _Builder, item: Validated, file: str | None, url: str | None) -> UsersSource | None:
+def _users(b: _Builder, item: Declared, file: str | None, url: str | None) -> UsersSource | None:
     loc: tuple[str | int, ...] = ("spec", "active_users")
     if (file is None) == (url is None):
         b.report(
-            item.doc,
+            item,
             loc,
             "set exactly one of `file` (one user id per line) or `url`, "
             "e.g. `active_users: {file: users.txt}`",
@@ -465,14 +513,14 @@ def _users(b: _Builder, item: Validated, file: str | None, url: str | None) -> U
         return None
     if url is not None:
         if not url.startswith(("https://", "http://")):
-            b.report(item.doc, (*loc, "url"), "must be an http:// or https:// URL")
+            b.report(item, (*loc, "url"), "must be an http:// or https:// URL")
             return None
         return UsersSource(url=url)
     assert file is not None
-    resolved = (Path(item.doc.path).parent / file).resolve()
+    resolved = (Path(item.source.path).parent / file).resolve()
     if not resolved.is_file():
         b.report(
-            item.doc,
+            item,
             (*loc, "file"),
             f"file not found: {resolved} (a relative path is read from the manifest's directory)",
         )

@@ -1,7 +1,9 @@
 """Manifest files and directories -> `DesiredState`, or one `ManifestError` listing every problem.
 
 Reads files, parses YAML, substitutes `${VAR}`, validates each document against its kind's
-model; cross-document rules and the mapping to `DesiredState` are in `build.py`.
+model and reduces it to its final value before the next file is read (a file's parsed
+documents and models go with it); cross-document rules and the mapping to `DesiredState` are in
+`build.py`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.errors import ManifestError, Problem
-from reconciler.manifest.build import Validated, build_state
+from reconciler.manifest.build import Declared, Validated, build_state, declare
 from reconciler.manifest.envsubst import Loc, substitute
 from reconciler.manifest.messages import describe, did_you_mean
 from reconciler.manifest.models import DOCUMENT_MODELS, KEY_RE, DocumentModel
@@ -27,6 +29,7 @@ from reconciler.manifest.yamlload import (
     decode_utf8,
     format_loc,
     line_of,
+    lines_in,
     parse_documents,
 )
 from reconciler.model.desired import DesiredState
@@ -76,7 +79,7 @@ def _collected(
     *,
     offline: bool,
 ) -> Checked:
-    # The node trees are many small acyclic objects kept alive to the end: the cyclic garbage
+    # The final values are many small acyclic objects kept alive to the end: the cyclic garbage
     # collector would rescan them again and again (about 3x the CPU for 20,000 documents).
     was_enabled = gc.isenabled()
     gc.disable()
@@ -95,34 +98,29 @@ def _load(
         raise ManifestError([Problem("<no paths>", 0, "", "no manifest paths given")])
     problems: list[Problem] = []
     warnings: list[Problem] | None = [] if offline else None
-    validated: list[Validated] = []
+    declared: list[Declared] = []
     files = manifest_files(paths, problems)
     if not files:
         # A wrong directory must not read as an empty set (which would plan to prune it all).
         problems = problems or [Problem(str(paths[0]), 0, "", "no *.yaml or *.yml files found")]
         raise ManifestError(problems)
+    # The text of each file read: a cross-document problem found at the end parses its file
+    # again for the line of its field (its nodes were not kept).
+    texts: dict[str, str] = {}
     complete = True  # every document of every file was read (else some may be missing)
     for file in files:
-        try:
-            text = decode_utf8(file.read_bytes(), str(file), problems)
-        except OSError as exc:
-            problems.append(Problem(str(file), 0, "", f"cannot read: {exc.strerror}"))
-            text = None
+        text = _read(file, problems)
         if text is None:
             complete = False
             continue
-        docs, found, read_all = parse_documents(text, str(file))
-        complete = complete and read_all
-        problems.extend(found)
-        for doc in docs:
-            checked = validate_document(doc, env, problems, warnings)
-            if checked is not None:
-                validated.append(checked)
+        texts[str(file)] = text
+        complete = _declare_file(text, str(file), env, declared, problems, warnings) and complete
     state = build_state(
-        validated,
+        declared,
         set_name=set_name,
         first_path=str(paths[0]),
         problems=problems,
+        lines=lambda path, wanted: lines_in(texts[path], path, wanted),
         complete=complete,
     )
     if problems or state is None:
@@ -130,8 +128,35 @@ def _load(
     # A declared passphrase is a secret even when written literally (not as ${VAR}): a server
     # error echoing it must not print it (invariant 10).
     register_secrets(s.fields.get("srt_passphrase") for s in state.streams.values())
-    declared = Counter(item.kind for item in validated)
-    return Checked(state, tuple(warnings or ()), dict(declared))
+    kinds = Counter(item.kind for item in declared)
+    return Checked(state, tuple(warnings or ()), dict(kinds))
+
+
+def _read(file: Path, problems: list[Problem]) -> str | None:
+    try:
+        return decode_utf8(file.read_bytes(), str(file), problems)
+    except OSError as exc:
+        problems.append(Problem(str(file), 0, "", f"cannot read: {exc.strerror}"))
+        return None
+
+
+def _declare_file(
+    text: str,
+    path: str,
+    env: Mapping[str, str],
+    declared: list[Declared],
+    problems: list[Problem],
+    warnings: list[Problem] | None,
+) -> bool:
+    """Append the final value of each document of one file; whether every document was read.
+    Its parsed documents and models go with this call: the load holds one file's at a time."""
+    docs, found, read_all = parse_documents(text, path)
+    problems.extend(found)
+    for doc in docs:
+        checked = validate_document(doc, env, problems, warnings)
+        if checked is not None:
+            declared.append(declare(checked))
+    return read_all
 
 
 def manifest_files(paths: Sequence[str | Path], problems: list[Problem]) -> list[Path]:

@@ -361,6 +361,13 @@ class _Builder:
         self.problems.append(Problem(self.path, node.start_mark.line + 1, format_loc(loc), message))
 
 
+def lines_in(text: str, path: str, wanted: Sequence[tuple[int, Loc]]) -> list[int]:
+    """The line of each (document's first line, field path) of `text`, parsed again: the loader
+    keeps no nodes, and only a problem found across documents needs a line afterwards."""
+    docs = {doc.line: doc for doc in parse_documents(text, path)[0]}
+    return [line_of(docs[first], loc) if first in docs else first for first, loc in wanted]
+
+
 def line_of(doc: Document, loc: Sequence[str | int]) -> int:
     """The line of the deepest node along `loc` (the key's line for mapping entries)."""
     node: Node = doc.node

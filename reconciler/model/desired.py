@@ -22,7 +22,7 @@ class GoLive(StrEnum):
     WHEN_ON_AIR = "when_on_air"  # it stays pending until one of its streams is on air
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     """Where a document was declared, for messages (`path:line`)."""
 
@@ -40,7 +40,7 @@ class ResourcePolicy:
     allow_live_changes: bool = False  # let changes through that would disturb a live stream
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredStream:
     key: str
     # Declared writable API fields only, exactly as sent to the API. `name` is always present
@@ -53,7 +53,7 @@ class DesiredStream:
     source: Source | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredBroadcast:
     key: str
     # Declared writable API fields except `stream_ids`; `name` always present; `status` if declared.
