@@ -92,20 +92,17 @@ def _marker_from(value: Any) -> Marker | None:
     broadcasts = value.get("broadcasts") or {}
     if not isinstance(broadcasts, dict):
         broadcasts = {}
+    plain: dict[str, Any] = {
+        "set_name": set_name,
+        "key": key,
+        "broadcasts": {str(k): int(v) for k, v in broadcasts.items() if isinstance(v, int)},
+        "protect": value.get("protect") is True,
+        "orphan": value.get("orphan") is True,
+    }
     if value.keys() <= _PLAIN_MARKER:  # no lists or maps beyond `broadcasts` (most markers)
-        return Marker(
-            set_name=set_name,
-            key=key,
-            broadcasts={str(k): int(v) for k, v in broadcasts.items() if isinstance(v, int)},
-            protect=value.get("protect") is True,
-            orphan=value.get("orphan") is True,
-        )
+        return Marker(**plain)
     return Marker(
-        set_name=set_name,
-        key=key,
-        broadcasts={str(k): int(v) for k, v in broadcasts.items() if isinstance(v, int)},
-        protect=value.get("protect") is True,
-        orphan=value.get("orphan") is True,
+        **plain,
         protected_broadcasts=frozenset(_strings(value.get("protected_broadcasts"))),
         orphan_broadcasts=frozenset(_strings(value.get("orphan_broadcasts"))),
         released_broadcasts=frozenset(_ints(value.get("released_broadcasts"))),
