@@ -15,6 +15,22 @@ from reconciler.lock.record import lock_record
 from reconciler.model.marker import LOCK_KEY
 
 SET = "lockset"
+T0 = 1_780_000_000.0  # 2026-05-28T20:26:40Z
+
+
+class Clock:
+    """A platform clock the test moves: `sleep` advances it (and is remembered)."""
+
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
 
 
 def write_streams(root: Path, n: int, set_name: str = SET) -> Path:

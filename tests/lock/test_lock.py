@@ -9,36 +9,12 @@ import time
 from typing import Any
 
 import pytest
+from lock_support import T0, Clock, lock_streams
 
 from reconciler.errors import LockHeldError, LockLost, NotFoundError, SetLocked
 from reconciler.lock.lease import Lock, acquire_lock, break_lock
 from reconciler.lock.record import TAKEOVER_MARGIN, default_owner, is_lock_stream, lock_record
 from reconciler.model.marker import LOCK_KEY
-
-T0 = 1_780_000_000.0  # 2026-05-28T20:26:40Z
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def lock_streams(api: Any, set_name: str = "prod") -> list[dict[str, Any]]:
-    """The set's locks no run released (held, or expired); released ones stay as the trail."""
-    found = []
-    for stream in api.list_streams():
-        record = lock_record(stream)
-        if record is not None and record.set_name == set_name and not record.released:
-            found.append(stream)
-    return found
 
 
 def owner_of(stream: dict[str, Any]) -> str:
@@ -49,7 +25,7 @@ def owner_of(stream: dict[str, Any]) -> str:
 def test_the_lock_is_an_inactive_stream_and_release_ends_it(api: Any) -> None:
     clock = Clock()
     with acquire_lock(api, "prod", owner="alice@laptop pid 1", clock=clock) as lock:
-        (stream,) = lock_streams(api)
+        (stream,) = lock_streams(api, "prod")
         assert stream["id"] == lock.stream_id
         assert stream["name"] == "reconciler-lock: prod"
         assert stream["active"] is False
@@ -58,7 +34,7 @@ def test_the_lock_is_an_inactive_stream_and_release_ends_it(api: Any) -> None:
         assert value["owner"] == "alice@laptop pid 1"
         assert value["expires_at"] == T0 + 120  # the default time to live
         assert is_lock_stream(stream)
-    assert lock_streams(api) == []
+    assert lock_streams(api, "prod") == []
 
 
 def test_a_second_owner_is_refused_with_the_holder_named(api: Any) -> None:
@@ -99,7 +75,7 @@ def test_waiting_for_the_holder_to_release(api: Any) -> None:
     lock = acquire_lock(api, "prod", owner="second", wait=60, poll=5, clock=clock, sleep=sleep)
     assert clock.sleeps == [5, 5]
     assert lock.owner == "second"
-    assert [owner_of(s) for s in lock_streams(api)] == ["second"]
+    assert [owner_of(s) for s in lock_streams(api, "prod")] == ["second"]
     lock.release()
 
 
@@ -121,13 +97,13 @@ def test_an_expired_lock_is_taken_over_and_its_old_holder_learns_it(api: Any) ->
         acquire_lock(api, "prod", owner="too early", ttl=60, clock=clock)
     clock.now += TAKEOVER_MARGIN
     new = acquire_lock(api, "prod", owner="fresh", ttl=60, clock=clock)
-    assert [owner_of(s) for s in lock_streams(api)] == ["fresh"]
+    assert [owner_of(s) for s in lock_streams(api, "prod")] == ["fresh"]
     assert new.stream_id != old.stream_id
     with pytest.raises(LockLost, match="expired at"):
         old.refresh()  # too late: it must not revive itself
-    assert [owner_of(s) for s in lock_streams(api)] == ["fresh"]
+    assert [owner_of(s) for s in lock_streams(api, "prod")] == ["fresh"]
     old.release()  # harmless: its stream is gone already
-    assert [owner_of(s) for s in lock_streams(api)] == ["fresh"]
+    assert [owner_of(s) for s in lock_streams(api, "prod")] == ["fresh"]
 
 
 def test_a_refresh_of_a_removed_lock_is_lost(api: Any) -> None:
@@ -145,7 +121,7 @@ def test_refresh_extends_the_expiry_in_the_account(api: Any) -> None:
     lock = acquire_lock(api, "prod", owner="me", ttl=100, clock=clock)
     clock.now += 50
     lock.refresh()
-    (stream,) = lock_streams(api)
+    (stream,) = lock_streams(api, "prod")
     assert json.loads(stream["client_entity_data"])[LOCK_KEY]["expires_at"] == T0 + 150
     assert lock.expires_at == T0 + 150
     lock.release()
@@ -188,7 +164,7 @@ def test_two_racing_creates_leave_exactly_one_winner(api: Any, sim: Any) -> None
     losers = [r for r in results.values() if isinstance(r, LockHeldError)]
     assert len(winners) == 1 and len(losers) == 1
     assert f"locked by {winners[0].owner!r}" in str(losers[0])
-    assert [owner_of(s) for s in lock_streams(api)] == [winners[0].owner]
+    assert [owner_of(s) for s in lock_streams(api, "prod")] == [winners[0].owner]
     assert sim.counters()["POST /streaming/streams"] == 2
     assert sim.counters()["DELETE /streaming/streams/{id}"] == 1  # the loser removed its own
 
@@ -199,14 +175,14 @@ def test_a_lock_create_whose_answer_is_lost_is_found_not_duplicated(api: Any, si
     sim.set_faults(Faults(drop_create_rate=1.0, seed=3))
     lock = acquire_lock(api, "prod", owner="me", clock=Clock())
     sim.set_faults(Faults())
-    assert [s["id"] for s in lock_streams(api)] == [lock.stream_id]
+    assert [s["id"] for s in lock_streams(api, "prod")] == [lock.stream_id]
     assert sim.counters()["POST /streaming/streams"] == 1
 
 
 def test_the_context_manager_releases_on_error(api: Any) -> None:
     with pytest.raises(RuntimeError), acquire_lock(api, "prod", owner="me", clock=Clock()):
         raise RuntimeError("apply blew up")
-    assert lock_streams(api) == []
+    assert lock_streams(api, "prod") == []
 
 
 def test_the_heartbeat_refreshes_while_held(api: Any, sim: Any) -> None:
@@ -220,7 +196,7 @@ def test_the_heartbeat_refreshes_while_held(api: Any, sim: Any) -> None:
     assert lock.lost is None
     assert lock.expires_at >= first_expiry
     lock.release()
-    assert lock_streams(api) == []
+    assert lock_streams(api, "prod") == []
 
 
 def test_default_owner_names_user_host_and_pid() -> None:
@@ -244,7 +220,7 @@ def test_a_stale_listing_cannot_steal_a_held_lock(api: Any) -> None:
     holder = acquire_lock(api, "prod", owner="first", clock=clock)
     with pytest.raises(SetLocked, match="locked by 'first'"):
         acquire_lock(api, "prod", owner="second", clock=clock, streams=stale)
-    assert [owner_of(s) for s in lock_streams(api)] == ["first"]  # ours was removed again
+    assert [owner_of(s) for s in lock_streams(api, "prod")] == ["first"]  # ours was removed again
     holder.release()
 
 

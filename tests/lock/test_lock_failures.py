@@ -9,24 +9,12 @@ import logging
 from typing import Any
 
 import pytest
+from lock_support import Clock
 
 from reconciler.errors import AmbiguousCreate, ServerError, SetLocked
 from reconciler.lock.lease import acquire_lock
 from reconciler.lock.record import lock_record
 from reconciler.model.marker import LOCK_KEY
-
-T0 = 1_780_000_000.0
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def lock_owners(api: Any, set_name: str = "prod") -> list[str]:

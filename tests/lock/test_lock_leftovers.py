@@ -8,19 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from cli_harness import Invoke
-from lock_support import SET, lock_streams, write_streams
+from lock_support import SET, Clock, lock_streams, write_streams
 
 from reconciler.lock.lease import acquire_lock, clear_expired
-
-T0 = 1_780_000_000.0
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_apply_with_nothing_to_do_removes_a_dead_runs_expired_lock(

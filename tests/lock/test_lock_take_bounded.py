@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from cli_harness import Invoke
-from lock_support import SET, HidingLocks, lock_streams, write_streams
+from lock_support import SET, Clock, HidingLocks, lock_streams, write_streams
 
 from reconciler.errors import LockNotConfirmed
 from reconciler.lock.lease import MAX_CONFIRMATIONS, acquire_lock
@@ -29,19 +29,6 @@ class HidingListing:
     def list_streams(self) -> list[dict[str, Any]]:
         self.listings += 1
         return [s for s in self._api.list_streams() if lock_record(s) is None]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_780_000_000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def test_a_lock_never_listed_is_created_once_then_removed(api: Any, sim: Any) -> None:

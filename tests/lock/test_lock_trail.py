@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lock_support import T0
+
 from reconciler.lock.lease import acquire_lock, break_lock, clear_expired, find_locks
 from reconciler.lock.record import lock_record, lock_records
 from reconciler.model.marker import LOCK_KEY
-
-T0 = 1_780_000_000.0
 
 
 def clock() -> float:
