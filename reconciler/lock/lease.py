@@ -140,14 +140,13 @@ def _acquire(
     # A listing showing a held or expired lock of the set is stale evidence: deleting an
     # "expired" lock the holder has refreshed since, or waiting for one it released, would both
     # be wrong. A released one (a trail) is never taken up again: its holder is done.
-    trusted = streams is not None and all(r.released for r in lock_records(streams, set_name))
-    known = list(streams) if streams is not None and trusted else None
+    given = lock_records(streams or (), set_name)
+    known = list(streams) if streams is not None and all(r.released for r in given) else None
     earlier = known  # read again at its end only, to confirm the lock taken on it
-    trails = {r.stream_id for r in lock_records(known or (), set_name)}
-    since = False  # the listing is `earlier` brought up to date (not a sweep)
+    trails = {r.stream_id for r in given} if known is not None else set()
     while True:
-        listing, known = (known, None) if known is not None else (None, None)
-        since = False
+        listing, known = known, None
+        since = False  # the listing is `earlier` brought up to date (not a sweep)
         if listing is None and earlier is not None and ours.ids:
             listing, earlier = listing_since(api.stream_page, earlier), None
             since = listing is not None
