@@ -131,9 +131,7 @@ class StreamingClient:
         return self._sweep("/streaming/broadcasts", {}, "broadcasts")
 
     def stream_page(self, page: int) -> list[Json]:
-        path = "/streaming/streams"
-        reply = self._caller.call("GET", path, route=path, params={"page": int(page)})
-        return _page(reply.data, path, int(page))
+        return self._fetch_page("/streaming/streams", {}, int(page))
 
     def expect_counts(self, *, streams: int, broadcasts: int) -> None:
         """How many streams and broadcasts the account probably holds (the manifests' counts),
@@ -251,12 +249,8 @@ class StreamingClient:
     def _sweep(
         self, path: str, params: Mapping[str, Any], what: str, *, page_size: int = DEFAULT_PAGE_SIZE
     ) -> list[Json]:
-        def fetch(page: int) -> list[Json]:
-            reply = self._caller.call("GET", path, route=path, params={**params, "page": page})
-            return _page(reply.data, path, page)
-
         found = sweep(
-            fetch,
+            lambda page: self._fetch_page(path, params, page),
             executor=self._executor(),
             concurrency=self.settings.concurrency,
             page_size=page_size,
@@ -267,6 +261,10 @@ class StreamingClient:
             with self._pool_lock:
                 self._expected[what] = len(found)
         return found
+
+    def _fetch_page(self, path: str, params: Mapping[str, Any], page: int) -> list[Json]:
+        reply = self._caller.call("GET", path, route=path, params={**params, "page": page})
+        return _page(reply.data, path, page)
 
     def _executor(self) -> ThreadPoolExecutor | None:
         if self.settings.concurrency == 1:
