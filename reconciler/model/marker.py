@@ -7,7 +7,8 @@ knows nothing of the API client or the planner.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import json.scanner
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,16 @@ class EntityData:
     marker: Marker | None
     user_data: Mapping[str, Any] | None  # the other keys when the field is a JSON object
     raw: str | None  # the field as stored (for values that are not a JSON object)
+    # The marker's stored JSON value is exactly what `Marker.to_json_value` gives for `marker`
+    # (same keys, same JSON types): then the stored value is `encode_entity_data(marker,
+    # user_data)`'s, and a planner can compare markers instead of encoding one (`same_entity`).
+    exact: bool = False
+
+    def same_entity(self, marker: Marker, user_data: Mapping[str, Any] | None) -> bool:
+        """Whether writing (marker, user_data) would store this very JSON value: known without
+        encoding when the stored marker is `exact`, `marker` equals it and `user_data` is the
+        same JSON as the stored user part. False means "not known": compare the encoded text."""
+        return self.exact and marker == self.marker and _same_user(user_data, self.user_data)
 
 
 def decode_entity_data(raw: str | None) -> EntityData:
@@ -74,45 +85,91 @@ def decode_entity_data(raw: str | None) -> EntityData:
     if not raw:
         return EntityData(marker=None, user_data=None, raw=raw)
     try:
-        value = json.loads(raw)
-    except ValueError:
+        value = _scan(raw, 0) if raw[0] == "{" and raw[-1] == "}" else (None, 0)
+        if value[1] != len(raw):  # not one JSON object alone: the full decoder decides
+            value = (json.loads(raw), 0)
+    except (ValueError, StopIteration):
         return EntityData(marker=None, user_data=None, raw=raw)
-    if not isinstance(value, dict):
+    data = value[0]
+    if not isinstance(data, dict):
         return EntityData(marker=None, user_data=None, raw=raw)
-    user = {k: v for k, v in value.items() if k != RESERVED_KEY}
-    return EntityData(marker=_marker_from(value.get(RESERVED_KEY)), user_data=user or None, raw=raw)
+    stored = data.pop(RESERVED_KEY, None)
+    marker, exact = _marker_from(stored)
+    return EntityData(marker, data or None, raw, exact)
 
 
-def _marker_from(value: Any) -> Marker | None:
+# The C scanner `json.loads` ends in: a text that is one object from its first to its last
+# character is decoded without the wrapper's whitespace and trailing-data checks (same result).
+# (The stub types the scanner's context as the scanner; json itself passes the decoder.)
+_scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    json.JSONDecoder()  # type: ignore[arg-type]
+)
+
+
+def _marker_from(value: Any) -> tuple[Marker | None, bool]:
+    """The marker in a stored value, and whether the value is exactly its `to_json_value`."""
     if not isinstance(value, dict):
-        return None
+        return None, False
     set_name, key = value.get("set"), value.get("key")
     if not isinstance(set_name, str) or not isinstance(key, str):
-        return None
-    broadcasts = value.get("broadcasts") or {}
-    if not isinstance(broadcasts, dict):
-        broadcasts = {}
-    plain: dict[str, Any] = {
-        "set_name": set_name,
-        "key": key,
-        "broadcasts": {str(k): int(v) for k, v in broadcasts.items() if isinstance(v, int)},
-        "protect": value.get("protect") is True,
-        "orphan": value.get("orphan") is True,
-    }
+        return None, False
+    broadcasts = value.get("broadcasts")
+    if type(broadcasts) is dict and all(type(v) is int for v in broadcasts.values()):
+        ids, exact_ids = broadcasts, bool(broadcasts)  # the decoded map itself (keys are text)
+    else:
+        ids = _ids_of(broadcasts)
+        exact_ids = False
+    protect, orphan = value.get("protect"), value.get("orphan")
     if value.keys() <= _PLAIN_MARKER:  # no lists or maps beyond `broadcasts` (most markers)
-        return Marker(**plain)
-    return Marker(
-        **plain,
+        marker = Marker(set_name, key, ids, protect is True, orphan is True)
+        exact = (
+            (exact_ids or "broadcasts" not in value)
+            and (protect is True or "protect" not in value)
+            and (orphan is True or "orphan" not in value)
+        )
+        return marker, exact
+    marker = Marker(
+        set_name,
+        key,
+        ids,
+        protect is True,
+        orphan is True,
         protected_broadcasts=frozenset(_strings(value.get("protected_broadcasts"))),
         orphan_broadcasts=frozenset(_strings(value.get("orphan_broadcasts"))),
         released_broadcasts=frozenset(_ints(value.get("released_broadcasts"))),
         intents=_names(value.get("creating")),
         live_after=_texts(value.get("live_after")),
     )
+    return marker, _same_json(marker.to_json_value(), value)
 
 
 # The keys a marker without any of the optional lists and maps has (see `to_json_value`).
 _PLAIN_MARKER = frozenset({"set", "key", "broadcasts", "protect", "orphan"})
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """The same JSON value with the same types (1 and 1.0 or True differ; NaN is never the same)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_json(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_same_json, a, b))
+    return bool(a == b)
+
+
+def _same_user(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
+    """Two user parts of `client_entity_data` that are the same JSON (None and {} mean none)."""
+    if a is None and b is None:
+        return True  # most streams: no data of the user's
+    a, b = a or {}, b or {}
+    return a.keys() == b.keys() and all(_same_json(v, b[k]) for k, v in a.items())
+
+
+def _ids_of(value: Any) -> dict[str, int]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): int(v) for k, v in value.items() if isinstance(v, int)}
 
 
 def _names(value: Any) -> dict[str, str]:

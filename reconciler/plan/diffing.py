@@ -45,7 +45,16 @@ def changed_fields(live: Mapping[str, Any], desired: Mapping[str, Any]) -> list[
     A field the server does not return reads as null (APIs leave out null fields), so a declared
     null never diffs against it and any other declared value does.
     """
-    return [name for name, want in desired.items() if not json_equal(live.get(name), want)]
+    changed = []
+    for name, want in desired.items():
+        have = live.get(name)
+        kind = type(want)
+        if kind is type(have) and kind in _SCALARS:  # `json_equal`'s first case, without a call
+            if have != want:
+                changed.append(name)
+        elif not json_equal(have, want):
+            changed.append(name)
+    return changed
 
 
 def pointer(field: str) -> str:

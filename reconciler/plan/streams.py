@@ -53,19 +53,11 @@ class StreamTarget:
     live: LiveStream | None
     adopt: bool = False
     user_data: Mapping[str, Any] | None = None  # live user part of client_entity_data
-    active_after: bool = False  # active once this run is applied (`active_after_run`)
+    active_after: bool = False  # active once this run is applied (`_active_after`)
 
     @property
     def id(self) -> int | None:
         return self.live.id if self.live is not None else None
-
-
-def active_after_run(want: DesiredStream, target: StreamTarget) -> bool:
-    """Whether the stream is active once this run is applied: as declared, else as it is."""
-    declared = want.fields.get("active")
-    if isinstance(declared, bool):
-        return declared
-    return target.live is not None and target.live.active
 
 
 def resolve_streams(
@@ -79,9 +71,11 @@ def resolve_streams(
         want = desired.streams[key]
         owned = index.owned.get(key)
         if owned is not None:
-            targets[key] = StreamTarget(key, owned.stream, user_data=owned.user_data)
+            live = owned.stream
+            active = _active_after(want, live)
+            targets[key] = StreamTarget(key, live, False, owned.user_data, active)
         elif want.adopt_id is None:
-            targets[key] = StreamTarget(key, None)
+            targets[key] = StreamTarget(key, None, active_after=_active_after(want, None))
         else:
             problem = _adoption_problem(want, index, adopted)
             if problem:
@@ -90,15 +84,17 @@ def resolve_streams(
                 continue
             live = index.by_id[want.adopt_id]
             adopted[want.adopt_id] = key
-            targets[key] = StreamTarget(key, live, adopt=True, user_data=live.user_data)
-    settled = {key: _settled(desired.streams[key], target) for key, target in targets.items()}
-    return settled, problems
+            active = _active_after(want, live)
+            targets[key] = StreamTarget(key, live, True, live.user_data, active)
+    return targets, problems
 
 
-def _settled(want: DesiredStream, target: StreamTarget) -> StreamTarget:
-    """The target with `active_after` (the constructor: `replace` costs 5x as much)."""
-    active_after = active_after_run(want, target)
-    return StreamTarget(target.key, target.live, target.adopt, target.user_data, active_after)
+def _active_after(want: DesiredStream, live: LiveStream | None) -> bool:
+    """Whether the stream is active once this run is applied: as declared, else as it is."""
+    declared = want.fields.get("active")
+    if isinstance(declared, bool):
+        return declared
+    return live is not None and live.active
 
 
 def _adoption_problem(want: DesiredStream, index: Ownership, adopted: dict[int, str]) -> str:
@@ -191,9 +187,9 @@ def _converge(out: Planned, want: DesiredStream, target: StreamTarget, marker: M
     live = target.live
     assert live is not None
     sid = live.id
-    fields = _declared(want)
+    fields = want.fields  # `client_entity_data` is compared as the marker and user part below
     name = str(fields.get("name", want.key))
-    compared = {k: v for k, v in fields.items() if k != "active"}
+    compared = {k: v for k, v in fields.items() if k != "active" and k != ENTITY}
     if REGION in compared and REGION not in live.raw:
         # The current Gcore API no longer reports the tutorial's region field (API-FACTS §5):
         # comparing it would PATCH on every run, so it is sent on create only, and said so.
@@ -201,12 +197,15 @@ def _converge(out: Planned, want: DesiredStream, target: StreamTarget, marker: M
         out.warnings.append(_region_unreported(want.key))
     # The user's part of client_entity_data is theirs only when declared (invariant 3).
     user = want.user_entity_data if want.user_entity_data is not None else target.user_data
-    text = encode(marker, user)
     changed = changed_fields(live.raw, compared)
     have_entity = live.get(ENTITY)
-    entity_changed = have_entity != text and not json_equal(
-        json.loads(text or "null"), decoded_entity_value(have_entity)
-    )
+    if live.entity.same_entity(marker, user):
+        entity_changed, text = False, None  # the stored marker is this one: nothing to encode
+    else:
+        text = encode(marker, user)
+        entity_changed = have_entity != text and not json_equal(
+            json.loads(text or "null"), decoded_entity_value(have_entity)
+        )
     depends: tuple[str, ...] = ()
     if changed or entity_changed or target.adopt:
         before = {f: live.raw[f] for f in changed if f in live.raw}
@@ -273,6 +272,8 @@ def _recording(
     live: LiveStream,
     depends: tuple[str, ...],
 ) -> None:
+    if want.recording is None:
+        return  # not declared: nothing to start, stop or warn about
     on_air, recording = live.on_air, live.recording
     if want.recording is False and live.get("auto_record") is True:
         out.warnings.append(

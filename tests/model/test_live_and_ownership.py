@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler.model.live import LiveState, LiveStream, parse_entity
 from reconciler.model.marker import LOCK_KEY, Marker, encode_entity_data
@@ -106,3 +108,83 @@ def test_a_listing_without_stream_ids_is_not_cross_checked() -> None:
         [stream(1, Marker("a", "cam", broadcasts={"show": 100}))], [{"id": 100}]
     )
     assert ownership_of(live, "a").recorded == {100: frozenset({"show"})}
+
+
+@pytest.mark.parametrize(
+    ("text", "user"),
+    [
+        ('{"team": "news"}', {"team": "news"}),
+        (' {"team": "news"}\n', {"team": "news"}),  # around the object: still the object
+        ('{"team": "news"} x', None),  # trailing text: not JSON
+        ('{"team": "news"}{}', None),
+        ('{"team": "news"', None),
+        ("[1]", None),
+        ('"text"', None),
+    ],
+)
+def test_entity_text_decodes_as_json_alone(text: str, user: dict[str, Any] | None) -> None:
+    data = parse_entity(text).data
+    assert data.user_data == user and data.marker is None and data.raw == text
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=5).filter(lambda k: k != "reconciler"),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner),
+            max_leaves=6,
+        ),
+        max_size=4,
+    ),
+    st.sampled_from(["", " ", "\n  "]),
+)
+def test_user_data_reads_back_whatever_its_layout(user: dict[str, Any], pad: str) -> None:
+    text = pad + json.dumps({**user, "reconciler": {"set": "a", "key": "cam"}}, indent=1) + pad
+    data = parse_entity(text).data
+    assert data.marker == Marker("a", "cam") and data.exact
+    assert (data.user_data or {}) == user
+    # Exact: writing the same marker and user data again stores the same JSON value.
+    assert data.same_entity(Marker("a", "cam"), user or None)
+    assert json.loads(encode_entity_data(Marker("a", "cam"), user) or "") == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"set": "a", "key": "cam", "protect": False},  # a flag this set writes only when true
+        {"set": "a", "key": "cam", "broadcasts": {}},  # an empty map this set leaves out
+        {"set": "a", "key": "cam", "broadcasts": {"b": True}},  # an id that is not a number
+        {"set": "a", "key": "cam", "broadcasts": {"b": 1.0}},
+        {"set": "a", "key": "cam", "note": "by hand"},  # a key this set does not know
+        {"set": "a", "key": "cam", "released_broadcasts": [2, 1]},  # not in its order
+        {"set": "a", "key": "cam", "live_after": {"b": 3}},
+    ],
+)
+def test_a_marker_not_as_this_set_writes_it_is_not_exact(stored: dict[str, Any]) -> None:
+    data = parse_entity(json.dumps({"reconciler": stored})).data
+    assert data.marker is not None and not data.exact
+    assert not data.same_entity(data.marker, None)
+    # What this set would write is another JSON value (so the stored one gets repaired).
+    written = json.loads(encode_entity_data(data.marker, None) or "")["reconciler"]
+    assert json.dumps(written, sort_keys=True) != json.dumps(stored, sort_keys=True)
+
+
+def test_a_full_marker_as_this_set_writes_it_is_exact() -> None:
+    marker = Marker(
+        "a",
+        "cam",
+        broadcasts={"b": 7},
+        protect=True,
+        orphan=True,
+        protected_broadcasts=frozenset({"b", "c"}),
+        orphan_broadcasts=frozenset({"d"}),
+        released_broadcasts=frozenset({3, 1}),
+        intents={"e": "Show"},
+        live_after={"b": ""},
+    )
+    data = parse_entity(encode_entity_data(marker, {"team": "news"})).data
+    assert data.marker == marker and data.exact
+    assert data.same_entity(marker, {"team": "news"})
+    assert not data.same_entity(marker, {"team": "sports"})
+    assert not data.same_entity(Marker("a", "cam"), {"team": "news"})
