@@ -199,6 +199,8 @@ def _streams_used_by(live: LiveState, recorded: Mapping[int, AbstractSet[str]]) 
 def _intents(owned_by_id: Mapping[int, OwnedStream]) -> dict[tuple[str, str], frozenset[int]]:
     found: dict[tuple[str, str], set[int]] = defaultdict(set)
     for sid, owned in owned_by_id.items():
+        if not owned.marker.intents:
+            continue  # no create in flight (most markers)
         for key, name in owned.marker.intents.items():
             found[(key, name)].add(sid)
     return {intent: frozenset(ids) for intent, ids in found.items()}
@@ -226,11 +228,15 @@ def _broadcast_records(
         marker = owned.marker
         for key, bid in _claims(live, owned, warnings):
             recorded[bid].add(key)
-            if not recorders[bid] or recorders[bid][-1] is not owned:
-                recorders[bid].append(owned)
-        protected |= marker.protected_broadcasts
-        orphaned |= marker.orphan_broadcasts
-        released |= marker.released_broadcasts
+            streams = recorders[bid]
+            if not streams or streams[-1] is not owned:
+                streams.append(owned)
+        if marker.protected_broadcasts:  # the optional lists are empty in most markers
+            protected |= marker.protected_broadcasts
+        if marker.orphan_broadcasts:
+            orphaned |= marker.orphan_broadcasts
+        if marker.released_broadcasts:
+            released |= marker.released_broadcasts
     return (
         dict(recorded),
         dict(recorders),
@@ -247,13 +253,14 @@ def _claims(live: LiveState, owned: OwnedStream, warnings: list[str]) -> list[tu
     broadcast would otherwise grant its deletion). Such an entry is named in a warning."""
     existing = live.broadcast_by_id
     claims = []
+    sid = owned.stream.id
     for key, bid in owned.marker.broadcasts.items():
         broadcast = existing.get(bid)
         if broadcast is None:
             continue
         # A listing without the field cannot be cross-checked: the marker is trusted as before
         # (un-owning every broadcast would make the planner create them all again).
-        if owned.id in broadcast.stream_ids or "stream_ids" not in broadcast.raw:
+        if sid in broadcast.stream_ids or "stream_ids" not in broadcast.raw:
             claims.append((key, bid))
             continue
         warnings.append(

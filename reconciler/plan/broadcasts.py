@@ -9,7 +9,7 @@ Pure; knows nothing of the API client, guards or output.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -18,7 +18,7 @@ from reconciler.model.changes import Action, Change, FieldDiff, Resource, Stage
 from reconciler.model.desired import DesiredBroadcast, DesiredState, GoLive
 from reconciler.model.live import LiveBroadcast, LiveState
 from reconciler.model.marker import Marker
-from reconciler.model.ownership import Ownership
+from reconciler.model.ownership import OwnedStream, Ownership
 from reconciler.plan.diffing import changed_fields, creation_diffs, field_diffs
 from reconciler.plan.interruption import dropped_since, never_on_air_since
 from reconciler.plan.streams import Planned, StreamTarget
@@ -49,16 +49,17 @@ def index_broadcasts(
     warnings = []
     for bid in sorted(streams.recorded):
         keys = streams.recorded[bid]
-        wanted = keys & desired_keys
-        owner[bid] = min(wanted or keys)
-        if len(keys) > 1:
-            warnings.append(
-                f"broadcast #{bid} is recorded under several keys ({', '.join(sorted(keys))}); "
-                f"managed as '{owner[bid]}'"
-            )
+        if len(keys) == 1:  # recorded under one key (most): it manages the broadcast
+            (owner[bid],) = keys
+            continue
+        owner[bid] = min(keys & desired_keys or keys)
+        warnings.append(
+            f"broadcast #{bid} is recorded under several keys ({', '.join(sorted(keys))}); "
+            f"managed as '{owner[bid]}'"
+        )
     grouped: dict[str, list[int]] = defaultdict(list)
-    for bid in sorted(owner):
-        grouped[owner[bid]].append(bid)
+    for bid, key in owner.items():  # lowest id first: `owner` was filled in id order
+        grouped[key].append(bid)
     by_name: dict[str, list[int]] = defaultdict(list)
     for bid in sorted(by_id):
         if bid in owner or bid in streams.foreign_broadcasts or bid in streams.released:
@@ -72,14 +73,18 @@ def index_broadcasts(
         by_id=by_id,
         owner=owner,
         ids_by_key={k: tuple(v) for k, v in grouped.items()},
-        recorders={
-            bid: tuple(sorted({o.key for o in owned})) for bid, owned in streams.recorders.items()
-        },
+        recorders={bid: _keys_of(owned) for bid, owned in streams.recorders.items()},
         protected=streams.protected,
         orphaned=streams.orphaned,
         by_name={k: tuple(v) for k, v in by_name.items()},
         warnings=tuple(warnings),
     )
+
+
+def _keys_of(recorders: Sequence[OwnedStream]) -> tuple[str, ...]:
+    if len(recorders) == 1:
+        return (recorders[0].key,)
+    return tuple(sorted({o.key for o in recorders}))
 
 
 class How(StrEnum):
@@ -112,10 +117,9 @@ def resolve_broadcasts(
     keys = sorted(desired.broadcasts)
     for key in keys:
         want = desired.broadcasts[key]
-        where = f"{want.source}: " if want.source else ""
         problem = _streams_problem(want, desired)
         if problem:
-            problems.append(f"{where}broadcast '{key}': {problem}")
+            problems.append(f"{_where(want)}broadcast '{key}': {problem}")
         ids = index.ids_by_key.get(key)
         if ids:
             targets[key] = BroadcastTarget(key, How.OWNED, index.by_id[ids[0]])
@@ -128,7 +132,9 @@ def resolve_broadcasts(
         elif want.adopt_id is not None:
             problem = _adoption_problem(want.adopt_id, index, streams, taken)
             if problem:
-                problems.append(f"{where}broadcast '{key}': adopt_id {want.adopt_id}: {problem}")
+                problems.append(
+                    f"{_where(want)}broadcast '{key}': adopt_id {want.adopt_id}: {problem}"
+                )
                 continue
             taken[want.adopt_id] = key
             targets[key] = BroadcastTarget(key, How.ADOPT, index.by_id[want.adopt_id])
@@ -158,10 +164,17 @@ def resolve_broadcasts(
     return targets, problems, warnings
 
 
+def _where(want: DesiredBroadcast) -> str:
+    return f"{want.source}: " if want.source else ""
+
+
 def _streams_problem(want: DesiredBroadcast, desired: DesiredState) -> str:
     if not want.stream_keys:
         return "declares no streams; a managed broadcast must use at least one stream of its set"
-    missing = [s for s in want.stream_keys if s not in desired.streams]
+    streams = desired.streams
+    if all(s in streams for s in want.stream_keys):
+        return ""
+    missing = [s for s in want.stream_keys if s not in streams]
     if missing:
         return f"uses undeclared stream(s) {', '.join(repr(s) for s in missing)}"
     return ""
@@ -199,9 +212,6 @@ def plan_broadcast_changes(
     out = Planned()
     for key in sorted(desired.broadcasts):
         want, target = desired.broadcasts[key], targets[key]
-        # The interruption evidence as this run leaves it, which the next run reads: a record
-        # this run replaces (a broadcast set live or moved onto a stream) is no evidence now.
-        records = {skey: markers[skey].live_after.get(key) for skey in want.stream_keys}
         stream_deps = _stream_changes(want, (Action.CREATE, Action.ADOPT), stream_changes)
         # A broadcast goes on air only on streams that are ready: activated and updated (a held
         # region change must not let the show go live in the old region).
@@ -209,12 +219,19 @@ def plan_broadcast_changes(
         if target.live is None:
             _create(out, want, stream_targets, stream_deps, activations)
         else:
-            _converge(out, want, target, streams, stream_targets, records, stream_deps, activations)
+            _converge(out, want, target, streams, stream_targets, markers, stream_deps, activations)
     if prune:
         for key in sorted(index.ids_by_key):
             if key not in desired.broadcasts:
                 _prune(out, key, index)
     return out
+
+
+def _records(want: DesiredBroadcast, markers: Mapping[str, Marker]) -> dict[str, str | None]:
+    """The interruption evidence on each of the broadcast's streams as this run leaves it, which
+    the next run reads: a record this run replaces (a broadcast set live or moved onto a stream)
+    is no evidence now."""
+    return {skey: markers[skey].live_after.get(want.key) for skey in want.stream_keys}
 
 
 def _stream_changes(
@@ -277,20 +294,19 @@ def _converge(
     target: BroadcastTarget,
     streams: Ownership,
     stream_targets: Mapping[str, StreamTarget],
-    records: Mapping[str, str | None],
+    markers: Mapping[str, Marker],
     stream_deps: tuple[str, ...],
     activations: tuple[str, ...],
 ) -> None:
     live = target.live
     assert live is not None
     bid = live.id
-    fields = _declared(want)
-    name = str(fields.get("name", want.key))
-    compared = {k: v for k, v in fields.items() if k != "status"}
+    name = str(want.fields.get("name", want.key))
+    compared = {k: v for k, v in want.fields.items() if k != "status" and k != "stream_ids"}
     changed = changed_fields(live.raw, compared)
     want_ids = [stream_targets[s].id for s in want.stream_keys]
-    live_ids = sorted(set(live.stream_ids))
-    streams_changed = None in want_ids or set(want_ids) != set(live_ids)
+    live_ids = set(live.stream_ids)
+    streams_changed = None in want_ids or set(want_ids) != live_ids
     adopting = target.how in (How.ADOPT, How.RECOVERED)
     depends: tuple[str, ...] = ()
     if changed or streams_changed or adopting:
@@ -322,7 +338,7 @@ def _converge(
         )
         out.changes.append(update)
         depends = (update.id,)
-    _status(out, want, live, stream_targets, records, depends, activations)
+    _status(out, want, live, stream_targets, markers, depends, activations)
 
 
 def _status(
@@ -330,12 +346,12 @@ def _status(
     want: DesiredBroadcast,
     live: LiveBroadcast,
     stream_targets: Mapping[str, StreamTarget],
-    records: Mapping[str, str | None],
+    markers: Mapping[str, Marker],
     depends: tuple[str, ...],
     activations: tuple[str, ...],
 ) -> None:
     """The status change, if any: the declared one, the interruption policy's pause, or the
-    end of an interruption. `records` is the interruption evidence on each of its streams."""
+    end of an interruption. `markers`: those this run writes (the interruption evidence)."""
     name, bid = str(want.fields.get("name", want.key)), live.id
     current = live.get("status")
     wanted = planned_status(want, current, stream_targets)
@@ -344,6 +360,7 @@ def _status(
     if wanted != want.fields.get("status"):
         out.notes.append(_waiting_to_go_live(want))
     reason = "declared status"
+    records = _records(want, markers) if wanted == "live" else {}
     if wanted == "live" and _interrupted(want, stream_targets, records):
         if current == "live":
             if want.pause_on_interruption:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field, replace
 
 from reconciler.errors import PlanError
 from reconciler.model.changes import Action, Change, Plan, Resource
@@ -76,7 +77,8 @@ def compute_plan(
         prune,
     )
     changes = _link_stream_deletes(stream_plan.changes + broadcast_plan.changes)
-    changes = link_handovers(changes, _broadcast_streams(desired, streams, targets))
+    changed = {c.key for c in changes if c.resource is Resource.BROADCAST}
+    changes = link_handovers(changes, _broadcast_streams(desired, streams, targets, changed))
     changes.sort(key=lambda c: (c.stage, c.resource, c.key, c.action))
     return Plan(
         changes=tuple(changes),
@@ -97,11 +99,18 @@ def owned_stream_ids(live: LiveState, set_name: str) -> dict[str, int]:
 
 
 def _broadcast_streams(
-    desired: DesiredState, streams: Ownership, targets: Mapping[str, BroadcastTarget]
+    desired: DesiredState,
+    streams: Ownership,
+    targets: Mapping[str, BroadcastTarget],
+    keys: Iterable[str],
 ) -> dict[str, frozenset[str]]:
-    """Each desired broadcast's stream keys: those it declares and those it uses now."""
+    """The stream keys of each desired broadcast among `keys` (those with a change: the only
+    ones the handovers look up): those it declares and those it uses now."""
     out = {}
-    for key, want in desired.broadcasts.items():
+    for key in keys:
+        want = desired.broadcasts.get(key)
+        if want is None:
+            continue  # pruned: not declared, not going live
         target = targets[key]
         now = target.live.stream_ids if target.live is not None else ()
         out[key] = frozenset(want.stream_keys) | {streams.key_of(i) for i in now}
@@ -168,99 +177,139 @@ def desired_markers(
     for ids gone from the account, or for broadcasts that no longer use the stream, are dropped
     (repair).
     """
-    uses, intents, protect, orphan, using = _per_stream(desired, targets, stream_targets)
-    taken = {t.id for t in targets.values() if t.id is not None}
+    per = _per_stream(desired, targets, stream_targets)
     markers: dict[str, Marker] = {}
     set_name = desired.settings.set_name
+    owned_by_key = streams.owned
     for skey, want_stream in desired.streams.items():
-        entries = uses.get(skey, {})
-        kept_protect, kept_orphan = protect.get(skey, set()), orphan.get(skey, set())
-        released: frozenset[int] = frozenset()
+        entries = per.uses.get(skey) or {}
+        kept: _Kept = (per.protect.get(skey, _NONE), per.orphan.get(skey, _NONE), _NO_IDS)
         # The intent to create a broadcast rides with a new stream's create (or adoption); on a
         # stream already ours apply writes it before the POST, and the plan keeps it there.
-        intended = intents.get(skey, {})
-        owned = streams.owned.get(skey)
+        intended = per.intents.get(skey) or {}
+        owned = owned_by_key.get(skey)
         if owned is not None:
             live_marker = owned.marker
             if intended:
                 intended = {k: v for k, v in intended.items() if live_marker.intents.get(k) == v}
-            # Released broadcasts stay remembered while they exist and nobody adopts them.
-            if live_marker.released_broadcasts:
-                released = frozenset(
-                    bid
-                    for bid in live_marker.released_broadcasts
-                    if bid in index.by_id and bid not in index.owner and bid not in taken
-                )
-            for bkey, bid in live_marker.broadcasts.items():
-                if bkey in desired.broadcasts or index.owner.get(bid) != bkey:
-                    continue
-                entries = {**entries, bkey: bid}
-                if bkey in live_marker.protected_broadcasts:
-                    kept_protect = kept_protect | {bkey}
-                if bkey in live_marker.orphan_broadcasts:
-                    kept_orphan = kept_orphan | {bkey}
-        is_protected, is_orphan = deletion_policy_flags(want_stream)
+            if live_marker.released_broadcasts or live_marker.broadcasts.keys() - entries.keys():
+                entries, kept = _kept_from_live(desired, index, targets, live_marker, entries, kept)
         records = live_after_records(
-            desired, skey, owned, targets, stream_targets, entries, using.get(skey, ())
+            desired,
+            skey,
+            owned,
+            targets,
+            stream_targets,
+            entries,
+            per.using.get(skey, ()),
+            per.rising,
         )
+        is_protected, is_orphan = deletion_policy_flags(want_stream)
         markers[skey] = Marker(
-            set_name=set_name,
-            key=skey,
-            broadcasts=dict(entries),
-            protect=is_protected,
-            orphan=is_orphan,
-            protected_broadcasts=frozenset(kept_protect),
-            orphan_broadcasts=frozenset(kept_orphan),
-            released_broadcasts=released,
-            intents=intended,
-            live_after=records,
+            set_name,
+            skey,
+            entries,
+            is_protected,
+            is_orphan,
+            frozenset(kept[0]),
+            frozenset(kept[1]),
+            kept[2],
+            intended,
+            records,
         )
     return markers
+
+
+_NONE: frozenset[str] = frozenset()
+_NO_IDS: frozenset[int] = frozenset()
+_Kept = tuple[AbstractSet[str], AbstractSet[str], frozenset[int]]  # protected, orphan, released
+
+
+def _kept_from_live(
+    desired: DesiredState,
+    index: BroadcastIndex,
+    targets: Mapping[str, BroadcastTarget],
+    live_marker: Marker,
+    entries: dict[str, int],
+    kept: _Kept,
+) -> tuple[dict[str, int], _Kept]:
+    """What an owned stream's marker keeps of itself: the entries (with their protect and orphan
+    flags) of broadcasts that left the manifests and still exist as that key, and the released
+    broadcasts that exist and nobody adopts."""
+    kept_protect, kept_orphan, released = kept
+    if live_marker.released_broadcasts:
+        taken = {t.id for t in targets.values() if t.id is not None}
+        released = frozenset(
+            bid
+            for bid in live_marker.released_broadcasts
+            if bid in index.by_id and bid not in index.owner and bid not in taken
+        )
+    for bkey, bid in live_marker.broadcasts.items():
+        if bkey in desired.broadcasts or index.owner.get(bid) != bkey:
+            continue
+        entries = {**entries, bkey: bid}
+        if bkey in live_marker.protected_broadcasts:
+            kept_protect = kept_protect | {bkey}
+        if bkey in live_marker.orphan_broadcasts:
+            kept_orphan = kept_orphan | {bkey}
+    return entries, (kept_protect, kept_orphan, released)
+
+
+@dataclass
+class _FromBroadcasts:
+    """What the desired broadcasts put in each stream's marker, by stream key (`_per_stream`)."""
+
+    uses: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    intents: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    protect: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    orphan: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    using: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    rising: set[str] = field(default_factory=set)  # broadcast keys this run drives live or paused
 
 
 def _per_stream(
     desired: DesiredState,
     targets: Mapping[str, BroadcastTarget],
     stream_targets: Mapping[str, StreamTarget],
-) -> tuple[
-    dict[str, dict[str, int]],
-    dict[str, dict[str, str]],
-    dict[str, set[str]],
-    dict[str, set[str]],
-    dict[str, list[str]],
-]:
-    """What the desired broadcasts put in each stream's marker, by stream key: the ids of those
-    already ours, the intents to create, the protected and orphan keys, and the broadcasts
-    that declare the stream (manifest order). One pass over the broadcasts."""
-    uses: dict[str, dict[str, int]] = defaultdict(dict)
-    intents: dict[str, dict[str, str]] = defaultdict(dict)
-    protect: dict[str, set[str]] = defaultdict(set)
-    orphan: dict[str, set[str]] = defaultdict(set)
-    using: dict[str, list[str]] = defaultdict(list)  # stream key -> desired broadcasts on it
+) -> _FromBroadcasts:
+    """One pass over the desired broadcasts (see `_FromBroadcasts`)."""
+    per = _FromBroadcasts()
+    uses = per.uses
     keys_by_id = _stream_keys_by_id(stream_targets)
     for key, want in desired.broadcasts.items():
         target = targets.get(key)
-        if target is not None and target.how is How.OWNED and target.live is not None:
+        live = target.live if target is not None else None
+        if live is not None and target is not None and target.how is How.OWNED:
             # Recorded on the streams it will use and on those it uses now: a marker counts only
             # on a stream the broadcast uses, so the entries of a stream it leaves stay until
             # apply has moved it (apply then forgets them); a held move keeps it ours.
-            bid = target.live.id
+            bid = live.id
             for skey in want.stream_keys:
                 if skey in stream_targets:
                     uses[skey][key] = bid
-            for sid in target.live.stream_ids:
+            for sid in live.stream_ids:
                 for skey in keys_by_id.get(sid, ()):
                     uses[skey][key] = bid
-        for skey in dict.fromkeys(want.stream_keys):
-            using[skey].append(key)
-        for skey in want.stream_keys:
-            if target is not None and target.how in (How.CREATE, How.RECOVERED):
-                intents[skey][key] = str(want.fields.get("name", key))
-            if want.policy.protect:
-                protect[skey].add(key)
-            elif want.policy.deletion is DeletionPolicy.ORPHAN:
-                orphan[skey].add(key)
-    return uses, intents, protect, orphan, using
+        skeys = want.stream_keys
+        for skey in dict.fromkeys(skeys) if len(skeys) > 1 else skeys:
+            per.using[skey].append(key)
+        # `planned_status` answers the declared status unless it is "live"
+        if want.fields.get("status") in UP and (
+            planned_status(want, live.status if live is not None else None, stream_targets) in UP
+        ):
+            per.rising.add(key)
+        creating = target is not None and target.how in (How.CREATE, How.RECOVERED)
+        flags = per.protect if want.policy.protect else None
+        if flags is None and want.policy.deletion is DeletionPolicy.ORPHAN:
+            flags = per.orphan
+        if not creating and flags is None:
+            continue  # no intent, no flag: most broadcasts
+        for skey in skeys:
+            if creating:
+                per.intents[skey][key] = str(want.fields.get("name", key))
+            if flags is not None:
+                flags[skey].add(key)
+    return per
 
 
 def _stream_keys_by_id(stream_targets: Mapping[str, StreamTarget]) -> dict[int, list[str]]:
@@ -273,6 +322,9 @@ def _stream_keys_by_id(stream_targets: Mapping[str, StreamTarget]) -> dict[int, 
     return out
 
 
+UP = UP_STATUSES[1:]  # live or paused: on air
+
+
 def live_after_records(
     desired: DesiredState,
     skey: str,
@@ -281,6 +333,7 @@ def live_after_records(
     stream_targets: Mapping[str, StreamTarget],
     listed: Mapping[str, int],
     using: Iterable[str],
+    rising: AbstractSet[str],
 ) -> dict[str, str]:
     """The interruption evidence the stream's marker should hold (`Marker.live_after`).
 
@@ -289,19 +342,20 @@ def live_after_records(
     adopted or set live by hand: no evidence, never paused), unless this run activates the stream;
     any other keeps what it has while
     the marker lists it, so that dropping a stale record never costs a write of its own.
-    `using`: the desired broadcasts that declare the stream, in manifest order.
+    `using`: the desired broadcasts that declare the stream, in manifest order; `rising`: the
+    broadcast keys this run drives live or paused.
     """
+    before = owned.marker.live_after if owned is not None else {}
+    if not before and not any(key in rising for key in using):
+        return {}  # nothing recorded, nothing going up (most streams)
     # The stream as it is (an adopted one included: not ours yet, but its sessions happened).
     stream = stream_targets[skey].live
-    before = owned.marker.live_after if owned is not None else {}
     out: dict[str, str] = {}
     for key in using:
-        want = desired.broadcasts[key]
         record = before.get(key)
-        target = targets.get(key)
-        current = target.live.status if target is not None and target.live is not None else None
-        goes_up = planned_status(want, current, stream_targets) in UP_STATUSES[1:]
-        if goes_up and (not _up_on(target, stream) or _activated(desired, skey, stream)):
+        if key in rising and (
+            not _up_on(targets.get(key), stream) or _activated(desired, skey, stream)
+        ):
             record = evidence_record(stream)
         if record is not None:
             out[key] = record
@@ -325,4 +379,4 @@ def _up_on(target: BroadcastTarget | None, stream: LiveStream | None) -> bool:
     """The broadcast is live or paused now, on this stream."""
     if target is None or target.live is None or stream is None:
         return False
-    return target.live.status in UP_STATUSES[1:] and stream.id in target.live.stream_ids
+    return target.live.status in UP and stream.id in target.live.stream_ids
