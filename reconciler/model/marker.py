@@ -77,7 +77,9 @@ class EntityData:
         """Whether writing (marker, user_data) would store this very JSON value: known without
         encoding when the stored marker is `exact`, `marker` equals it and `user_data` is the
         same JSON as the stored user part. False means "not known": compare the encoded text."""
-        return self.exact and marker == self.marker and _same_user(user_data, self.user_data)
+        if not self.exact or (marker is not self.marker and marker != self.marker):
+            return False
+        return _same_user(user_data, self.user_data)
 
 
 def decode_entity_data(raw: str | None) -> EntityData:

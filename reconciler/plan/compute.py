@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
+from typing import Any
 
 from reconciler.errors import PlanError
 from reconciler.model.changes import Action, Change, Plan, Resource
@@ -192,7 +194,10 @@ def desired_markers(
             live_marker = owned.marker
             if intended:
                 intended = {k: v for k, v in intended.items() if live_marker.intents.get(k) == v}
-            if live_marker.released_broadcasts or live_marker.broadcasts.keys() - entries.keys():
+            if (
+                live_marker.released_broadcasts
+                or not live_marker.broadcasts.keys() <= entries.keys()
+            ):
                 entries, kept = _kept_from_live(desired, index, targets, live_marker, entries, kept)
         records = live_after_records(
             desired,
@@ -205,19 +210,21 @@ def desired_markers(
             per.rising,
         )
         is_protected, is_orphan = deletion_policy_flags(want_stream)
-        markers[skey] = Marker(
-            set_name,
-            skey,
-            entries,
-            is_protected,
-            is_orphan,
-            frozenset(kept[0]),
-            frozenset(kept[1]),
-            kept[2],
-            intended,
-            records,
-        )
+        values: tuple[Any, ...] = (set_name, skey, entries, is_protected, is_orphan)
+        values += (frozenset(kept[0]), frozenset(kept[1]), kept[2], intended, records)
+        markers[skey] = _marker(values, owned.marker if owned is not None else None)
     return markers
+
+
+_MARKER_FIELDS = attrgetter(*(f.name for f in fields(Marker)))
+
+
+def _marker(values: tuple[Any, ...], live: Marker | None) -> Marker:
+    """The marker holding `values` (its fields in order): the live one itself when it holds
+    them already (most streams), so that nothing is copied and comparing the two is at once."""
+    if live is not None and _MARKER_FIELDS(live) == values:
+        return live
+    return Marker(*values)
 
 
 _NONE: frozenset[str] = frozenset()
@@ -346,7 +353,7 @@ def live_after_records(
     broadcast keys this run drives live or paused.
     """
     before = owned.marker.live_after if owned is not None else {}
-    if not before and not any(key in rising for key in using):
+    if not before and rising.isdisjoint(using):
         return {}  # nothing recorded, nothing going up (most streams)
     # The stream as it is (an adopted one included: not ours yet, but its sessions happened).
     stream = stream_targets[skey].live
