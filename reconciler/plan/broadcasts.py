@@ -212,10 +212,14 @@ def plan_broadcast_changes(
     out = Planned()
     for key in sorted(desired.broadcasts):
         want, target = desired.broadcasts[key], targets[key]
-        stream_deps = _stream_changes(want, (Action.CREATE, Action.ADOPT), stream_changes)
-        # A broadcast goes on air only on streams that are ready: activated and updated (a held
-        # region change must not let the show go live in the old region).
-        activations = _stream_changes(want, (Action.UPDATE, Action.ACTIVATE), stream_changes)
+        # A run without stream changes (most): no ids to spell.
+        stream_deps: tuple[str, ...] = ()
+        activations: tuple[str, ...] = ()
+        if stream_changes:
+            stream_deps = _stream_changes(want, (Action.CREATE, Action.ADOPT), stream_changes)
+            # A broadcast goes on air only on streams that are ready: activated and updated (a
+            # held region change must not let the show go live in the old region).
+            activations = _stream_changes(want, (Action.UPDATE, Action.ACTIVATE), stream_changes)
         if target.live is None:
             _create(out, want, stream_targets, stream_deps, activations)
         else:
@@ -238,8 +242,6 @@ def _stream_changes(
     want: DesiredBroadcast, actions: tuple[Action, ...], stream_changes: frozenset[str]
 ) -> tuple[str, ...]:
     """The ids among `stream_changes` of the given actions on the broadcast's streams."""
-    if not stream_changes:
-        return ()  # a run without stream changes (most): no ids to spell
     return tuple(
         change_id
         for skey in want.stream_keys
@@ -338,12 +340,13 @@ def _converge(
         )
         out.changes.append(update)
         depends = (update.id,)
-    _status(out, want, live, stream_targets, markers, depends, activations)
+    _status(out, want, name, live, stream_targets, markers, depends, activations)
 
 
 def _status(
     out: Planned,
     want: DesiredBroadcast,
+    name: str,
     live: LiveBroadcast,
     stream_targets: Mapping[str, StreamTarget],
     markers: Mapping[str, Marker],
@@ -352,8 +355,8 @@ def _status(
 ) -> None:
     """The status change, if any: the declared one, the interruption policy's pause, or the
     end of an interruption. `markers`: those this run writes (the interruption evidence)."""
-    name, bid = str(want.fields.get("name", want.key)), live.id
-    current = live.get("status")
+    bid = live.id
+    current = live.raw.get("status")
     wanted = planned_status(want, current, stream_targets)
     if wanted is None:
         return
