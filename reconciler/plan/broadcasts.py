@@ -9,7 +9,7 @@ Pure; knows nothing of the API client, guards or output.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -203,23 +203,25 @@ def plan_broadcast_changes(
     stream_targets: Mapping[str, StreamTarget],
     index: BroadcastIndex,
     targets: Mapping[str, BroadcastTarget],
-    stream_changes: frozenset[str],
+    stream_changes: Iterable[Change],
     markers: Mapping[str, Marker],
     prune: bool,
 ) -> Planned:
-    """`stream_changes` holds the ids of the planned stream changes, for `depends_on`;
-    `markers` the markers this run writes on the desired streams (`desired_markers`)."""
+    """`stream_changes`: the planned stream changes, for `depends_on`; `markers` the markers this
+    run writes on the desired streams (`desired_markers`)."""
     out = Planned()
+    by_stream: dict[str, list[Change]] = defaultdict(list)
+    for change in stream_changes:
+        by_stream[change.key].append(change)
     for key in sorted(desired.broadcasts):
         want, target = desired.broadcasts[key], targets[key]
-        # A run without stream changes (most): no ids to spell.
         stream_deps: tuple[str, ...] = ()
         activations: tuple[str, ...] = ()
-        if stream_changes:
-            stream_deps = _stream_changes(want, (Action.CREATE, Action.ADOPT), stream_changes)
+        if any(skey in by_stream for skey in want.stream_keys):  # most have no stream change
+            stream_deps = _stream_changes(want, (Action.CREATE, Action.ADOPT), by_stream)
             # A broadcast goes on air only on streams that are ready: activated and updated (a
             # held region change must not let the show go live in the old region).
-            activations = _stream_changes(want, (Action.UPDATE, Action.ACTIVATE), stream_changes)
+            activations = _stream_changes(want, (Action.UPDATE, Action.ACTIVATE), by_stream)
         if target.live is None:
             _create(out, want, stream_targets, stream_deps, activations)
         else:
@@ -239,14 +241,16 @@ def _records(want: DesiredBroadcast, markers: Mapping[str, Marker]) -> dict[str,
 
 
 def _stream_changes(
-    want: DesiredBroadcast, actions: tuple[Action, ...], stream_changes: frozenset[str]
+    want: DesiredBroadcast, actions: tuple[Action, ...], by_stream: Mapping[str, list[Change]]
 ) -> tuple[str, ...]:
-    """The ids among `stream_changes` of the given actions on the broadcast's streams."""
+    """The ids of the stream changes of the given actions on the broadcast's streams (stream by
+    stream, in the order of `actions`)."""
     return tuple(
-        change_id
+        change.id
         for skey in want.stream_keys
         for action in actions
-        if (change_id := f"{Resource.STREAM}/{skey}/{action}") in stream_changes
+        for change in by_stream.get(skey, ())
+        if change.action is action
     )
 
 

@@ -74,7 +74,7 @@ def compute_plan(
         stream_targets,
         broadcasts,
         targets,
-        frozenset(c.id for c in stream_plan.changes),
+        stream_plan.changes,
         markers,
         prune,
     )
