@@ -14,7 +14,6 @@ import logging
 import queue
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 
@@ -33,6 +32,7 @@ from reconciler.apply.lookup import (
 )
 from reconciler.apply.markers import Json, StreamBook, infer_set_name
 from reconciler.apply.stagemarks import StageMarks
+from reconciler.apply.workers import Workers
 from reconciler.errors import AmbiguousCreate, ReconcilerError
 from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Plan, Report, Resource
 from reconciler.model.live import LiveState
@@ -86,7 +86,7 @@ def apply_plan(
     def fail(index: int, why: str) -> None:
         finish(index, replace(run.failed(index, why), object_id=results[index].object_id))
 
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="apply") as pool:
+    with Workers(workers, "apply") as pool:
         marks = run.marks = StageMarks(plan, run.book, pool, workers, guard)
         for stage in sorted(by_stage):
             marks.begin(stage, by_stage[stage])
@@ -105,7 +105,7 @@ class _Stage:
     def __init__(
         self,
         run: _Run,
-        pool: ThreadPoolExecutor,
+        pool: Workers,
         results: Mapping[int, ChangeResult],
         finish: Callable[[int, ChangeResult], None],
     ) -> None:
@@ -191,14 +191,13 @@ class _Stage:
 
     def _submit(self, index: int, work: Callable[[], ChangeResult | Sought]) -> None:
         self.running += 1
-        self.pool.submit(self._work, index, work)
+        self.pool.submit(partial(self._work, index, work))
 
     def _work(self, index: int, work: Callable[[], ChangeResult | Sought]) -> None:
         try:
             outcome = work()
         except BaseException as error:  # the stage must still hear back, or it waits forever
-            self.done.put((index, self.run.failed(index, f"internal error: {error!r}")))
-            raise
+            outcome = self.run.failed(index, f"internal error: {error!r}")
         self.done.put((index, outcome))
 
     def _look_up(self, lost: Mapping[int, Sought]) -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 
 from reconciler.apply.markers import Json, StreamBook
+from reconciler.apply.workers import Workers
 from reconciler.errors import ReconcilerError
 from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Plan, Resource
 from reconciler.model.live import ENTITY
@@ -30,7 +30,7 @@ class StageMarks:
         self,
         plan: Plan,
         book: StreamBook,
-        pool: ThreadPoolExecutor,
+        pool: Workers,
         workers: int,
         guard: Callable[[], str | None] | None = None,
     ):
