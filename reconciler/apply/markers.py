@@ -80,16 +80,20 @@ class StreamBook:
         # write sends that text when the user's part is still the same (no second encoding)
         self._encoded: dict[int, tuple[EntityData, str | None]] = {}
         for stream in live.streams:
-            self.names[stream.id] = str(stream.get("name") or "")
-            self._entity[stream.id] = stream.entity
-            self._read_user[stream.id] = stream.entity.user_data
-            text, data = stream.get(ENTITY), stream.entity
+            sid, data = stream.id, stream.entity
+            self.names[sid] = str(stream.get("name") or "")
+            self._entity[sid] = data
+            self._read_user[sid] = data.user_data
+            text = stream.get(ENTITY)
             if isinstance(text, str) and (data.marker is not None or data.user_data is not None):
-                self._read_text[stream.id] = text  # it was decoded as a JSON object
+                self._read_text[sid] = text  # it was decoded as a JSON object
         if set_name is not None:
+            recorders: dict[int, set[int]] = defaultdict(set)
             for key, owned in ownership_of(live, set_name).owned.items():
                 self._own(key, owned.id)
-                self._index_marker(owned.id, None, owned.marker)
+                for bid in owned.marker.broadcasts.values():
+                    recorders[bid].add(owned.id)
+            self._recorders = {bid: frozenset(sids) for bid, sids in recorders.items()}
 
     # --- bookkeeping -------------------------------------------------------------------------
 
