@@ -7,6 +7,7 @@ asserted; target under 2 s for 10,000, one GET of the stream per delete.
 
     python benchmarks/bench_deletes.py            # 10,000 deletes of each kind
     python benchmarks/bench_deletes.py --n 1000
+    python benchmarks/bench_deletes.py --workers 1   # the same work without thread handoffs
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def account(n: int, status: str) -> tuple[list[dict[str, Any]], list[dict[str, A
     return streams, broadcasts
 
 
-def deletes_cpu(n: int, status: str) -> tuple[float, Counter[str]]:
+def deletes_cpu(n: int, status: str, workers: int = 8) -> tuple[float, Counter[str]]:
     streams, broadcasts = account(n, status)
     live = LiveState.from_raw(streams, broadcasts)
     plan = Plan(
@@ -79,7 +80,7 @@ def deletes_cpu(n: int, status: str) -> tuple[float, Counter[str]]:
         plan,
         stub,  # type: ignore[arg-type]
         live,
-        workers=8,
+        workers=workers,
         set_name=SET,
         live_hold=live_hold,
     )
@@ -92,10 +93,12 @@ def deletes_cpu(n: int, status: str) -> tuple[float, Counter[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10_000, help="broadcasts deleted")
-    n = parser.parse_args().n
+    parser.add_argument("--workers", type=int, default=8, help="apply's workers (--concurrency)")
+    args = parser.parse_args()
+    n = args.n
     target = 2 * n / 10_000
     for status in ("live", "pending"):
-        spent, requests = deletes_cpu(n, status)
+        spent, requests = deletes_cpu(n, status, args.workers)
         per_delete = ", ".join(f"{requests[m] / n:g} {m}" for m in ("GET", "DELETE", "PATCH"))
         verdict = "PASS" if spent < target and requests["GET"] <= n else "FAIL"
         print(

@@ -81,11 +81,16 @@ class StreamingClient:
             ),
             transport=transport,
             follow_redirects=False,
-            event_hooks={"response": [self._server_clock.observe]},
         )
         install_deadlines(self._http)  # --timeout bounds a whole request, not each read
         self._caller = Caller(
-            self._http, settings, secret=api_key.strip(), sleep=sleep, clock=clock, rng=rng
+            self._http,
+            settings,
+            secret=api_key.strip(),
+            on_answer=self._server_clock.observe,
+            sleep=sleep,
+            clock=clock,
+            rng=rng,
         )
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()

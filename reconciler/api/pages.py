@@ -7,7 +7,9 @@ ceil(N/size) + 1 requests. Without one, rounds of 1, 2, 4, ... up to `concurrenc
 that ends on a short page is followed by a single page to confirm the end (the API promises no
 total count, only an empty page past the end): at most concurrency - 1 empty pages more. Any
 failed page fails the whole sweep: never a partial list; so do pages that contradict each other
-(objects after the page that ended the list, a page of only repeated ids).
+(objects after the page that ended the list, a page of only repeated ids). One contradiction is
+the account growing under the read (another run creating): objects after the end whose ids are
+all newer than any read; then the pages from the one that ended the list are read again.
 Knows nothing of HTTP; it is given a function that fetches one page.
 """
 
@@ -23,6 +25,7 @@ Json = dict[str, Any]
 
 DEFAULT_PAGE_SIZE = 25  # the API's page size for streams and broadcasts (not documented)
 MAX_PAGES = 20_000  # 500,000 objects: a server that never answers [] must not loop forever
+MAX_REREADS = 3  # times the end of a growing listing is read again before the read is refused
 
 
 def sweep(
@@ -56,22 +59,33 @@ def sweep(
             round_size = 1  # past the expected size: probe the end before widening again
         numbers = list(range(page, page + round_size))
         results = _fetch_round(fetch, numbers, executor)
-        for number, items in zip(numbers, results, strict=True):
-            promises.check(number, items, seen)
-            for item in items:
-                seen.setdefault(item["id"], item)
-            largest = max(largest, len(items))
-        page += round_size
-        if promises.empty_page is not None:
-            if promises.abrupt_end == page - 1 and page - 1 <= expected_pages:
-                # Fewer objects than expected, and the list ended on `[]` right after a full page:
-                # a page that lies `[]` looks exactly like this, so one more page confirms the end
-                # (a request more only when the account holds fewer objects than expected).
-                promises.check(page, fetch(page), seen)
-            return list(seen.values())
+        reread_from = _absorb(promises, numbers, results, seen)
+        if reread_from is None:
+            largest = max(largest, *map(len, results))
+            page += round_size
+            if promises.empty_page is not None:
+                if promises.abrupt_end == page - 1 and page - 1 <= expected_pages:
+                    # Fewer objects than expected, and the list ended on `[]` right after a full
+                    # page: a page that lies `[]` looks exactly like this, so one more page
+                    # confirms the end (a request more only when the account holds fewer objects
+                    # than expected).
+                    reread_from = _absorb(promises, [page], [fetch(page)], seen)
+                if reread_from is None:
+                    return list(seen.values())
+        if reread_from is not None:
+            page, round_size = reread_from, 1  # the listing grew: read on from where it ended
+            continue
         # A short last page is most likely the end: confirm it with one request.
         short = len(results[-1]) < largest
         round_size = 1 if short else min(concurrency, round_size * 2)
+
+
+class _Grew(Exception):
+    """Objects newer than any read appeared after the page that ended the list."""
+
+    def __init__(self, end_page: int) -> None:
+        super().__init__(end_page)
+        self.end_page = end_page
 
 
 class _Promises:
@@ -79,13 +93,19 @@ class _Promises:
     total), so the only promises are: a page shorter than an earlier page, or an empty page, ends
     the list; and every page brings objects not seen before. A page that breaks one (objects after
     the end, or only repeated ids: a server that pages forever) means the listing is incomplete or
-    inconsistent, and using it could prune or duplicate: `check` raises as a failed page does."""
+    inconsistent, and using it could prune or duplicate: `check` raises as a failed page does.
+    Objects after the end that are all newer than any read may be the account growing (ids only
+    grow): `check` raises `_Grew`, up to MAX_REREADS times, and the page that had ended the list
+    must then come back longer, with the objects it had: only then was it growth."""
 
     def __init__(self, what: str) -> None:
         self._what = what
         self._largest = 0
         self._end: tuple[int, int] | None = None  # (page, size) of the page that ended the list
+        self._end_ids: set[Any] = set()
         self.empty_page: int | None = None  # the first empty page
+        self._rereads = 0
+        self._to_confirm: tuple[int, int, set[Any], str] | None = None  # (page, size, ids, why)
 
     @property
     def abrupt_end(self) -> int | None:
@@ -96,18 +116,30 @@ class _Promises:
         return None
 
     def check(self, number: int, items: list[Json], seen: dict[Any, Json]) -> None:
+        if self._to_confirm is not None and self._to_confirm[0] == number:
+            _, size, ids, contradiction = self._to_confirm
+            self._to_confirm = None
+            if len(items) <= size or not ids <= {item["id"] for item in items}:
+                raise self._incomplete(contradiction)  # not growth: the page lied
         if items and self._end is not None:
             end, size = self._end
-            raise self._incomplete(
+            contradiction = (
                 f"page {number} holds {len(items)} objects after page {end} ended the list with "
                 f"{size}"
             )
+            if self._rereads < MAX_REREADS and _all_newer(items, seen):
+                self._rereads += 1
+                self._to_confirm = (end, size, self._end_ids, contradiction)
+                self._end, self.empty_page = None, None
+                raise _Grew(end)
+            raise self._incomplete(contradiction)
         if items and all(item["id"] in seen for item in items):
             raise self._incomplete(
                 f"page {number} brings no object that earlier pages did not ({len(items)} repeated)"
             )
         if self._end is None and (not items or len(items) < self._largest):
             self._end = (number, len(items))
+            self._end_ids = {item["id"] for item in items}
         if not items and self.empty_page is None:
             self.empty_page = number
         self._largest = max(self._largest, len(items))
@@ -117,6 +149,27 @@ class _Promises:
             f"listing {self._what}: {what_happened}: the listing is incomplete or inconsistent, "
             "so it is not used; retry later"
         )
+
+
+def _absorb(
+    promises: _Promises, numbers: list[int], results: list[list[Json]], seen: dict[Any, Json]
+) -> int | None:
+    """Check each page against the promises and keep its objects; when the listing grew under
+    the read, the page to read again from (the one that had ended the list)."""
+    try:
+        for number, items in zip(numbers, results, strict=True):
+            promises.check(number, items, seen)
+            for item in items:
+                seen.setdefault(item["id"], item)
+    except _Grew as grew:
+        return grew.end_page
+    return None
+
+
+def _all_newer(items: list[Json], seen: dict[Any, Json]) -> bool:
+    """Every id of `items` is higher than every id read so far (none read: not growth)."""
+    newest = max(seen, default=None)
+    return newest is not None and all(item["id"] > newest for item in items)
 
 
 def _fetch_round(

@@ -27,13 +27,17 @@ class ServerClock:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._origin: datetime | None = None  # platform time at monotonic 0, the highest bound
+        self._last_date: tuple[str | None, datetime | None] = (None, None)
 
     def observe(self, response: httpx.Response) -> None:
         """An httpx response hook. Only answers from the API count: a proxy's error page (its
         own clock) does not set ours."""
         if response.status_code >= 400:
             return
-        moment = parse_http_date(response.headers.get("date"))
+        text = response.headers.get("date")
+        last_text, last_moment = self._last_date  # one tuple: read and replaced atomically
+        moment = last_moment if text == last_text else parse_http_date(text)
+        self._last_date = (text, moment)  # the answers of one second share their Date: parse once
         if moment is None:
             return
         try:

@@ -14,7 +14,6 @@ import logging
 import queue
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 
@@ -33,6 +32,7 @@ from reconciler.apply.lookup import (
 )
 from reconciler.apply.markers import Json, StreamBook, infer_set_name
 from reconciler.apply.stagemarks import StageMarks
+from reconciler.apply.workers import Workers
 from reconciler.errors import AmbiguousCreate, ReconcilerError
 from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Plan, Report, Resource
 from reconciler.model.live import LiveState
@@ -86,7 +86,7 @@ def apply_plan(
     def fail(index: int, why: str) -> None:
         finish(index, replace(run.failed(index, why), object_id=results[index].object_id))
 
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="apply") as pool:
+    with Workers(workers, "apply") as pool:
         marks = run.marks = StageMarks(plan, run.book, pool, workers, guard)
         for stage in sorted(by_stage):
             marks.begin(stage, by_stage[stage])
@@ -105,7 +105,7 @@ class _Stage:
     def __init__(
         self,
         run: _Run,
-        pool: ThreadPoolExecutor,
+        pool: Workers,
         results: Mapping[int, ChangeResult],
         finish: Callable[[int, ChangeResult], None],
     ) -> None:
@@ -171,7 +171,8 @@ class _Stage:
             return self.run.failed(index, before)
         work = self.run.execute if before is None else partial(self.run.found, found=before)
         change = self.run.plan.changes[index]
-        log.info("started %s", change.id, extra={"event": "change.started", "change": change})
+        if log.isEnabledFor(logging.INFO):  # (RECONCILER_LOG=info, --log-format json)
+            log.info("started %s", change.id, extra={"event": "change.started", "change": change})
         self._submit(index, partial(work, index))
         return None
 
@@ -191,14 +192,13 @@ class _Stage:
 
     def _submit(self, index: int, work: Callable[[], ChangeResult | Sought]) -> None:
         self.running += 1
-        self.pool.submit(self._work, index, work)
+        self.pool.submit(partial(self._work, index, work))
 
     def _work(self, index: int, work: Callable[[], ChangeResult | Sought]) -> None:
         try:
             outcome = work()
         except BaseException as error:  # the stage must still hear back, or it waits forever
-            self.done.put((index, self.run.failed(index, f"internal error: {error!r}")))
-            raise
+            outcome = self.run.failed(index, f"internal error: {error!r}")
         self.done.put((index, outcome))
 
     def _look_up(self, lost: Mapping[int, Sought]) -> None:
@@ -353,7 +353,7 @@ class _Run:
             if stream_ids is not None:  # what a later re-check of its streams must read
                 self.recheck.note_streams(target, stream_ids)
         if action is Action.ADOPT and stream_ids is None:
-            stream_ids = self.recheck.broadcast_streams.get(target, [])
+            stream_ids = self.recheck.broadcast_streams(target)
         if stream_ids is not None:
             # Record on the streams it uses now, then drop it from those it left (never unowned).
             self.book.record_broadcast(stream_ids, change.key, target, origin=index)
@@ -432,25 +432,32 @@ class _Run:
 def _dependencies(plan: Plan) -> list[tuple[int, ...]]:
     """Declared `depends_on` plus the implicit ones: a change on an object needs its create or
     adoption first, and a broadcast needs the create or adoption of the streams it uses."""
+    changes = plan.changes
+    makers: dict[tuple[Resource, str], list[int]] = defaultdict(list)  # creates and adoptions
+    for index, change in enumerate(changes):
+        if change.action in (Action.CREATE, Action.ADOPT):
+            makers[(change.resource, change.key)].append(index)
     by_id: dict[str, list[int]] = defaultdict(list)
-    for index, change in enumerate(plan.changes):
-        by_id[change.id].append(index)
+    if any(change.depends_on for change in changes):
+        for index, change in enumerate(changes):
+            by_id[change.id].append(index)
     out: list[tuple[int, ...]] = []
-    for index, change in enumerate(plan.changes):
-        wanted = set(change.depends_on)
-        for action in (Action.CREATE, Action.ADOPT):
-            if change.action is not action:
-                wanted.add(f"{change.resource}/{change.key}/{action}")
-            for ref in change.stream_refs:
-                wanted.add(f"{Resource.STREAM}/{ref}/{action}")
-        deps = {
+    for index, change in enumerate(changes):
+        # The object's create or adoption (not another of its own kind), its streams' both.
+        implicit = [
             dep
-            for name in wanted
-            for dep in by_id.get(name, ())
-            if dep != index and plan.changes[dep].stage <= change.stage
-        }
+            for dep in makers.get((change.resource, change.key), ())
+            if changes[dep].action is not change.action
+        ]
+        for ref in change.stream_refs:
+            implicit += makers.get((Resource.STREAM, ref), ())
+        declared = [dep for name in change.depends_on for dep in by_id.get(name, ())]
+        if not implicit and not declared:
+            out.append(())
+            continue
+        deps = {dep for dep in implicit if dep != index and changes[dep].stage <= change.stage}
         # A declared dependency on a later stage cannot be met: keep it so the change is skipped.
-        deps |= {dep for name in change.depends_on for dep in by_id.get(name, ()) if dep != index}
+        deps.update(dep for dep in declared if dep != index)
         out.append(tuple(sorted(deps)))
     return out
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 
 from reconciler.apply.markers import Json, StreamBook
+from reconciler.apply.workers import Workers
 from reconciler.errors import ReconcilerError
 from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Plan, Resource
 from reconciler.model.live import ENTITY
@@ -30,7 +30,7 @@ class StageMarks:
         self,
         plan: Plan,
         book: StreamBook,
-        pool: ThreadPoolExecutor,
+        pool: Workers,
         workers: int,
         guard: Callable[[], str | None] | None = None,
     ):
@@ -45,8 +45,9 @@ class StageMarks:
             if _carries_markers(change):
                 self.carriers[change.key].append(index)
         self._lock = threading.Lock()
-        self._edits: dict[int, list[int]] = {}  # change -> streams it may edit (this stage)
-        self._editors: Counter[int] = Counter()  # stream -> its editors not yet settled
+        # change -> the streams it may edit (this stage), and which of them others may edit too
+        self._edits: dict[int, tuple[list[int], set[int]]] = {}
+        self._editors: Counter[int] = Counter()  # shared stream -> its editors not yet settled
         self._write_errors: dict[int, str] = {}  # stream -> why its write at a change failed
 
     def begin(self, stage: int, indexes: Iterable[int]) -> None:
@@ -65,18 +66,27 @@ class StageMarks:
                     for sid in self._may_edit(change)
                     if not carried or self.book.key_of(sid) not in carried
                 ]
+        editors = Counter(sid for sids in edits.values() for sid in sids)
         with self._lock:
-            self._edits = edits
-            self._editors = Counter(sid for sids in edits.values() for sid in sids)
+            self._edits = {
+                index: (sids, {sid for sid in sids if editors[sid] > 1})
+                for index, sids in edits.items()
+            }
+            self._editors = Counter({sid: n for sid, n in editors.items() if n > 1})
 
     def settled(self, index: int, fresh: Mapping[int, Json]) -> None:
         """The change is done (on its worker): write the streams it was the last to edit, beside
         `fresh` (the streams it re-read just before its write) where it read them."""
-        with self._lock:
-            due = []
-            for sid in self._edits.pop(index, ()):
-                self._editors[sid] -= 1
-                if self._editors[sid] == 0:
+        sids, shared = self._edits.pop(index, ([], set()))  # each change settles once
+        due = sids
+        if shared:  # a stream several changes edit: the last of them to settle writes it
+            with self._lock:  # (the others need no lock: no other change counts them)
+                due = []
+                for sid in sids:
+                    if sid in shared:
+                        self._editors[sid] -= 1
+                        if self._editors[sid]:
+                            continue
                     due.append(sid)
         for sid in due:
             if self.guard is not None and self.guard() is not None:

@@ -76,3 +76,26 @@ def test_the_deadline_bounds_every_network_transport_proxies_included(
         pools = [t._pool for t in transports if t is not None]
     assert len(pools) == 2  # the direct one and the proxy from the environment
     assert all(isinstance(p._network_backend, deadline._DeadlineBackend) for p in pools)
+
+
+def test_a_proxy_from_the_environment_carries_the_calls(
+    sim: Any, sim_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Calls skip httpx's `Client.send` (its steps cost CPU at every page) but still go through
+    the transport the environment chose: here a proxy on a port nobody listens on, so the call
+    cannot reach the server it would have reached directly."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with (
+        over_port(sim_server.url, retries=0) as api,
+        pytest.raises(Unreachable, match="could not connect"),
+    ):
+        api.list_streams()
+    monkeypatch.delenv("HTTP_PROXY")
+    with over_port(sim_server.url) as api:
+        assert api.list_streams() == []  # the same call without the proxy reaches the server
+    assert sim.counters().get("GET /streaming/streams", 0) == 1

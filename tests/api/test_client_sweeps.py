@@ -203,7 +203,9 @@ def test_a_short_page_followed_by_more_objects_is_an_incomplete_read(
         pytest.raises(BadResponse, match="page 3 holds 25 objects after page 2 ended the list"),
     ):
         api.list_streams()
-    assert served == [1, 2, 3]
+    # Page 3's ids are all newer than any read, as when the account grows under the read, so
+    # page 2 is read again: it does not come back longer with its objects, so it was no growth.
+    assert served == [1, 2, 3, 2]
 
 
 def test_an_empty_page_after_a_full_one_before_the_expected_end_is_confirmed(
@@ -214,6 +216,76 @@ def test_an_empty_page_after_a_full_one_before_the_expected_end_is_confirmed(
         api.expect_counts(streams=75, broadcasts=0)
         with pytest.raises(BadResponse, match="page 3 holds 25 objects after page 2 ended"):
             api.list_streams()
+    assert served == [1, 2, 3, 2]  # page 2 read again: still empty, so it lied
+
+
+def growing_listing(fake: FakeAPI, count: int, grow_after: dict[int, int]) -> list[int]:
+    """An ascending listing of `count` streams; after page P is served (first time only),
+    `grow_after[P]` streams are created, as another run creating during the read."""
+    ids = list(range(1, count + 1))
+    served: list[int] = []
+    # Pages in flight together are answered in page order, so the growth lands between them.
+    answered = {page: threading.Event() for page in range(1, 40)}
+    answered[0] = threading.Event()
+    answered[0].set()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        answered[page - 1].wait(timeout=5)
+        answer = [{"id": i} for i in ids[(page - 1) * 25 : page * 25]]
+        if page not in served:
+            ids.extend(range(ids[-1] + 1, ids[-1] + 1 + grow_after.get(page, 0)))
+        served.append(page)
+        answered[page].set()
+        return httpx.Response(200, json=answer)
+
+    for _ in range(30):
+        fake.script("GET", "/streaming/streams", handler)
+    return served
+
+
+@pytest.mark.parametrize("concurrency", [1, 8])
+def test_a_listing_that_grows_under_the_read_is_read_on_to_its_new_end(
+    fake: FakeAPI, concurrency: int
+) -> None:
+    """Another run creates 10 streams while page 2 (20 of 45) is on its way: page 3 then holds 5
+    objects after the page that ended the list. They are newer than any read, and page 2 comes
+    back longer with what it held: the account grew, and the sweep reads on to the new end."""
+    served = growing_listing(fake, 45, {2: 10})
+    with fake.client(concurrency=concurrency) as api:
+        assert [s["id"] for s in api.list_streams()] == list(range(1, 56))
+    assert served == [1, 2, 3, 2, 3, 4]
+
+
+def test_a_listing_that_keeps_growing_is_refused_after_three_rereads(fake: FakeAPI) -> None:
+    served = growing_listing(fake, 45, {p: 25 for p in range(2, 12)})
+    with (
+        fake.client(concurrency=1) as api,
+        pytest.raises(BadResponse, match="page 9 holds 20 objects after page 8 ended the list"),
+    ):
+        api.list_streams()
+    # 25 streams appear after each page is first served: the end read again three times
+    # (pages 2, 4 and 6 come back full), then the read is refused.
+    assert served == [1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7, 8, 9]
+
+
+def test_objects_after_the_end_that_are_not_newer_are_refused_at_once(fake: FakeAPI) -> None:
+    """Page 3 repeats the ids of page 1: no growth can explain that; nothing is read again."""
+    served: list[int] = []
+    pages_by_number = {1: list(range(1, 26)), 2: list(range(26, 36)), 3: list(range(1, 6))}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        served.append(page)
+        return httpx.Response(200, json=[{"id": i} for i in pages_by_number.get(page, [])])
+
+    for _ in range(10):
+        fake.script("GET", "/streaming/streams", handler)
+    with (
+        fake.client(concurrency=1) as api,
+        pytest.raises(BadResponse, match="page 3 holds 5 objects after page 2 ended the list"),
+    ):
+        api.list_streams()
     assert served == [1, 2, 3]
 
 
