@@ -208,6 +208,13 @@ class SettingsSpec(_Model):
     max_deletion_percent: Annotated[float, Field(ge=0, le=100)] = 25.0
 
 
+def _shared_default(model: type[_Model]) -> Any:
+    """A default_factory giving one shared default instance (the models are frozen): building
+    a default policy per document cost as much as validating a small one."""
+    instance = model()
+    return lambda: instance
+
+
 # --- documents --------------------------------------------------------------------------------
 
 
@@ -227,18 +234,18 @@ class ResourceModel(DocumentModel):
 class SettingsDoc(DocumentModel):
     kind: Literal["Settings"]
     name: Key = Field(description="The set name: the ownership scope written into markers.")
-    spec: SettingsSpec = Field(default_factory=SettingsSpec)
+    spec: SettingsSpec = Field(default_factory=_shared_default(SettingsSpec))
 
 
 class StreamDoc(ResourceModel):
     kind: Literal["Stream"]
-    policy: StreamPolicy = Field(default_factory=StreamPolicy)
-    spec: StreamSpec = Field(default_factory=StreamSpec)
+    policy: StreamPolicy = Field(default_factory=_shared_default(StreamPolicy))
+    spec: StreamSpec = Field(default_factory=_shared_default(StreamSpec))
 
 
 class BroadcastDoc(ResourceModel):
     kind: Literal["Broadcast"]
-    policy: BroadcastPolicy = Field(default_factory=BroadcastPolicy)
+    policy: BroadcastPolicy = Field(default_factory=_shared_default(BroadcastPolicy))
     spec: BroadcastSpec
 
 
