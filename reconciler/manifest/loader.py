@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifest.build import Declared, Validated, build_state, declare
 from reconciler.manifest.envsubst import Loc, substitute
+from reconciler.manifest.fastyaml import fast_documents
 from reconciler.manifest.messages import describe, did_you_mean
 from reconciler.manifest.models import DOCUMENT_MODELS, KEY_RE, DocumentModel
 from reconciler.manifest.yamlload import (
@@ -150,8 +151,11 @@ def _declare_file(
 ) -> bool:
     """Append the final value of each document of one file; whether every document was read.
     Its parsed documents and models go with this call: the load holds one file's at a time."""
-    docs, found, read_all = parse_documents(text, path)
-    problems.extend(found)
+    docs = fast_documents(text, path)  # the common subset, without nodes
+    read_all = True
+    if docs is None:
+        docs, found, read_all = parse_documents(text, path)
+        problems.extend(found)
     for doc in docs:
         checked = validate_document(doc, env, problems, warnings)
         if checked is not None:
@@ -228,8 +232,34 @@ def validate_document(
     if found_kind is None:
         return None
     kind, model = found_kind
+    if doc.has_dollar or doc.reported:
+        return _validate_slowly(doc, kind, model, environ, report, warnings)
+    try:
+        parsed = model.__pydantic_validator__.validate_python(value)  # model_validate's call
+    except ValidationError as exc:
+        for loc, message in describe(model, exc):
+            report(loc, message)
+        return Validated(doc, kind, _key_of(value))
+    return Validated(doc, kind, parsed.name, parsed)
+
+
+def _key_of(value: dict[str, Any]) -> str | None:
+    """The document's key if it is a valid one, for a document that failed validation."""
     name = value.get("name")
-    key = name if isinstance(name, str) and KEY_RE.match(name) else None
+    return name if isinstance(name, str) and KEY_RE.match(name) else None
+
+
+def _validate_slowly(
+    doc: Document,
+    kind: str,
+    model: type[DocumentModel],
+    environ: Mapping[str, str],
+    report: Callable[..., None],
+    warnings: list[Problem] | None,
+) -> Validated:
+    """`validate_document` of a document with `${VAR}` or a problem YAML reported already."""
+    value = doc.value
+    key = _key_of(value)
     env_errors: list[tuple[Loc, str]] = []
     unset: list[tuple[Loc, str]] = []
     if doc.has_dollar:

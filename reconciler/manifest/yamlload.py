@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import operator
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -17,6 +17,7 @@ import yaml
 import yaml.reader
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import BaseResolver
 
 from reconciler.errors import Problem
 
@@ -36,6 +37,7 @@ MAX_NODES = 200_000  # per document: stops alias bombs ("billion laughs") from a
 
 
 _UNSEEN = object()
+_base_resolve = cast(Callable[..., str], BaseResolver.resolve)
 
 
 class _TooLarge(Exception):
@@ -52,6 +54,19 @@ def make_loader(base: type[Any]) -> type[Any]:
         return base
     memo: dict[str, str] = {}  # value -> tag: a pure function's cache
 
+    def plain_tag(value: str) -> str:
+        """The tag of a plain scalar, as the base resolver gives it."""
+        tag = memo.get(value)
+        if tag is not None:
+            return tag
+        if value and first_chars is not None and value[0] not in first_chars:
+            return STR_TAG  # no implicit resolver can match: a plain string
+        # The base resolver reads only class attributes (no path resolver is registered).
+        tag = _base_resolve(cast(Any, base), ScalarNode, value, (True, False))
+        if len(memo) < 4096:
+            memo[value] = tag
+        return tag
+
     class Loader(base):  # type: ignore[misc]
         # No path resolvers are registered: their bookkeeping, which the parser calls twice
         # per node, is skipped by C functions that ignore their arguments (no Python frame).
@@ -60,21 +75,14 @@ def make_loader(base: type[Any]) -> type[Any]:
 
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
             if kind is ScalarNode and implicit[0]:
-                tag = memo.get(value)
-                if tag is not None:
-                    return tag
-                if value and first_chars is not None and value[0] not in first_chars:
-                    return STR_TAG  # no implicit resolver can match: a plain string
-                tag = super().resolve(kind, value, implicit)
-                if len(memo) < 4096:
-                    memo[value] = tag
-                return tag
+                return plain_tag(value)
             # What the base resolver answers when no path resolver is registered, without the
             # call: the C parser asks for every node (160,000 times for 20,000 documents).
             if kind is ScalarNode:
                 return STR_TAG
             return SEQ_TAG if kind is SequenceNode else MAP_TAG
 
+    Loader.plain_tag = staticmethod(plain_tag)  # for `fastyaml`, which has no parser
     Loader.__name__ = Loader.__qualname__ = f"Fast{base.__name__}"
     return Loader
 
