@@ -50,6 +50,8 @@ WORST_CASE_ID = 10**12 - 1  # broadcast ids are not known at load time: assume l
 MAX_IDLE_FOR = timedelta(days=36500)  # about 100 years: any longer selects nothing anyway
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _STREAM_NOT_API = frozenset({"recording", "client_entity_data"})
+_BROADCAST_NOT_API = frozenset({"streams"})
+_GO_LIVE = {g.value: g for g in GoLive}  # a dict lookup: calling the enum is slow
 
 
 @dataclass(frozen=True)
@@ -378,24 +380,21 @@ def _policy(policy: StreamPolicy) -> ResourcePolicy:
     return _policy_of(policy.protect, policy.deletion, policy.allow_live_changes)
 
 
-@functools.cache
-def _field_order(model: type[BaseModel]) -> dict[str, int]:
-    return {name: i for i, name in enumerate(model.model_fields)}
-
-
 def _declared(spec: BaseModel, key: str, skip: frozenset[str]) -> dict[str, Any]:
-    """`name` first (spec.name or the key), then the declared fields in model order."""
+    """`name` first (spec.name or the key), then the declared fields in model order (the order
+    of a validated model's attributes)."""
     fields: dict[str, Any] = {"name": getattr(spec, "name") or key}  # noqa: B009
-    for name in sorted(spec.model_fields_set, key=_field_order(type(spec)).__getitem__):
-        if name not in skip and name != "name":
-            fields[name] = getattr(spec, name)
+    declared = spec.__pydantic_fields_set__
+    for name, value in spec.__dict__.items():
+        if name in declared and name not in skip and name != "name":
+            fields[name] = value
     return fields
 
 
 def _stream(doc: StreamDoc, source: Source) -> DesiredStream:
     spec = doc.spec
     user_data = None
-    if "client_entity_data" in spec.model_fields_set:
+    if "client_entity_data" in spec.__pydantic_fields_set__:
         # Declared null or {} = "none of my own keys"; left out = leave the user's keys alone.
         user_data = dict(spec.client_entity_data or {})
     return DesiredStream(
@@ -412,12 +411,12 @@ def _stream(doc: StreamDoc, source: Source) -> DesiredStream:
 def _broadcast(doc: BroadcastDoc, source: Source) -> DesiredBroadcast:
     return DesiredBroadcast(
         key=doc.name,
-        fields=_declared(doc.spec, doc.name, frozenset({"streams"})),
+        fields=_declared(doc.spec, doc.name, _BROADCAST_NOT_API),
         stream_keys=tuple(dict.fromkeys(doc.spec.streams)),
         adopt_id=doc.adopt,
         policy=_policy(doc.policy),
         pause_on_interruption=doc.policy.pause_on_interruption,
-        go_live=GoLive(doc.policy.go_live),
+        go_live=_GO_LIVE[doc.policy.go_live],
         source=source,
     )
 
