@@ -12,10 +12,9 @@ import functools
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -54,8 +53,7 @@ _BROADCAST_NOT_API = frozenset({"streams"})
 _GO_LIVE = {g.value: g for g in GoLive}  # a dict lookup: calling the enum is slow
 
 
-@dataclass(frozen=True)
-class Validated:
+class Validated(NamedTuple):
     """A document of a known kind; `model` is None when it failed validation (already reported).
 
     Invalid documents still take part in duplicate and reference checks through their key, so
@@ -68,8 +66,7 @@ class Validated:
     model: DocumentModel | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Declared:
+class Declared(NamedTuple):
     """A validated document reduced to what the state and the cross-document rules need.
 
     `value` is the stream's or broadcast's final value, the Settings or Cleanup model, or None

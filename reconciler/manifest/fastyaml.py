@@ -74,7 +74,8 @@ def _read(text: str, path: str, plain_tag: Callable[[str], str]) -> list[Documen
         indent = len(line) - len(content)
         key, colon, written = content.partition(":")
         if not colon or key not in keys or (written and written[0] != " "):
-            key, written = _split(content)  # `- value`, `---`, or a key not seen yet
+            # `---`, `- value`, or a key not seen yet
+            key, written = (_MARKER, "") if content == _MARKER else _split(content)
             if key is _MARKER:
                 docs.next(indent, number)
                 stack, top, top_indent, pending = [], None, -1, None

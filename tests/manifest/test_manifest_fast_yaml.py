@@ -132,8 +132,8 @@ def assert_same_documents(text: str) -> bool:
         return False
     docs, problems, read_all = parse_documents(text, "m.yaml")
     assert problems == [] and read_all, "the line reader accepted a text with a YAML problem"
-    assert [(d.line, d.index, typed(d.value)) for d in fast] == [
-        (d.line, d.index, typed(d.value)) for d in docs
+    assert [(d.line, d.node_index, typed(d.value)) for d in fast] == [
+        (d.line, d.node_index, typed(d.value)) for d in docs
     ]
     # It may run ${VAR} substitution on more documents (which changes nothing), never on fewer.
     assert all(f.has_dollar or not d.has_dollar for f, d in zip(fast, docs, strict=True))
@@ -171,7 +171,7 @@ def test_the_common_shapes_take_the_line_reader() -> None:
     assert assert_same_documents(text)
     docs = fast_documents(text, "m.yaml")
     assert docs is not None
-    assert [(d.line, d.index, d.has_dollar) for d in docs] == [(2, 0, False), (17, 2, True)]
+    assert [(d.line, d.node_index, d.has_dollar) for d in docs] == [(2, 0, False), (17, 2, True)]
     assert docs[1].value["spec"] == {
         "streams": ["cam-1", "cam-2"],
         "pending_message": "${MESSAGE}",
