@@ -326,17 +326,22 @@ def _check_entity_data(
 ) -> None:
     """Fail at load time, not mid-apply, if marker + user data could exceed 4096 characters."""
     users: dict[str, list[DesiredBroadcast]] = {}
+    bound: dict[str, int] = {}  # stream key -> the sum of its broadcasts' `_broadcast_bound`
     for item in broadcasts.values():
-        assert isinstance(item.value, DesiredBroadcast)
-        for key in item.value.stream_keys:
-            users.setdefault(key, []).append(item.value)
+        broadcast = item.value
+        assert isinstance(broadcast, DesiredBroadcast)
+        cost = _broadcast_bound(broadcast.key)
+        for key in broadcast.stream_keys:
+            users.setdefault(key, []).append(broadcast)
+            bound[key] = bound.get(key, 0) + cost
     orphan = DeletionPolicy.ORPHAN
+    alone = _marker_bound(set_name, "")
     for key, item in streams.items():
         stream = item.value
         assert isinstance(stream, DesiredStream)
-        used_by = users.get(key, [])
-        if not stream.user_entity_data and _marker_bound(set_name, key, used_by) <= MAX_ENTITY_DATA:
+        if not stream.user_entity_data and alone + len(key) + bound.get(key, 0) <= MAX_ENTITY_DATA:
             continue  # fits whatever the ids: the exact size is needed only to report it
+        used_by = users.get(key, [])
         marker = Marker(
             set_name=set_name,
             key=key,
@@ -360,11 +365,16 @@ def _check_entity_data(
             )
 
 
-def _marker_bound(set_name: str, key: str, used_by: list[DesiredBroadcast]) -> int:
-    """At least the length of the marker alone (no user data): its JSON is 128 characters
-    besides the names, each broadcast 3 x (its name + 22) at most with the longest id. Keys
-    and set names are plain (no escapes), so this never underestimates."""
-    return 200 + len(set_name) + len(key) + sum(3 * (len(bc.key) + 24) for bc in used_by)
+def _marker_bound(set_name: str, key: str) -> int:
+    """At least the length of the marker alone (no user data) without its broadcasts: its JSON
+    is 128 characters besides the names; each broadcast adds `_broadcast_bound`. Keys and set
+    names are plain (no escapes), so this never underestimates."""
+    return 200 + len(set_name) + len(key)
+
+
+def _broadcast_bound(key: str) -> int:
+    """What a broadcast adds to the marker at most: 3 x (its name + 22) with the longest id."""
+    return 3 * (len(key) + 24)
 
 
 @functools.cache
