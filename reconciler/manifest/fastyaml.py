@@ -52,7 +52,9 @@ def fast_documents(text: str, path: str) -> list[Document] | None:
         return None
     try:
         return _read(text, path, plain_tag)
-    except (_Outside, RecursionError):
+    except _Outside:
+        return None
+    except Exception:  # a surprise here costs only time: yamlload reads the file and reports
         return None
 
 
@@ -260,7 +262,7 @@ def _plain(text: str, plain_tag: Callable[[str], str]) -> Any:
     found = _SCALARS.get(text, _UNSEEN)
     if found is not _UNSEEN:
         return found
-    if text.isdigit() and text.isascii() and (text[0] != "0" or text == "0"):
+    if text.isdigit() and text.isascii() and len(text) < 19 and (text[0] != "0" or text == "0"):
         found = int(text)  # a decimal int (YAML 1.1 reads 0-led digits as octal)
     else:
         found = _constructed(text, plain_tag)

@@ -30,6 +30,7 @@ GOOD = [
     "{ }", "[-1, .5, true, ~]", "['x', \"y\"]", "[a b, c]", "${VAR}", "$x", "$${X}", "x${Y}z",
     "é", "Ünïcode", "a\u00a0b", "a,b", "a]", "a}", "cam-05800", "show-1", "Starting soon",
     "1.0", "0.", "0_0", "00", "1e", "+", ".", "..", "...", "[cam-1]", "{protect: false}",
+    "123456789012345678", "1234567890123456789012", "-1234567890123456789012",
 ]  # fmt: skip
 ODD = [
     "a: b", "x:", "a #b", "a # b", "'it''s'", '"e\\n"', "'a'#c", "'unclosed", '"a"b',
@@ -247,3 +248,10 @@ def test_variables_are_substituted_in_documents_the_line_reader_read(write: Writ
     assert fast_documents(text, "m.yaml") is not None
     state = load(write(text), set_name="t", environ={"HOST": "origin.example"})
     assert state.streams["a"].fields == {"name": "a", "uri": "rtmp://origin.example/x"}
+
+
+def test_a_value_python_cannot_convert_is_reported_as_before(errors: Errors) -> None:
+    # 5,000 digits: Python refuses to convert so long a number (the composer's message says so).
+    problems = errors(f"kind: Stream\nname: a\nspec:\n  client_user_id: {'9' * 5000}\n")
+    assert len(problems) == 1
+    assert problems[0].startswith("m.yaml:7: spec.client_user_id: cannot read this value: ")
