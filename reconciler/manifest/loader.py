@@ -22,7 +22,6 @@ from pydantic import ValidationError
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifest.build import Declared, Validated, build_state, declare
 from reconciler.manifest.envsubst import Loc, substitute
-from reconciler.manifest.fastyaml import fast_documents
 from reconciler.manifest.messages import describe, did_you_mean
 from reconciler.manifest.models import DOCUMENT_MODELS, KEY_RE, DocumentModel
 from reconciler.manifest.yamlload import (
@@ -151,11 +150,8 @@ def _declare_file(
 ) -> bool:
     """Append the final value of each document of one file; whether every document was read.
     Its parsed documents and models go with this call: the load holds one file's at a time."""
-    docs = fast_documents(text, path)  # the common subset, without nodes
-    read_all = True
-    if docs is None:
-        docs, found, read_all = parse_documents(text, path)
-        problems.extend(found)
+    docs, found, read_all = parse_documents(text, path)
+    problems.extend(found)
     for doc in docs:
         checked = validate_document(doc, env, problems, warnings)
         if checked is not None:

@@ -81,7 +81,6 @@ def make_loader(base: type[Any]) -> type[Any]:
                 return STR_TAG
             return SEQ_TAG if kind is SequenceNode else MAP_TAG
 
-    Loader.plain_tag = staticmethod(plain_tag)  # for `fastyaml`, which has no parser
     Loader.__name__ = Loader.__qualname__ = f"Fast{base.__name__}"
     return Loader
 
