@@ -30,8 +30,8 @@ class ServerClock:
         self._last_date: tuple[str | None, datetime | None] = (None, None)
 
     def observe(self, response: httpx.Response) -> None:
-        """An httpx response hook. Only answers from the API count: a proxy's error page (its
-        own clock) does not set ours."""
+        """Called with every answer (`Caller`'s `on_answer`). Only answers from the API count: a
+        proxy's error page (its own clock) does not set ours."""
         if response.status_code >= 400:
             return
         text = response.headers.get("date")
