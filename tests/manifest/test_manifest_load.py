@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from manifest_support import Write, load
+from manifest_support import Errors, Write, load
 
 from reconciler.errors import ManifestError
 from reconciler.manifest import load_manifests, yamlload
@@ -277,6 +277,113 @@ def test_yaml_features_that_users_rely_on(write: Write) -> None:
     state = load(path, set_name="t")
     assert state.streams["b"].fields == {"name": "on", "dvr_enabled": True, "dvr_duration": 60}
     assert state.streams["b"].user_entity_data == {"a": [1, 2], "b": [1, 2], "on": True}
+
+
+def test_plain_quoted_and_tagged_scalars_read_as_yaml_says(write: Write) -> None:
+    path = write(
+        """\
+        kind: Stream
+        name: c
+        spec:
+          name: '123'
+          dvr_duration: !!int "60"
+          client_entity_data:
+            plain: [1, true, ~, 1.5, on, x, ""]
+            quoted: ['1', "true", 'null', '1.5', "on", '=']
+            tagged: [!!str 1, !!str true, !!float '2', !!null '', !!bool "yes"]
+            empty:
+            '<<': not a merge
+            "on": {<<: {a: 1}, "<<": quoted key}
+        """
+    )
+    state = load(path, set_name="t")
+    assert state.streams["c"].fields == {"name": "123", "dvr_duration": 60}
+    assert state.streams["c"].user_entity_data == {
+        "plain": [1, True, None, 1.5, True, "x", ""],
+        "quoted": ["1", "true", "null", "1.5", "on", "="],
+        "tagged": ["1", "true", 2.0, None, True],
+        "empty": None,
+        "<<": "not a merge",
+        "on": {"a": 1, "<<": "quoted key"},
+    }
+
+
+def test_merge_keys_from_aliases(write: Write) -> None:
+    path = write(
+        """\
+        kind: Stream
+        name: m
+        spec:
+          client_entity_data:
+            base: &base {tier: gold, n: 1}
+            zone: &zone {zone: eu, n: 3}
+            one: {<<: *base, n: 2}
+            two:
+              <<: [*base, *zone]
+              extra: true
+            nested: {<<: {<<: *zone, deep: 1}}
+        """
+    )
+    state = load(path, set_name="t")
+    assert state.streams["m"].user_entity_data == {
+        "base": {"tier": "gold", "n": 1},
+        "zone": {"zone": "eu", "n": 3},
+        "one": {"tier": "gold", "n": 2},
+        "two": {"zone": "eu", "n": 1, "tier": "gold", "extra": True},
+        "nested": {"zone": "eu", "n": 3, "deep": 1},
+    }
+
+
+def test_documents_holding_only_null_are_skipped(write: Write, errors: Errors) -> None:
+    path = write("kind: Settings\nname: t\n---\n~\n---\nnull\n---\n!!null ''\n---\nNULL\n")
+    assert load(path).streams == {}
+    assert errors("'null'\n---\n!!str\n") == [
+        "m.yaml:4: a document must be a mapping with `kind`, `name` and `spec`",
+        "m.yaml:6: a document must be a mapping with `kind`, `name` and `spec`",
+    ]
+
+
+def test_problems_in_merged_mappings_and_odd_tags_name_their_lines(errors: Errors) -> None:
+    assert errors(
+        """\
+        kind: Stream
+        name: a
+        spec:
+          <<: {dvr_duration: 3, activ: true}
+          pull: 'yes'
+        ---
+        kind: Stream
+        name: b
+        spec:
+          <<: [{active: true}, 3]
+        ---
+        kind: Stream
+        name: c
+        spec: {<<: {a: 1}, b: 2, b: 3}
+        ---
+        kind: Stream
+        name: d
+        spec:
+          client_entity_data: {k: [=, !!value x], <<: 3}
+        """
+    ) == [
+        "m.yaml:6: spec.activ: unknown field; did you mean 'active'?",
+        "m.yaml:6: spec.dvr_duration: must be between 30 and 14400 seconds (got 3)",
+        "m.yaml:8: spec.pull: expected true or false, got a string: remove the quotes",
+        "m.yaml:13: spec: invalid merge key: expected a mapping for merging, but found scalar",
+        "m.yaml:17: spec.a: unknown field; known fields: name, active, pull, uri, "
+        "srt_passphrase, auto_record, record_type, hls_mpegts_endlist_tag, dvr_enabled, "
+        "dvr_duration, cdn_id, client_user_id, client_entity_data, html_overlay, "
+        "quality_set_id, projection, transcoding_region, recording",
+        "m.yaml:17: spec.b: duplicate key (first at line 17): YAML would silently keep only "
+        "the last one; remove one of them",
+        "m.yaml:22: spec.client_entity_data: invalid merge key: expected a mapping or list of "
+        "mappings for merging, but found scalar",
+        "m.yaml:22: spec.client_entity_data.k[0]: unsupported YAML tag tag:yaml.org,2002:value; "
+        "remove it",
+        "m.yaml:22: spec.client_entity_data.k[1]: unsupported YAML tag tag:yaml.org,2002:value; "
+        "remove it",
+    ]
 
 
 def test_the_c_loader_is_used_when_available() -> None:
