@@ -10,6 +10,7 @@ import contextlib
 import functools
 import operator
 from collections.abc import Callable, Hashable, Sequence
+from types import GeneratorType
 from typing import Any, NamedTuple, cast
 
 import yaml
@@ -329,8 +330,15 @@ class _Builder:
             return None
         try:
             value = construct(self.constructor, node)
+            readable = not isinstance(value, GeneratorType)  # a collection's tag on a scalar
         except (ConstructorError, ValueError) as exc:
             self._problem(node, loc, f"cannot read this value: {exc}")
+            return None
+        except (KeyError, AttributeError):  # `!!bool x`, `!!timestamp x`: pyyaml does not check
+            readable = False
+        if not readable:
+            message = f"cannot read this value as {tag}; remove the tag or fix the value"
+            self._problem(node, loc, message)
             return None
         implicit: Any = node.tag
         if tag in CONSTANT_TAGS and implicit.__class__ is tuple and len(self.constants) < 4096:

@@ -449,6 +449,22 @@ def test_unsupported_tags_and_odd_keys(errors: Errors) -> None:
     ]
 
 
+def test_values_their_tags_cannot_read(errors: Errors) -> None:
+    assert errors(
+        "kind: Stream\nname: a\nspec:\n  active: !!bool 'x'\n  client_entity_data:\n"
+        "    t: !!timestamp 'x'\n    s: !!seq x\n    i: !!int x\n"
+    ) == [
+        "m.yaml:7: spec.active: cannot read this value as tag:yaml.org,2002:bool; remove the tag "
+        "or fix the value",
+        "m.yaml:9: spec.client_entity_data.t: cannot read this value as "
+        "tag:yaml.org,2002:timestamp; remove the tag or fix the value",
+        "m.yaml:10: spec.client_entity_data.s: cannot read this value as tag:yaml.org,2002:seq; "
+        "remove the tag or fix the value",
+        "m.yaml:11: spec.client_entity_data.i: cannot read this value: invalid literal for int() "
+        "with base 10: 'x'",
+    ]
+
+
 def test_alias_bombs_are_refused(errors: Errors) -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 7)]
