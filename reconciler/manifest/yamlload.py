@@ -316,6 +316,11 @@ class _Builder:
             found = self.constants.get(value, _UNSEEN)
             if found is not _UNSEEN:
                 return found
+            if value.isdigit() and value.isascii() and value[0] != "0" and len(value) < 19:
+                # A decimal integer (an id: one per document, not worth remembering): what the
+                # int resolver and constructor give, without their five calls. A longer one
+                # takes their way (int() refuses over 4,300 digits: a problem, reported there).
+                return int(value)
         return self._scalar(node, (*loc, part))
 
     def _scalar(self, node: ScalarNode, loc: Loc) -> Any:

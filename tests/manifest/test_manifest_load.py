@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
 from manifest_support import Errors, Write, load
 
 from reconciler.errors import ManifestError
@@ -384,6 +386,32 @@ def test_problems_in_merged_mappings_and_odd_tags_name_their_lines(errors: Error
         "m.yaml:22: spec.client_entity_data.k[1]: unsupported YAML tag tag:yaml.org,2002:value; "
         "remove it",
     ]
+
+
+@given(st.text(alphabet="0123456789_+-.:eExob٣nNtTyY~ ", max_size=24) | st.integers().map(str))
+@example("010")
+@example("1٣")
+@example("1_000")
+@example("9" * 30)
+@example("9" * 5000)
+@settings(max_examples=300)
+def test_plain_scalars_read_as_pyyaml_reads_them(text: str) -> None:
+    # The loader's shortcuts (first characters, decimal integers, values seen before) must give
+    # what pyyaml's own resolver and constructor give, twice in a row.
+    source = f"k:\n- {text}\n- {text}\n"
+    try:
+        expected = yaml.load(source, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        assume(False)
+    except ValueError:  # `0b`, or more digits than int() reads: a problem, not a traceback
+        assert yamlload.parse_documents(source, "m.yaml")[1]
+        return
+    # Keys stay as written (`on:` is "on"): only scalars are compared.
+    assume(not any(isinstance(item, dict | list) for item in expected["k"]))
+    docs, problems, _ = yamlload.parse_documents(source, "m.yaml")
+    assert problems == []
+    assert [doc.value for doc in docs] == [expected]
+    assert [type(v) for v in docs[0].value["k"]] == [type(v) for v in expected["k"]]
 
 
 def test_the_c_loader_is_used_when_available() -> None:
