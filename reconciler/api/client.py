@@ -8,6 +8,7 @@ Knows nothing of manifests, markers or plans: objects are plain JSON dicts.
 from __future__ import annotations
 
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -80,6 +81,7 @@ class StreamingClient:
                 max_connections=None, max_keepalive_connections=2 * settings.concurrency
             ),
             transport=transport,
+            verify=_tls_context(parts.scheme),
             follow_redirects=False,
         )
         install_deadlines(self._http)  # --timeout bounds a whole request, not each read
@@ -280,6 +282,14 @@ class StreamingClient:
                     max_workers=self.settings.concurrency, thread_name_prefix="reconciler-page"
                 )
             return self._pool
+
+
+def _tls_context(scheme: str) -> ssl.SSLContext | bool:
+    """What verifies the API's certificate. Over https, httpx's default (the CA bundle, or the
+    environment's SSL_CERT_FILE / SSL_CERT_DIR). Over plain http nothing is ever verified (a
+    proxy's own TLS is httpcore's business), so the CA bundle is not loaded (~40 ms of CPU): an
+    empty context that trusts no certificate stands in, and would refuse any TLS connection."""
+    return True if scheme == "https" else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _page(data: Any, path: str, page: int) -> list[Json]:
