@@ -68,25 +68,29 @@ class StreamingClient:
         self.base_url = base_url.rstrip("/")
         self.settings = settings
         self._server_clock = ServerClock(clock)
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers={
-                "Authorization": f"APIKey {api_key.strip()}",
-                "Accept": "application/json",
-                "User-Agent": settings.user_agent,
-            },
-            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-            # Callers bound concurrency (sweep rounds, the apply pool); the pool never blocks them.
-            limits=httpx.Limits(
-                max_connections=None, max_keepalive_connections=2 * settings.concurrency
-            ),
-            transport=transport,
-            verify=_tls_context(parts.scheme),
-            follow_redirects=False,
-        )
-        install_deadlines(self._http)  # --timeout bounds a whole request, not each read
+        headers = {
+            "Authorization": f"APIKey {api_key.strip()}",
+            "Accept": "application/json",
+            "User-Agent": settings.user_agent,
+        }
+        verify = _tls_context(parts.scheme)  # one, shared by every thread's client
+
+        def connect() -> httpx.Client:
+            http = httpx.Client(
+                base_url=self.base_url,
+                headers=headers,
+                timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+                # One client per calling thread, which sends one request at a time.
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=1),
+                transport=transport,
+                verify=verify,
+                follow_redirects=False,
+            )
+            install_deadlines(http)  # --timeout bounds a whole request, not each read
+            return http
+
         self._caller = Caller(
-            self._http,
+            connect,
             settings,
             secret=api_key.strip(),
             on_answer=self._server_clock.observe,
@@ -120,7 +124,7 @@ class StreamingClient:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
-        self._http.close()
+        self._caller.close()
 
     def stats(self) -> ClientStats:
         return self._caller.stats()
@@ -284,12 +288,15 @@ class StreamingClient:
             return self._pool
 
 
-def _tls_context(scheme: str) -> ssl.SSLContext | bool:
+def _tls_context(scheme: str) -> ssl.SSLContext:
     """What verifies the API's certificate. Over https, httpx's default (the CA bundle, or the
-    environment's SSL_CERT_FILE / SSL_CERT_DIR). Over plain http nothing is ever verified (a
-    proxy's own TLS is httpcore's business), so the CA bundle is not loaded (~40 ms of CPU): an
-    empty context that trusts no certificate stands in, and would refuse any TLS connection."""
-    return True if scheme == "https" else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    environment's SSL_CERT_FILE / SSL_CERT_DIR), loaded once for every thread's client. Over
+    plain http nothing is ever verified (a proxy's own TLS is httpcore's business), so the CA
+    bundle is not loaded (~40 ms of CPU): an empty context that trusts no certificate stands in,
+    and would refuse any TLS connection."""
+    if scheme == "https":
+        return httpx.create_ssl_context()
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _page(data: Any, path: str, page: int) -> list[Json]:
