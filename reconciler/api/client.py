@@ -8,6 +8,7 @@ Knows nothing of manifests, markers or plans: objects are plain JSON dicts.
 from __future__ import annotations
 
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -67,24 +68,29 @@ class StreamingClient:
         self.base_url = base_url.rstrip("/")
         self.settings = settings
         self._server_clock = ServerClock(clock)
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers={
-                "Authorization": f"APIKey {api_key.strip()}",
-                "Accept": "application/json",
-                "User-Agent": settings.user_agent,
-            },
-            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-            # Callers bound concurrency (sweep rounds, the apply pool); the pool never blocks them.
-            limits=httpx.Limits(
-                max_connections=None, max_keepalive_connections=2 * settings.concurrency
-            ),
-            transport=transport,
-            follow_redirects=False,
-        )
-        install_deadlines(self._http)  # --timeout bounds a whole request, not each read
+        headers = {
+            "Authorization": f"APIKey {api_key.strip()}",
+            "Accept": "application/json",
+            "User-Agent": settings.user_agent,
+        }
+        verify = _tls_context(parts.scheme)  # one, shared by every thread's client
+
+        def connect() -> httpx.Client:
+            http = httpx.Client(
+                base_url=self.base_url,
+                headers=headers,
+                timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+                # One client per calling thread, which sends one request at a time.
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=1),
+                transport=transport,
+                verify=verify,
+                follow_redirects=False,
+            )
+            install_deadlines(http)  # --timeout bounds a whole request, not each read
+            return http
+
         self._caller = Caller(
-            self._http,
+            connect,
             settings,
             secret=api_key.strip(),
             on_answer=self._server_clock.observe,
@@ -118,7 +124,7 @@ class StreamingClient:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
-        self._http.close()
+        self._caller.close()
 
     def stats(self) -> ClientStats:
         return self._caller.stats()
@@ -280,6 +286,17 @@ class StreamingClient:
                     max_workers=self.settings.concurrency, thread_name_prefix="reconciler-page"
                 )
             return self._pool
+
+
+def _tls_context(scheme: str) -> ssl.SSLContext:
+    """What verifies the API's certificate. Over https, httpx's default (the CA bundle, or the
+    environment's SSL_CERT_FILE / SSL_CERT_DIR), loaded once for every thread's client. Over
+    plain http nothing is ever verified (a proxy's own TLS is httpcore's business), so the CA
+    bundle is not loaded (~40 ms of CPU): an empty context that trusts no certificate stands in,
+    and would refuse any TLS connection."""
+    if scheme == "https":
+        return httpx.create_ssl_context()
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _page(data: Any, path: str, page: int) -> list[Json]:

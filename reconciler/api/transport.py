@@ -15,12 +15,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 import httpx
 
 from reconciler.api.deadline import deadline
+from reconciler.api.perthread import PerThread
 from reconciler.api.ratelimit import RateLimiter
 from reconciler.api.retry import (
     Failure,
@@ -111,12 +112,20 @@ class _Tries:
     maybe_acted: bool = False  # an earlier attempt may have changed server state
 
 
+class _Line(NamedTuple):
+    """One thread's httpx client and the transport it sends through."""
+
+    http: httpx.Client
+    send: Callable[[httpx.Request], httpx.Response]
+
+
 class Caller:
-    """Sends calls through one httpx.Client; safe to use from many threads at once."""
+    """Sends calls through httpx clients made by `connect`, one per calling thread (see
+    `_open_line`); safe to use from many threads at once."""
 
     def __init__(
         self,
-        http: httpx.Client,
+        connect: Callable[[], httpx.Client],
         settings: ClientSettings,
         *,
         secret: str,
@@ -126,14 +135,10 @@ class Caller:
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
-        self._http = http
-        # Every call goes to the client's one base URL, so its transport (direct, or a proxy from
-        # the environment) is chosen once. The client builds each request (headers, timeouts)
-        # and the transport sends it: the client's own send adds auth, redirect, cookie and hook
-        # steps we do not use, and with the URL merge below they were a quarter of a page read's
-        # CPU. The URL is written out whole: merging a relative path and params parses it 3 times.
-        self._base = str(http.base_url).rstrip("/")
-        self._send = http._transport_for_url(http.base_url).handle_request
+        self._connect = connect
+        self._lines = PerThread(self._open_line, close=lambda line: line.http.close())
+        # This thread's client now: a bad setting (a proxy URL from the environment) fails here.
+        self._base = str(self._lines.get().http.base_url).rstrip("/")
         self._on_answer = on_answer
         self._settings = settings
         self._secret = secret
@@ -148,6 +153,25 @@ class Caller:
         self._retries = 0
         self._rate_limited = 0
         self._backoff_waited = 0.0
+
+    def _open_line(self) -> _Line:
+        """A client of this thread's own. httpx's connection pool checks each idle connection it
+        holds (a poll each, under the pool's lock) twice per request: 8 page threads sharing one
+        pool paid ~16 polls and a queue on that lock per page. Every call goes to the client's
+        one base URL, so its transport (direct, or a proxy from the environment) is chosen once.
+        The client builds each request (headers, timeouts) and the transport sends it: the
+        client's own send adds auth, redirect, cookie and hook steps we do not use, and with the
+        URL merge they were a quarter of a page read's CPU."""
+        http = self._connect()
+        return _Line(http, http._transport_for_url(http.base_url).handle_request)
+
+    def client(self) -> httpx.Client:
+        """The calling thread's httpx client."""
+        return self._lines.get().http
+
+    def close(self) -> None:
+        """Close every thread's client (their connections)."""
+        self._lines.close()
 
     def stats(self) -> ClientStats:
         with self._lock:
@@ -231,9 +255,11 @@ class Caller:
     def _exchange(
         self, method: str, path: str, params: Mapping[str, Any] | None, body: Any
     ) -> Answer:
+        # The URL is written out whole: merging a relative path and params parses it 3 times.
         url = f"{self._base}{path}?{urlencode(params)}" if params else self._base + path
-        request = self._http.build_request(method, url, json=body)
-        response = self._send(request)
+        line = self._lines.get()
+        request = line.http.build_request(method, url, json=body)
+        response = line.send(request)
         try:
             self._on_answer(response)
             content = self._read_capped(response, method, request.url.raw_path.decode())

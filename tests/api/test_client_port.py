@@ -71,7 +71,7 @@ def test_the_deadline_bounds_every_network_transport_proxies_included(
 
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     with over_port("https://api.example.test") as api:
-        http = api._http
+        http = api._caller.client()
         transports = [http._transport, *http._mounts.values()]
         pools = [t._pool for t in transports if t is not None]
     assert len(pools) == 2  # the direct one and the proxy from the environment
