@@ -23,6 +23,7 @@ from reconciler.simulator.response import json_response
 # Longer than an HTTP client's own keep-alive expiry (httpx: 5 s), so a client never sends on a
 # connection the server is closing.
 DEFAULT_IDLE_TIMEOUT = 30.0
+SIGNAL_CHECK = 0.2  # seconds: how late a signal handed to another thread stops `serve`
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -161,8 +162,12 @@ class ServerHandle:
         self._thread.join(timeout=5)
 
     def serve_forever(self) -> None:
-        """Block until interrupted (the CLI's `serve`)."""
-        self._thread.join()
+        """Block until interrupted (the CLI's `serve`). The wait wakes every SIGNAL_CHECK seconds:
+        a signal the kernel hands to another thread (any thread may get a `kill`) only flags the
+        main thread's Python handler, which runs when that thread next runs Python code; an
+        untimed join never would, and SIGTERM went unanswered."""
+        while self._thread.is_alive():
+            self._thread.join(SIGNAL_CHECK)
 
 
 def start_server(

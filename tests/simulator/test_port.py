@@ -196,3 +196,33 @@ def test_stop_finishes_every_connection_before_the_state_closes(
                       headers={"Authorization": f"APIKey {KEY}"}) as c:  # fmt: skip
         assert c.get("/streaming/streams").json() == []
     reopened.close()
+
+
+def test_serve_stops_on_sigterm_delivered_to_any_of_its_threads() -> None:
+    """The kernel hands a signal sent to the process (`kill`, docker stop, CI teardown) to any of
+    its threads. When it lands on the HTTP thread, Python only sets a flag for the main thread's
+    handler: a main thread blocked for good (an untimed join) never ran it, and `serve` kept
+    serving until SIGKILL. Here the signal is sent to the HTTP thread itself, every time."""
+    code = (
+        "import signal, threading, time\n"
+        "from reconciler.simulator.cli import simulator\n"
+        "def poke():\n"
+        "    while not any(t.name == 'simulator-http' for t in threading.enumerate()):\n"
+        "        time.sleep(0.01)\n"
+        "    time.sleep(0.2)\n"
+        "    http = next(t for t in threading.enumerate() if t.name == 'simulator-http')\n"
+        "    signal.pthread_kill(http.ident, signal.SIGTERM)\n"
+        "threading.Thread(target=poke, daemon=True).start()\n"
+        "simulator(['serve', '--port', '0'])\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            pytest.fail(f"`serve` still ran 10 s after SIGTERM: {out} {err}")
+    assert proc.returncode == 0, err
+    assert "simulator on http://127.0.0.1:" in out
