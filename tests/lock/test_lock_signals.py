@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,18 @@ def lock_streams(http: httpx.Client) -> list[dict[str, Any]]:
     return [s for s in streams if (r := lock_record(s)) is not None and not r.released]
 
 
+@contextmanager
+def inherited(sig: signal.Signals, handler: Any) -> Iterator[None]:
+    """`sig`'s disposition as the processes started meanwhile inherit it. A suite started under
+    `nohup` (or by a CI runner that ignores SIGHUP) would otherwise hand every apply an ignored
+    SIGHUP, which apply rightly leaves ignored."""
+    previous = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        signal.signal(sig, previous)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_signal_mid_apply_releases_the_lock_and_starts_no_change(
     served: httpx.Client, tmp_path: Path, sig: signal.Signals
@@ -91,7 +104,8 @@ def test_a_signal_mid_apply_releases_the_lock_and_starts_no_change(
     http = served
     path = write_streams(tmp_path, N)
     http.put("/_simulator/faults", json={"latency_ms": 100})  # 40 creates, 2 at a time: ~2 s
-    proc = run_apply(http, path)
+    with inherited(signal.SIGHUP, signal.SIG_DFL):  # as in a terminal session
+        proc = run_apply(http, path)
     deadline = time.monotonic() + 30
     while len(stream_creates(requests_log(http))) < 4:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
@@ -122,5 +136,25 @@ def test_a_signal_mid_apply_releases_the_lock_and_starts_no_change(
     proc = run_apply(http, path)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, (out, err)
+    assert sorted(stream_creates(requests_log(http))) == [f"cam-{i:02d}" for i in range(N)]
+    assert lock_streams(http) == []
+
+
+def test_a_hangup_ignored_by_the_parent_stays_ignored(served: httpx.Client, tmp_path: Path) -> None:
+    """`nohup reconciler apply` (SIGHUP ignored when it starts): a closed terminal does not stop
+    the run; it finishes every change and exits 0."""
+    http = served
+    path = write_streams(tmp_path, N)
+    http.put("/_simulator/faults", json={"latency_ms": 20})
+    with inherited(signal.SIGHUP, signal.SIG_IGN):
+        proc = run_apply(http, path)
+    deadline = time.monotonic() + 30
+    while len(stream_creates(requests_log(http))) < 4:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGHUP)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, (out, err)
+    assert "40 done, 0 failed" in out
     assert sorted(stream_creates(requests_log(http))) == [f"cam-{i:02d}" for i in range(N)]
     assert lock_streams(http) == []
