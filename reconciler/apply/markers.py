@@ -105,6 +105,12 @@ class StreamBook:
         self.ids[key] = stream_id
         self._keys[stream_id] = key
 
+    def _disown(self, stream_id: int) -> None:
+        """Caller holds `_lock`."""
+        key = self._keys.pop(stream_id, None)
+        if key is not None and self.ids.get(key) == stream_id:
+            del self.ids[key]
+
     def _index_marker(self, stream_id: int, old: Marker | None, new: Marker | None) -> None:
         """List the stream under each broadcast its marker gained (takes `_lock` only then; a
         broadcast it lost stays listed until the reader checks the marker)."""
@@ -165,6 +171,11 @@ class StreamBook:
             self._entity[stream_id] = entity
             self._read_user[stream_id] = entity.user_data  # as the account holds it now
             self._read_text.pop(stream_id, None)
+            if entity.marker is None and stream_id in self._keys:
+                # Ownership is the marker: a write that left none (an orphan) gave the stream
+                # up, so no later edit of this run (a broadcast's release) writes one back.
+                with self._lock:
+                    self._disown(stream_id)
         now = self._entity.get(stream_id)
         if now is not old:
             self._index_marker(stream_id, old.marker if old else None, now.marker if now else None)

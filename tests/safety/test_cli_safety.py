@@ -133,6 +133,39 @@ def test_protect_survives_removal_and_orphan_releases(
     assert again.exit_code == 0, again.stdout
 
 
+def test_a_stream_orphaned_with_its_broadcast_stays_released(
+    sim: Any, api: Any, reconcile: Any, tmp_path: Path
+) -> None:
+    """Both orphaned in one run: the broadcast's release edited the stream's marker after the
+    stream's own orphan write had removed it, so the edit wrote our marker back; the stream was
+    ours again and the next apply pruned it (a deletion the user had said never to make)."""
+    path = tmp_path / "set.yaml"
+    path.write_text(
+        SETTINGS
+        + "---\nkind: Stream\nname: keep\n"
+        + "---\nkind: Stream\nname: loose\npolicy: {deletion: orphan}\n"
+        + "spec: {client_entity_data: {team: news}}\n"
+        + "---\nkind: Broadcast\nname: loose-show\npolicy: {deletion: orphan}\n"
+        + "spec: {status: pending, streams: [loose]}\n"
+    )
+    assert reconcile("apply", "--yes", path).exit_code == 0
+    loose_id = ours(api)["loose"]["id"]
+    show_id = next(b["id"] for b in api.list_broadcasts() if b["name"] == "loose-show")
+    path.write_text(streams_doc("keep"))
+    run = reconcile("apply", "--yes", "--allow-empty-prune", path)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    loose = next(s for s in api.list_streams() if s["id"] == loose_id)
+    data = decode_entity_data(loose["client_entity_data"])
+    assert data.marker is None and data.user_data == {"team": "news"}
+    assert set(ours(api)) == {"keep"}
+    assert reconcile("plan", "--detailed-exitcode", path).exit_code == 0
+    sim.clear_log()
+    assert reconcile("apply", "--yes", "--allow-empty-prune", path).exit_code == 0
+    assert deletes(sim, {loose_id, show_id}) == []
+    assert {loose_id} <= {s["id"] for s in api.list_streams()}
+    assert [b["stream_ids"] for b in api.list_broadcasts() if b["id"] == show_id] == [[loose_id]]
+
+
 REUSE = """kind: Settings
 name: tutorial
 ---
