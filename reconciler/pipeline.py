@@ -7,7 +7,6 @@ Glue only: every decision lives in the modules it calls. Knows nothing of click 
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -239,7 +238,7 @@ def apply_desired(
             workers=workers,
             on_result=on_result,
             set_name=desired.settings.set_name,
-            live_hold=functools.partial(live_hold, set_name=desired.settings.set_name),
+            live_hold=live_hold,
             guard=guard,
         )
         if guard.refused:
@@ -257,9 +256,9 @@ def _read_under(held: Lock, api: StreamingAPI, live: LiveState | None, set_name:
     return fresh
 
 
-def live_hold(change: Change, live: LiveState, set_name: str | None = None) -> str | None:
+def live_hold(change: Change, live: LiveState) -> str | None:
     """The guards' live-safety rule, as apply re-checks it at the moment of each write."""
-    why = live_disturbance(change, live, set_name)
+    why = live_disturbance(change, live)
     return f"{why}; {LIVE_OPT_IN}" if why else None
 
 

@@ -85,6 +85,10 @@ class Change:
     diffs: tuple[FieldDiff, ...] = ()
     body: Mapping[str, Any] = field(default_factory=dict)  # API payload, unwrapped
     stream_refs: tuple[str, ...] = ()  # broadcast stream keys, resolved to ids at apply time
+    # A broadcast moved or adopted: the ids of its declared streams that exist at plan time (a
+    # stream this run creates has none yet, and is not on air). The live rule reads what a move
+    # keeps here, at plan time and at apply's re-check alike (never through markers).
+    existing_stream_ids: tuple[int, ...] = ()
     reason: str = ""  # why (drift, prune, cleanup selection, interruption, ...)
     held: str | None = None  # set by a safety rule: why this change is held back
     # set by the guards: the user allows this change to disturb a live stream (policy or flag);

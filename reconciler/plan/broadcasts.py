@@ -339,6 +339,9 @@ def _converge(
             body={"name": name, **{f: compared[f] for f in changed}},
             # Adoption always names its streams: apply records the broadcast in their markers.
             stream_refs=tuple(want.stream_keys) if streams_changed or adopting else (),
+            existing_stream_ids=tuple(i for i in want_ids if i is not None)
+            if streams_changed or adopting
+            else (),
             reason=reason,
             depends_on=stream_deps,
         )

@@ -102,12 +102,8 @@ ON_AIR_STATUSES = ("live", "paused")
 HELD_BROADCAST_STATUSES = {"pending": "taking it back to pending", "finished": "finishing it"}
 
 
-def live_disturbance(change: Change, live: LiveState, set_name: str | None = None) -> str | None:
-    """Why `change` would take something off air (without the opt-in hint), or None.
-
-    `set_name` resolves a broadcast's new `stream_refs` to our stream ids (by marker key); without
-    it, any set's marker key is taken.
-    """
+def live_disturbance(change: Change, live: LiveState) -> str | None:
+    """Why `change` would take something off air (without the opt-in hint), or None."""
     if change.target_id is None:
         return None
     if change.resource is Resource.STREAM:
@@ -116,7 +112,7 @@ def live_disturbance(change: Change, live: LiveState, set_name: str | None = Non
     if change.resource is Resource.BROADCAST:
         broadcast = live.broadcast_by_id.get(change.target_id)
         if broadcast is not None and broadcast.status in ON_AIR_STATUSES:
-            return _broadcast_disturbance(change, broadcast, live, set_name)
+            return _broadcast_disturbance(change, broadcast, live)
     return None
 
 
@@ -145,9 +141,7 @@ def _describe_diff(field: str, before: Any, after: Any) -> str | None:
     return None
 
 
-def _broadcast_disturbance(
-    change: Change, broadcast: LiveBroadcast, live: LiveState, set_name: str | None
-) -> str | None:
+def _broadcast_disturbance(change: Change, broadcast: LiveBroadcast, live: LiveState) -> str | None:
     """An on-air broadcast deleted, leaving live/paused, or losing a stream that is on air."""
     on_air = [s for i in broadcast.stream_ids if (s := live.stream_by_id.get(i)) and s.on_air]
     verb = None
@@ -156,7 +150,7 @@ def _broadcast_disturbance(
     elif change.action is Action.SET_STATUS:
         verb = HELD_BROADCAST_STATUSES.get(str(_new_status(change)))
     elif change.action in (Action.UPDATE, Action.ADOPT) and change.stream_refs:
-        kept = _stream_ids(change.stream_refs, live, set_name)
+        kept = set(change.existing_stream_ids)  # as the plan resolved them
         on_air = [s for s in on_air if s.id not in kept]
         verb = "moving it off that stream"
     if verb is None or not on_air:
@@ -175,23 +169,13 @@ def _new_status(change: Change) -> Any:
     return status
 
 
-def _stream_ids(keys: Iterable[str], live: LiveState, set_name: str | None) -> set[int]:
-    """The ids of the streams whose marker (of `set_name`, or any set) has one of `keys`."""
-    wanted = set(keys)
-    return {
-        s.id
-        for s in live.streams
-        if (m := s.marker) and m.key in wanted and set_name in (None, m.set_name)
-    }
-
-
 def _hold_live_changes(
     changes: Iterable[Change], desired: DesiredState, live: LiveState, options: GuardOptions
 ) -> tuple[Change, ...]:
     out = []
     for change in changes:
         allowed = _live_allowed(change, desired, options)
-        why = None if change.held else live_disturbance(change, live, desired.settings.set_name)
+        why = None if change.held else live_disturbance(change, live)
         if why and not allowed:
             change = change.hold(f"{why}; {LIVE_OPT_IN}")
         elif allowed:  # apply's re-check at the moment of the write lets it through too
@@ -206,7 +190,7 @@ def _live_overrides(
     """A note for every change that disturbs a live stream and goes through by opt-in."""
     notes = []
     for change in changes:
-        why = None if change.held else live_disturbance(change, live, desired.settings.set_name)
+        why = None if change.held else live_disturbance(change, live)
         if why and _live_allowed(change, desired, options):
             by = "--allow-live-changes" if options.allow_live_changes else "its policy"
             notes.append(f"{change.id} goes through although {why} (allowed by {by})")

@@ -218,6 +218,78 @@ def test_reuse_of_a_stream_in_another_region_waits_for_idle(
     assert reconcile("plan", "--detailed-exitcode", path).exit_code == 0
 
 
+GROW = """kind: Settings
+name: tutorial
+---
+kind: Stream
+name: studio-a
+spec: {{active: true}}
+---
+kind: Stream
+name: studio-c
+spec: {{active: true}}
+---
+kind: Broadcast
+name: show
+spec: {{status: live, streams: [{streams}]}}
+"""
+
+
+def test_a_stream_added_to_a_live_broadcast_is_applied_while_it_is_on_air(
+    sim: Any, api: Any, reconcile: Any, tmp_path: Path
+) -> None:
+    """The plan let the move through (it keeps the on-air stream), and apply's re-check held it
+    on every run: the re-check's streams carry no decoded markers, and the rule found the kept
+    stream through markers. Both now read what the plan resolved."""
+    path = tmp_path / "set.yaml"
+    path.write_text(GROW.format(streams="studio-a"))
+    assert reconcile("apply", "--yes", path).exit_code == 0
+    studio, extra = ours(api)["studio-a"], ours(api)["studio-c"]
+    sim.connect(studio["id"])
+    path.write_text(GROW.format(streams="studio-a, studio-c"))
+    plan = reconcile("plan", path)
+    assert "0 held" in plan.stdout, plan.stdout
+    run = reconcile("apply", "--yes", path)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    show = next(b for b in api.list_broadcasts() if b["name"] == "show")
+    assert sorted(show["stream_ids"]) == sorted([studio["id"], extra["id"]])
+    assert show["status"] == "live"
+    again = reconcile("plan", "--detailed-exitcode", path)
+    assert again.exit_code == 0, again.stdout
+    assert "stale entry" not in again.stdout and "forged" not in again.stdout
+
+    path.write_text(GROW.format(streams="studio-c"))  # moving it off the on-air stream waits
+    held = reconcile("apply", "--yes", path)
+    assert held.exit_code == 3, held.stdout + held.stderr
+    assert "moving it off that stream waits until the stream is idle" in held.stdout
+
+
+def test_adopting_a_live_broadcast_with_its_stream_keeps_it_on_air(
+    sim: Any, api: Any, reconcile: Any, tmp_path: Path
+) -> None:
+    """A hand-made stream and its live broadcast adopted in one commit: the broadcast stays on
+    the stream it shows, so nothing is held (the plan looked the stream up by a marker that the
+    stream's own adoption had not written yet)."""
+    stream = api.create_stream({"name": "Hand cam", "active": True})
+    sim.connect(stream["id"])
+    fields = {"name": "Hand show", "status": "pending", "stream_ids": [stream["id"]]}
+    show = api.create_broadcast(fields)
+    api.update_broadcast(show["id"], {"name": "Hand show", "status": "live"})
+    path = tmp_path / "set.yaml"
+    path.write_text(
+        "kind: Settings\nname: tutorial\n---\nkind: Stream\nname: hand-cam\n"
+        f"adopt: {stream['id']}\nspec: {{active: true}}\n---\nkind: Broadcast\n"
+        f"name: hand-show\nadopt: {show['id']}\nspec: {{status: live, streams: [hand-cam]}}\n"
+    )
+    run = reconcile("apply", "--yes", path)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "held" not in run.stdout.replace("0 held", "")
+    assert set(ours(api)) == {"hand-cam"}
+    after = next(b for b in api.list_broadcasts() if b["id"] == show["id"])
+    assert after["status"] == "live" and after["stream_ids"] == [stream["id"]]
+    assert reconcile("plan", "--detailed-exitcode", path).exit_code == 0
+
+
 def test_export_then_apply_is_a_no_op(sim: Any, api: Any, reconcile: Any, tmp_path: Path) -> None:
     source = tmp_path / "src"
     source.mkdir()

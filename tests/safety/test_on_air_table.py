@@ -48,7 +48,9 @@ def status(to: str) -> Change:
 
 
 def streams(*keys: str) -> Change:
-    return change(B, "show", Action.UPDATE, 3, stream_refs=keys)
+    """A move as the planner writes it: the keys, and the ids of those that exist."""
+    ids = tuple({"cam": 7, "spare": 8}[k] for k in keys)
+    return change(B, "show", Action.UPDATE, 3, stream_refs=keys, existing_stream_ids=ids)
 
 
 HELD = {
