@@ -275,7 +275,9 @@ def _recording(
     if want.recording is None:
         return  # not declared: nothing to start, stop or warn about
     on_air, recording = live.on_air, live.recording
-    if want.recording is False and live.get("auto_record") is True:
+    # Only while auto_record stays on: a declared `auto_record: false` is this run's PATCH.
+    auto_record = want.fields.get("auto_record", live.get("auto_record"))
+    if want.recording is False and auto_record is True:
         out.warnings.append(
             f"stream '{want.key}': recording: false while the account's auto_record is on: "
             "each new session starts a recording that the next apply stops; declare "

@@ -303,3 +303,11 @@ def test_recording_false_against_the_accounts_auto_record_is_a_warning() -> None
         "stream 's': recording: false while the account's auto_record is on: each new session "
         "starts a recording that the next apply stops; declare auto_record: false",
     )
+
+
+def test_recording_false_with_auto_record_turned_off_in_the_same_run_is_no_warning() -> None:
+    # The warning's own advice, taken: `auto_record: false` is declared and this run sends it.
+    state = live(stream(1, owner=marker("s"), active=True, auto_record=True))
+    plan = compute_plan(desired([dstream("s", recording=False, auto_record=False)]), state)
+    assert plan.warnings == ()
+    assert [(c.action, c.body.get("auto_record")) for c in plan.changes] == [(Action.UPDATE, False)]
