@@ -269,11 +269,13 @@ def _validate_slowly(
     try:
         parsed = model.model_validate(value)
     except ValidationError as exc:
-        # One problem per field: a missing variable or a bad YAML value was reported already.
-        reported = {loc for loc, _ in env_errors} | doc.reported
+        # One problem per field: a bad YAML value was reported already, and a missing variable
+        # makes a check of its value moot; not a wrong type or an unknown field, which no value
+        # of the variable would mend.
+        moot = {loc for loc, _ in env_errors} | unset_locs
         found = False
         for err, (loc, message) in zip(exc.errors(), describe(model, exc), strict=True):
-            if loc in reported or (loc in unset_locs and not _type_error(err["type"])):
+            if loc in doc.reported or (loc in moot and not _wrong_whatever_the_value(err["type"])):
                 continue
             report(loc, message)
             found = True
@@ -307,9 +309,10 @@ def _kind_of(
     return None
 
 
-def _type_error(kind: str) -> bool:
-    """A wrong type is wrong whatever the variable holds (a `${VAR}` always gives a string)."""
-    return kind.endswith("_type") and kind != "string_type"
+def _wrong_whatever_the_value(kind: str) -> bool:
+    """A wrong type is wrong whatever the variable holds (a `${VAR}` always gives a string), and
+    so is a field the format does not know."""
+    return (kind.endswith("_type") and kind != "string_type") or kind == "extra_forbidden"
 
 
 def _without(model: type[DocumentModel], value: Any, locs: set[Loc]) -> DocumentModel | None:

@@ -72,6 +72,35 @@ def test_validate_still_reports_everything_else_with_the_warnings(reconcile: Inv
     )
 
 
+def test_a_misspelled_field_holding_an_unset_variable_is_still_unknown(
+    reconcile: Invoke,
+) -> None:
+    """No value of the variable would make the field known: validate (the PR check, without
+    the secrets) fails on it instead of passing it to the apply job."""
+    Path("m.yaml").write_text(SECRETS.replace("  srt_passphrase:", "  srt_pasphrase:"))
+    result = reconcile("validate", "m.yaml", env=UNSET)
+    assert result.exit_code == 1
+    assert "m.yaml:7: spec.srt_pasphrase: unknown field; did you mean 'srt_passphrase'?\n" in (
+        result.stderr
+    )
+    assert result.stderr.endswith("1 problem found\n")
+
+
+def test_plan_reports_a_wrong_type_behind_an_unset_variable(reconcile: Invoke) -> None:
+    """`dvr_duration: ${D}` is an error either way (docs/manifests.md): plan names the missing
+    variable and the type together, not the type only once the variable is set."""
+    Path("m.yaml").write_text(SECRETS.replace("  uri:", "  dvr_duration: ${DVR}\n  uri:"))
+    result = reconcile("plan", "m.yaml", env={"PW": "a-long-passphrase", "YT_KEY": "k",
+                                              "PATTERN": "cam-*", "DVR": None})  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "m.yaml:8: spec.dvr_duration: environment variable DVR is not set; export it (or write "
+        "$${DVR} for a literal '${DVR}')\n"
+        "m.yaml:8: spec.dvr_duration: expected an integer, got a string (${VAR} always gives a "
+        "string)\n"
+    ), result.stderr
+
+
 def test_validate_checks_a_value_once_it_is_set(reconcile: Invoke) -> None:
     Path("m.yaml").write_text(SECRETS)
     result = reconcile("validate", "m.yaml", env={**UNSET, "PW": "short"})
