@@ -132,13 +132,18 @@ class ReconcilerGroup(click.Group):
                 click.echo(f"error: {terminal_line(str(error))}", err=True)
             ctx.exit(error.exit_code)
         except KeyboardInterrupt as interrupt:
-            signum = getattr(interrupt, "signum", signal.SIGINT)
-            click.echo(
-                f"interrupted by {signal.Signals(signum).name}: no change started after it; the "
-                "apply lock, if this run held it, was released",
-                err=True,
-            )
-            ctx.exit(128 + signum)
+            code, message = _interruption(interrupt)
+            click.echo(message, err=True)
+            ctx.exit(code)
+
+
+def _interruption(interrupt: KeyboardInterrupt) -> tuple[int, str]:
+    """The exit code and message of a run stopped by a signal (Ctrl-C: SIGINT)."""
+    signum = getattr(interrupt, "signum", signal.SIGINT)
+    return 128 + signum, (
+        f"interrupted by {signal.Signals(signum).name}: no change started after it; the apply "
+        "lock, if this run held it, was released"
+    )
 
 
 @contextmanager
@@ -155,9 +160,12 @@ def _reported(command: str, log_format: LogFormat) -> Iterator[RunEvents]:
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else EXIT_ERROR
         raise
-    except KeyboardInterrupt:
-        code = 130
-        raise
+    except KeyboardInterrupt as interrupt:
+        code, message = _interruption(interrupt)
+        if not events.json:
+            raise  # the group prints it as text
+        events.stopped(message, code)  # JSON lines only, the summary last
+        raise SystemExit(code) from None
     except ReconcilerError as error:
         code = error.exit_code
         if not events.json:

@@ -156,6 +156,11 @@ class RunEvents:
             message = str(error)
         EVENTS.error("%s", message, extra={"event": "error", "fields": fields})
 
+    def stopped(self, message: str, exit_code: int) -> None:
+        """The run was stopped by a signal."""
+        fields = {"exit_code": exit_code}
+        EVENTS.error("%s", message, extra={"event": "error", "fields": fields})
+
     def summary(self, exit_code: int) -> None:
         EVENTS.info(
             "%s exited %d",

@@ -7,6 +7,7 @@ A real `reconciler apply` process against `reconciler simulator serve` on a loop
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -52,7 +53,7 @@ def served() -> Iterator[httpx.Client]:
     proc.communicate(timeout=10)
 
 
-def run_apply(http: httpx.Client, path: Path) -> subprocess.Popen[str]:
+def run_apply(http: httpx.Client, path: Path, *extra: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GCORE_", "RECONCILER_"))}
     env.update(GCORE_API_KEY=KEY, GCORE_BASE_URL=str(http.base_url), RECONCILER_RATE_LIMIT="0")
     return subprocess.Popen(
@@ -64,6 +65,7 @@ def run_apply(http: httpx.Client, path: Path) -> subprocess.Popen[str]:
             "--yes",
             "--concurrency",
             str(WORKERS),
+            *extra,
             str(path),
         ],
         env=env,
@@ -157,4 +159,30 @@ def test_a_hangup_ignored_by_the_parent_stays_ignored(served: httpx.Client, tmp_
     assert proc.returncode == 0, (out, err)
     assert "40 done, 0 failed" in out
     assert sorted(stream_creates(requests_log(http))) == [f"cam-{i:02d}" for i in range(N)]
+    assert lock_streams(http) == []
+
+
+def test_a_signal_with_json_logs_ends_on_the_summary_with_its_exit_code(
+    served: httpx.Client, tmp_path: Path
+) -> None:
+    """docs/cli.md: with --log-format json stderr holds JSON lines only and the summary is the
+    last one, whatever the way out (the cron recipe reads it with `tail -n 1 | jq`). A signal
+    gave a summary saying 130 and a plain-text line after it."""
+    http = served
+    path = write_streams(tmp_path, N)
+    http.put("/_simulator/faults", json={"latency_ms": 100})
+    proc = run_apply(http, path, "--log-format", "json")
+    deadline = time.monotonic() + 30
+    while len(stream_creates(requests_log(http))) < 4:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 143, err
+    events = [json.loads(line) for line in err.splitlines()]  # every line is JSON
+    assert events[-1]["event"] == "summary" and events[-1]["exit_code"] == 143, events[-1]
+    stopped = [e for e in events if e.get("event") == "error"]
+    assert [e["exit_code"] for e in stopped] == [143]
+    assert stopped[0]["message"].startswith("interrupted by SIGTERM: no change started after it")
+    http.put("/_simulator/faults", json={"latency_ms": 0})
     assert lock_streams(http) == []
