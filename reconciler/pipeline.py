@@ -186,7 +186,7 @@ def apply_desired(
     *,
     lock: LockOptions = LockOptions(),
     workers: int = 8,
-    on_start: Callable[[Plan], None] | None = None,
+    on_start: Callable[[Plan], None] | None = None,  # the plan made under the lock
     on_result: Callable[[ChangeResult], None] | None = None,
     live: LiveState | None = None,
     stop: threading.Event | None = None,
@@ -226,10 +226,10 @@ def apply_desired(
             fresh = _read_under(held, api, live, desired.settings.set_name)
         plan = plan_for(desired, fresh, api, options)
         replanned = _signature(plan) != _signature(shown)
+        if on_start is not None:  # also when nothing is left: why nothing of `shown` runs
+            on_start(plan)
         if not plan.pending:
             return ApplyRun(plan=plan, report=held_only_report(plan), replanned=replanned)
-        if on_start is not None:
-            on_start(plan)
         guard = _WriteGuard(held, stop)
         report = apply_plan(
             plan,
