@@ -81,6 +81,14 @@ def requests_log(http: httpx.Client) -> list[dict[str, Any]]:
     return log
 
 
+def wait_for_creates(http: httpx.Client, proc: subprocess.Popen[str], count: int) -> None:
+    """Until the running apply has sent `count` stream creates (it must not end first)."""
+    deadline = time.monotonic() + 30
+    while len(stream_creates(requests_log(http))) < count:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
+
+
 def lock_streams(http: httpx.Client) -> list[dict[str, Any]]:
     """Locks no run released (a released one stays as the set's trail)."""
     streams = http.get("/streaming/streams").json()
@@ -108,10 +116,7 @@ def test_a_signal_mid_apply_releases_the_lock_and_starts_no_change(
     http.put("/_simulator/faults", json={"latency_ms": 100})  # 40 creates, 2 at a time: ~2 s
     with inherited(signal.SIGHUP, signal.SIG_DFL):  # as in a terminal session
         proc = run_apply(http, path)
-    deadline = time.monotonic() + 30
-    while len(stream_creates(requests_log(http))) < 4:
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.01)
+    wait_for_creates(http, proc, 4)
     signalled_at = len(requests_log(http))
     proc.send_signal(sig)
     try:
@@ -150,10 +155,7 @@ def test_a_hangup_ignored_by_the_parent_stays_ignored(served: httpx.Client, tmp_
     http.put("/_simulator/faults", json={"latency_ms": 20})
     with inherited(signal.SIGHUP, signal.SIG_IGN):
         proc = run_apply(http, path)
-    deadline = time.monotonic() + 30
-    while len(stream_creates(requests_log(http))) < 4:
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.01)
+    wait_for_creates(http, proc, 4)
     proc.send_signal(signal.SIGHUP)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, (out, err)
@@ -172,10 +174,7 @@ def test_a_signal_with_json_logs_ends_on_the_summary_with_its_exit_code(
     path = write_streams(tmp_path, N)
     http.put("/_simulator/faults", json={"latency_ms": 100})
     proc = run_apply(http, path, "--log-format", "json")
-    deadline = time.monotonic() + 30
-    while len(stream_creates(requests_log(http))) < 4:
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.01)
+    wait_for_creates(http, proc, 4)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 143, err

@@ -5,12 +5,11 @@ silent "0 done" under a plan of creates. Real processes against `reconciler simu
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import httpx
 from lock_support import stream_creates, write_streams
-from test_lock_signals import lock_streams, requests_log, run_apply, served
+from test_lock_signals import lock_streams, requests_log, run_apply, served, wait_for_creates
 
 __all__ = ["served"]  # the fixture, used by name
 N = 20  # creates, two at a time at 300 ms: the first run holds the lock ~3 s
@@ -23,10 +22,7 @@ def test_a_waiting_apply_that_finds_the_work_done_says_the_account_changed(
     path = write_streams(tmp_path, N)
     http.put("/_simulator/faults", json={"latency_ms": 300})
     first = run_apply(http, path)
-    deadline = time.monotonic() + 30
-    while not stream_creates(requests_log(http)):
-        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
-        time.sleep(0.01)
+    wait_for_creates(http, first, 1)
     second = run_apply(http, path, "--lock-wait", "60", "--log-format", "json")
     text = run_apply(http, path, "--lock-wait", "60")
     _, first_err = first.communicate(timeout=60)
