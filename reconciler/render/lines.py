@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from reconciler.model.changes import Action, Change, ChangeResult, FieldDiff, Outcome, Plan, Report
+from reconciler.model.marker import decode_entity_data
 from reconciler.redact import MASK, SECRET_FIELDS, redact_value
 
 CREATES = (Action.CREATE,)
@@ -26,7 +27,7 @@ ACTIONS = (
 SYMBOL = {**dict.fromkeys(CREATES, "+"), **dict.fromkeys(UPDATES, "~")}
 SYMBOL |= {**dict.fromkeys(DELETES, "-"), **dict.fromkeys(ACTIONS, ">")}
 COLOR = {"+": "green", "~": "yellow", "-": "red", ">": "cyan", "!": "magenta"}
-HIDDEN_CREATE_FIELDS = ("client_entity_data",)  # our marker: noise in a plan, shown in JSON
+ENTITY = "client_entity_data"  # a create shows its user's part; our marker is noise (in JSON)
 
 
 # --- summaries ----------------------------------------------------------------------------------
@@ -127,8 +128,11 @@ def detail_lines(change: Change) -> list[str]:
     lines: list[str] = []
     if change.action is Action.CREATE:
         for name, value in change.body.items():
-            if name not in HIDDEN_CREATE_FIELDS:
-                lines.append(f"{name}: {_value(value)}")
+            if name == ENTITY:
+                value = decode_entity_data(value if isinstance(value, str) else None).user_data
+                if not value:
+                    continue
+            lines.append(f"{name}: {_value(value)}")
     elif change.action not in ACTIONS or len(change.diffs) > 1:
         for diff in map(masked, change.diffs):
             name = diff.path.lstrip("/").replace("/", ".")

@@ -4,6 +4,7 @@ update (never both)."""
 from __future__ import annotations
 
 from reconciler.model.changes import Action, Change, FieldDiff, Plan, Resource, Stage
+from reconciler.model.marker import Marker, encode_entity_data
 from reconciler.render.formats import render_plan
 
 
@@ -36,3 +37,23 @@ def test_an_updated_broadcast_shows_its_streams_once_as_a_diff() -> None:
     text = render_plan(Plan(changes=(update,)), "text", color=False)
     assert text.count("cam-b") == 1
     assert "streams: " in text
+
+
+def test_a_created_stream_shows_the_users_client_entity_data_not_our_marker() -> None:
+    marker = Marker(set_name="tutorial", key="studio-a")
+    with_user = encode_entity_data(marker, {"team": "tutorial"})
+    cameras = [
+        Change(
+            Resource.STREAM,
+            key,
+            Action.CREATE,
+            Stage.CREATE_STREAMS,
+            title=key,
+            body={"name": key, "client_entity_data": text},
+        )
+        for key, text in (("studio-a", with_user), ("studio-b", encode_entity_data(marker, None)))
+    ]
+    text = render_plan(Plan(changes=tuple(cameras)), "text", color=False)
+    assert text.count("client_entity_data: ") == 1  # studio-b has nothing of the user's
+    assert '      client_entity_data: {"team": "tutorial"}\n' in text
+    assert "reconciler" not in text
