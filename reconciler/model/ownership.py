@@ -223,10 +223,11 @@ def _broadcast_records(
     protected: set[str] = set()
     orphaned: set[str] = set()
     released: set[int] = set()
+    unverified: list[tuple[OwnedStream, str, int]] = []
     for sid in sorted(owned_by_id):
         owned = owned_by_id[sid]
         marker = owned.marker
-        for key, bid in _claims(live, owned, warnings):
+        for key, bid in _claims(live, owned, unverified):
             recorded[bid].add(key)
             streams = recorders[bid]
             if not streams or streams[-1] is not owned:
@@ -237,6 +238,16 @@ def _broadcast_records(
             orphaned |= marker.orphan_broadcasts
         if marker.released_broadcasts:
             released |= marker.released_broadcasts
+    for owned, key, bid in unverified:
+        # Recorded under the same key where the broadcast does show: our own entry for a move
+        # not made yet (the plan records a broadcast on the streams it will use; a move held
+        # while live waits), not evidence of anything. Counted nowhere either way.
+        if key not in recorded.get(bid, ()):
+            warnings.append(
+                f"stream '{owned.key}' (#{owned.id}): its marker records broadcast '{key}' as "
+                f"#{bid}, which does not use this stream: not counted as this set's (a copied, "
+                "forged or stale entry)"
+            )
     return (
         dict(recorded),
         dict(recorders),
@@ -246,11 +257,13 @@ def _broadcast_records(
     )
 
 
-def _claims(live: LiveState, owned: OwnedStream, warnings: list[str]) -> list[tuple[str, int]]:
+def _claims(
+    live: LiveState, owned: OwnedStream, unverified: list[tuple[OwnedStream, str, int]]
+) -> list[tuple[str, int]]:
     """The (key, id) entries of a marker that make a broadcast ours: the broadcast exists and
     uses the stream carrying the marker. Anyone can write a marker; only an entry on a stream
     the broadcast shows on is evidence (a marker on some other stream claiming a human's
-    broadcast would otherwise grant its deletion). Such an entry is named in a warning."""
+    broadcast would otherwise grant its deletion). Such an entry goes to `unverified`."""
     existing = live.broadcast_by_id
     claims = []
     sid = owned.stream.id
@@ -263,11 +276,7 @@ def _claims(live: LiveState, owned: OwnedStream, warnings: list[str]) -> list[tu
         if sid in broadcast.stream_ids or "stream_ids" not in broadcast.raw:
             claims.append((key, bid))
             continue
-        warnings.append(
-            f"stream '{owned.key}' (#{owned.id}): its marker records broadcast '{key}' as "
-            f"#{bid}, which does not use this stream: not counted as this set's (a copied, "
-            "forged or stale entry)"
-        )
+        unverified.append((owned, key, bid))
     return claims
 
 

@@ -103,6 +103,21 @@ def test_an_entry_on_a_stream_the_broadcast_does_not_use_claims_nothing() -> Non
     )
 
 
+def test_our_entry_ahead_of_a_move_claims_nothing_and_is_no_warning() -> None:
+    # The plan records `show` on cam-b, which it will use once its move off cam-a is made.
+    live = LiveState.from_raw(
+        [
+            stream(1, Marker("a", "cam-a", broadcasts={"show": 100})),
+            stream(2, Marker("a", "cam-b", broadcasts={"show": 100})),
+        ],
+        [{"id": 100, "stream_ids": [1]}],
+    )
+    own = ownership_of(live, "a")
+    assert own.recorded == {100: frozenset({"show"})}
+    assert [o.id for o in own.recorders[100]] == [1]
+    assert own.warnings == ()
+
+
 def test_a_listing_without_stream_ids_is_not_cross_checked() -> None:
     live = LiveState.from_raw(
         [stream(1, Marker("a", "cam", broadcasts={"show": 100}))], [{"id": 100}]

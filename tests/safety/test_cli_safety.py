@@ -264,6 +264,31 @@ def test_a_stream_added_to_a_live_broadcast_is_applied_while_it_is_on_air(
     assert "moving it off that stream waits until the stream is idle" in held.stdout
 
 
+def test_a_move_held_while_live_raises_no_forgery_warning(
+    sim: Any, api: Any, reconcile: Any, tmp_path: Path
+) -> None:
+    """The plan records a broadcast on the streams it will use; when its move waits for the
+    stream to go idle, that entry is our own, recorded ahead: the next plans do not call it a
+    copied, forged or stale entry (it still counts for nothing there)."""
+    path = tmp_path / "set.yaml"
+    path.write_text(GROW.format(streams="studio-a"))
+    assert reconcile("apply", "--yes", path).exit_code == 0
+    studio = ours(api)["studio-a"]
+    sim.connect(studio["id"])
+    path.write_text(GROW.format(streams="studio-c"))
+    held = reconcile("apply", "--yes", path)
+    assert held.exit_code == 3, held.stdout + held.stderr
+    assert "moving it off that stream waits until the stream is idle" in held.stdout
+    again = reconcile("plan", path)
+    assert "forged" not in again.stdout + again.stderr, again.stdout
+    assert "1 held" in again.stdout
+    sim.disconnect(studio["id"])
+    assert reconcile("apply", "--yes", path).exit_code == 0
+    show = next(b for b in api.list_broadcasts() if b["name"] == "show")
+    assert show["stream_ids"] == [ours(api)["studio-c"]["id"]]
+    assert reconcile("plan", "--detailed-exitcode", path).exit_code == 0
+
+
 def test_adopting_a_live_broadcast_with_its_stream_keeps_it_on_air(
     sim: Any, api: Any, reconcile: Any, tmp_path: Path
 ) -> None:
