@@ -154,12 +154,11 @@ class RunEvents:
             message = f"{len(error.problems)} problem(s) found"
         else:
             message = str(error)
-        EVENTS.error("%s", message, extra={"event": "error", "fields": fields})
+        _error_event(message, fields)
 
     def stopped(self, message: str, exit_code: int) -> None:
         """The run was stopped by a signal."""
-        fields = {"exit_code": exit_code}
-        EVENTS.error("%s", message, extra={"event": "error", "fields": fields})
+        _error_event(message, {"exit_code": exit_code})
 
     def summary(self, exit_code: int) -> None:
         EVENTS.info(
@@ -186,3 +185,8 @@ class RunEvents:
             if stats.slowed_to is not None:  # requests/s the 429s slowed the client down to
                 fields["slowed_to"] = stats.slowed_to
         return fields
+
+
+def _error_event(message: str, fields: dict[str, Any]) -> None:
+    """The JSON `error` event: a failure (`RunEvents.error`) or a stop (`RunEvents.stopped`)."""
+    EVENTS.error("%s", message, extra={"event": "error", "fields": fields})

@@ -154,7 +154,7 @@ def _same_json(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same_json(v, b[k]) for k, v in a.items())
+        return _same_members(a, b)
     if isinstance(a, list):
         return len(a) == len(b) and all(map(_same_json, a, b))
     return bool(a == b)
@@ -164,7 +164,11 @@ def _same_user(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool
     """Two user parts of `client_entity_data` that are the same JSON (None and {} mean none)."""
     if a is None and b is None:
         return True  # most streams: no data of the user's
-    a, b = a or {}, b or {}
+    return _same_members(a or {}, b or {})
+
+
+def _same_members(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """The same keys, each holding the same JSON value (`_same_json`)."""
     return a.keys() == b.keys() and all(_same_json(v, b[k]) for k, v in a.items())
 
 

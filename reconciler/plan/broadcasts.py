@@ -175,9 +175,7 @@ def _streams_problem(want: DesiredBroadcast, desired: DesiredState) -> str:
     if all(s in streams for s in want.stream_keys):
         return ""
     missing = [s for s in want.stream_keys if s not in streams]
-    if missing:
-        return f"uses undeclared stream(s) {', '.join(repr(s) for s in missing)}"
-    return ""
+    return f"uses undeclared stream(s) {', '.join(repr(s) for s in missing)}"
 
 
 def _adoption_problem(
