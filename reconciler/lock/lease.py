@@ -37,7 +37,10 @@ from reconciler.errors import (
     LockLost,
     LockNotConfirmed,
     NotFoundError,
+    RateLimited,
+    ServerError,
     SetLocked,
+    Unreachable,
 )
 from reconciler.lock.record import (
     LockRecord,
@@ -57,6 +60,9 @@ MAX_AMBIGUOUS_CREATES = 3
 # lags or hides it): each re-lists after a pause; the stream is never created again for it.
 MAX_CONFIRMATIONS = 3
 CONFIRM_PAUSE = 1.0  # seconds before the 2nd listing, twice that before the 3rd
+# Rounds of the client's retries a release gets: each failed round leaves the set shut to every
+# run until the lock expires (up to a ttl), so the one write that reopens it is asked for again.
+RELEASE_ROUNDS = 3
 DEFAULT_TTL = 120.0  # seconds; the holder refreshes it every third while it runs
 MIN_TTL, MAX_TTL = 1.0, 86400.0  # a day: a dead run's lock must not shut the set for longer
 
@@ -441,7 +447,9 @@ class Lock:
 
     def release(self) -> None:
         """Mark the lock stream released, leaving it as the set's trail (see the module
-        docstring); idempotent. A failure is logged: the lock expires anyway."""
+        docstring); idempotent. A release the client gave up on (5xx, 429, no answer) is tried
+        again, up to RELEASE_ROUNDS rounds of the client's retries and never past the expiry: a
+        lock left held shuts the set for every run until it expires. A failure is then logged."""
         self.stop_heartbeat()
         with self._mutex:
             if self._released:
@@ -450,17 +458,26 @@ class Lock:
             # Expiring now too: a version that knows no `released` takes it for expired.
             now = min(math.floor(self._clock()), int(self.expires_at))
             trail = lock_fields(self.set_name, self.owner, now, self.record.nonce, released=True)
-            try:
-                self._api.update_stream(self.stream_id, trail)
-            except NotFoundError:
-                pass
-            except ApiError as exc:
-                log.warning(
-                    "could not release the lock of set %r (%s); it expires at %s",
-                    self.set_name,
-                    exc,
-                    format_time(self.expires_at),
-                )
+            failure: ApiError | None = None
+            for _ in range(RELEASE_ROUNDS):
+                try:
+                    self._api.update_stream(self.stream_id, trail)
+                    return
+                except NotFoundError:
+                    return
+                except (ServerError, RateLimited, Unreachable) as exc:
+                    failure = exc
+                    if has_expired(self.expires_at, self._clock()):
+                        break
+                except ApiError as exc:  # refused (key, rights, body): asking again will not help
+                    failure = exc
+                    break
+            log.warning(
+                "could not release the lock of set %r (%s); it expires at %s",
+                self.set_name,
+                failure,
+                format_time(self.expires_at),
+            )
 
     # -- heartbeat ---------------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from lock_support import Clock
 
-from reconciler.errors import AmbiguousCreate, ServerError, SetLocked
-from reconciler.lock.lease import acquire_lock
+from reconciler.errors import AmbiguousCreate, AuthError, ServerError, SetLocked, Unreachable
+from reconciler.lock.lease import RELEASE_ROUNDS, acquire_lock
 from reconciler.lock.record import lock_record
 from reconciler.model.marker import LOCK_KEY
 
@@ -198,3 +198,70 @@ def test_a_duplicate_of_our_own_lock_is_removed_when_taking_it(api: Any) -> None
         assert lock_owners(api) == ["me"]
         assert [s["id"] for s in lock.streams if lock_record(s)] == [lock.stream_id]
     assert lock_owners(api) == []
+
+
+class FailingUpdates(Flaky):
+    """The real client whose first `failures` stream updates raise `error` (the client's own
+    retries already spent)."""
+
+    def __init__(self, api: Any, failures: int, error: Exception) -> None:
+        super().__init__(api)
+        self.failures, self.error, self.updates = failures, error, 0
+
+    def update_stream(self, stream_id: int, fields: dict[str, Any]) -> Any:
+        self.updates += 1
+        if self.updates <= self.failures:
+            raise self.error
+        return self._api.update_stream(stream_id, fields)
+
+
+def test_a_release_the_client_gave_up_on_is_asked_for_again(
+    api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Two rounds of 5xx: the lock is still released, so the next run is not shut out for a ttl.
+    flaky = FailingUpdates(api, 2, ServerError("server error after 5 attempts", status=502))
+    lock = acquire_lock(flaky, "prod", owner="first", clock=Clock())
+    with caplog.at_level(logging.WARNING, "reconciler.lock.lease"):
+        lock.release()
+    assert flaky.updates == 3
+    assert lock_owners(api) == []
+    assert caplog.text == ""
+    with acquire_lock(api, "prod", owner="second", clock=Clock()):
+        assert lock_owners(api) == ["second"]
+
+
+def test_a_release_that_keeps_failing_is_logged_and_the_lock_expires(
+    api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    flaky = FailingUpdates(api, 99, ServerError("server error after 5 attempts", status=502))
+    lock = acquire_lock(flaky, "prod", owner="first", clock=Clock(), ttl=60)
+    with caplog.at_level(logging.WARNING, "reconciler.lock.lease"):
+        lock.release()
+    assert flaky.updates == RELEASE_ROUNDS
+    assert "could not release the lock of set 'prod'" in caplog.text
+    assert "it expires at 2026-05-28T20:27:40Z" in caplog.text
+    assert lock_owners(api) == ["first"]
+
+
+def test_a_refused_release_is_not_asked_for_again(
+    api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    flaky = FailingUpdates(api, 99, AuthError("forbidden", status=403))
+    lock = acquire_lock(flaky, "prod", owner="first", clock=Clock())
+    with caplog.at_level(logging.WARNING, "reconciler.lock.lease"):
+        lock.release()
+    assert flaky.updates == 1
+    assert "could not release the lock of set 'prod' (forbidden)" in caplog.text
+
+
+def test_a_release_stops_asking_once_the_lock_expired(api: Any) -> None:
+    clock = Clock()
+
+    class SlowlyFailing(FailingUpdates):
+        def update_stream(self, stream_id: int, fields: dict[str, Any]) -> Any:
+            clock.now += 61  # the client's retries outlived the lock
+            return super().update_stream(stream_id, fields)
+
+    slow = SlowlyFailing(api, 99, Unreachable("timed out after 5 attempts"))
+    acquire_lock(slow, "prod", owner="first", clock=clock, ttl=60).release()
+    assert slow.updates == 1
