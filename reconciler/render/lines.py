@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from reconciler.model.changes import Action, Change, ChangeResult, FieldDiff, Outcome, Plan, Report
-from reconciler.model.marker import decode_entity_data
+from reconciler.model.marker import RESERVED_KEY, decode_entity_data
 from reconciler.redact import MASK, SECRET_FIELDS, redact_value
 
 CREATES = (Action.CREATE,)
@@ -28,6 +28,8 @@ SYMBOL = {**dict.fromkeys(CREATES, "+"), **dict.fromkeys(UPDATES, "~")}
 SYMBOL |= {**dict.fromkeys(DELETES, "-"), **dict.fromkeys(ACTIONS, ">")}
 COLOR = {"+": "green", "~": "yellow", "-": "red", ">": "cyan", "!": "magenta"}
 ENTITY = "client_entity_data"  # a create shows its user's part; our marker is noise (in JSON)
+MARKER_PATH = f"/{ENTITY}/{RESERVED_KEY}"
+MARKER_WORDS = {"add": "written", "remove": "removed", "replace": "updated"}
 
 
 # --- summaries ----------------------------------------------------------------------------------
@@ -123,6 +125,44 @@ def masked(diff: FieldDiff) -> FieldDiff:
     return FieldDiff(op=diff.op, path=diff.path, before=before, after=after)
 
 
+def users_diffs(diffs: tuple[FieldDiff, ...]) -> tuple[list[FieldDiff], str | None]:
+    """The diffs of what the user declares, and how our marker in `client_entity_data` changes
+    (its entries are our bookkeeping: one line in text, every diff in the JSON plan)."""
+    shown: list[FieldDiff] = []
+    marker_ops: list[str] = []
+    for diff in diffs:
+        if diff.path == MARKER_PATH or diff.path.startswith(MARKER_PATH + "/"):
+            marker_ops.append("replace" if diff.path != MARKER_PATH else diff.op)
+        elif diff.path == f"/{ENTITY}":  # the whole value replaced: part ours, part theirs
+            before, after = _without_marker(diff.before), _without_marker(diff.after)
+            if _has_marker(diff.before) or _has_marker(diff.after):
+                marker_ops.append(_op(_has_marker(diff.before), _has_marker(diff.after)))
+            if before != after:
+                shown.append(
+                    FieldDiff(_op(before is not None, after is not None), diff.path, before, after)
+                )
+        else:
+            shown.append(diff)
+    if not marker_ops:
+        return shown, None
+    return shown, marker_ops[0] if len(set(marker_ops)) == 1 else "replace"
+
+
+def _has_marker(value: Any) -> bool:
+    return isinstance(value, dict) and RESERVED_KEY in value
+
+
+def _without_marker(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    rest = {k: v for k, v in value.items() if k != RESERVED_KEY}
+    return rest or None
+
+
+def _op(before: bool, after: bool) -> str:
+    return "replace" if before and after else "add" if after else "remove"
+
+
 def detail_lines(change: Change) -> list[str]:
     """Indented lines under the headline: fields of a create, `field: before -> after` diffs."""
     lines: list[str] = []
@@ -134,7 +174,8 @@ def detail_lines(change: Change) -> list[str]:
                     continue
             lines.append(f"{name}: {_value(value)}")
     elif change.action not in ACTIONS or len(change.diffs) > 1:
-        for diff in map(masked, change.diffs):
+        diffs, marker_op = users_diffs(change.diffs)
+        for diff in map(masked, diffs):
             name = diff.path.lstrip("/").replace("/", ".")
             if diff.op == "add":
                 lines.append(f"{name}: (unset) -> {_value(diff.after)}")
@@ -142,6 +183,8 @@ def detail_lines(change: Change) -> list[str]:
                 lines.append(f"{name}: {_value(diff.before)} -> (removed)")
             else:
                 lines.append(f"{name}: {_value(diff.before)} -> {_value(diff.after)}")
+        if marker_op is not None:
+            lines.append(f"{ENTITY}.{RESERVED_KEY}: {MARKER_WORDS[marker_op]} (our marker)")
     # A create lists its streams here; an update already shows them in its `/streams` diff.
     shown_as_diff = change.action is not Action.CREATE and any(
         d.path == "/streams" for d in change.diffs

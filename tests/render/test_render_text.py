@@ -57,3 +57,59 @@ def test_a_created_stream_shows_the_users_client_entity_data_not_our_marker() ->
     assert text.count("client_entity_data: ") == 1  # studio-b has nothing of the user's
     assert '      client_entity_data: {"team": "tutorial"}\n' in text
     assert "reconciler" not in text
+
+
+def stream_update(*diffs: FieldDiff) -> Plan:
+    update = Change(
+        Resource.STREAM,
+        "studio-a",
+        Action.UPDATE,
+        Stage.UPDATE_STREAMS,
+        target_id=7,
+        title="Studio A",
+        diffs=diffs,
+        body={"name": "Studio A"},
+        reason="drift",
+    )
+    return Plan(changes=(update,))
+
+
+def test_an_update_folds_our_marker_entries_into_one_line() -> None:
+    # The tutorial's reuse in another region: the user's change, then our bookkeeping.
+    plan = stream_update(
+        FieldDiff("replace", "/transcoding_region", "ix1", "dt1"),
+        FieldDiff("add", "/client_entity_data/reconciler/live_after/encore-show", None, "T"),
+        FieldDiff("remove", "/client_entity_data/reconciler/broadcasts/old", 5, None),
+        FieldDiff("replace", "/client_entity_data/team", "a", "b"),
+    )
+    text = render_plan(plan, "text", color=False)
+    assert text == (
+        '~ stream studio-a "Studio A" (id 7)\n'
+        '      transcoding_region: "ix1" -> "dt1"\n'
+        '      client_entity_data.team: "a" -> "b"\n'
+        "      client_entity_data.reconciler: updated (our marker)\n"
+        "      # drift\n"
+        "\n"
+        "Plan: 0 to create, 1 to update, 0 to delete, 0 actions, 0 held.\n"
+    )
+    as_json = render_plan(plan, "json", color=False)
+    assert "/client_entity_data/reconciler/live_after/encore-show" in as_json
+
+
+def test_a_whole_client_entity_data_diff_shows_the_users_part_and_one_marker_line() -> None:
+    # Text that was not JSON becomes the user's object beside our new marker.
+    written = stream_update(
+        FieldDiff("replace", "/client_entity_data", "legacy", {"reconciler": {"set": "s"}})
+    )
+    assert render_plan(written, "text", color=False).splitlines()[1:3] == [
+        '      client_entity_data: "legacy" -> (removed)',
+        "      client_entity_data.reconciler: written (our marker)",
+    ]
+    # An orphan removes our marker and keeps the user's part as it was.
+    removed = stream_update(
+        FieldDiff("replace", "/client_entity_data", {"reconciler": {"set": "s"}, "t": 1}, {"t": 1})
+    )
+    assert render_plan(removed, "text", color=False).splitlines()[1:3] == [
+        "      client_entity_data.reconciler: removed (our marker)",
+        "      # drift",
+    ]
