@@ -1,4 +1,5 @@
-"""One value per calling thread, made on first use (the client keeps an httpx client per thread).
+"""One value per calling thread (the client keeps an httpx client per thread), passed on to a
+new thread once its thread has ended.
 
 Knows threads only: nothing of HTTP or of the API.
 """
@@ -13,9 +14,11 @@ T = TypeVar("T")
 
 
 class PerThread(Generic[T]):
-    """`get()` is the calling thread's own value, made by `make` on its first call. Values of
-    threads that have ended are closed when another thread makes one (a pool's threads come and
-    go: apply's workers end with each apply); `close()` closes all of them."""
+    """`get()` is the calling thread's own value. A thread's first call takes the value of a
+    thread that has ended, else makes one with `make`: apply's workers end with each apply, and
+    the next apply's (in `watch`, every reconcile) keep their connections open instead of making
+    new ones (a TLS handshake each). No value is ever used by two live threads. `close()` closes
+    all of them."""
 
     def __init__(self, make: Callable[[], T], close: Callable[[T], None]) -> None:
         self._make = make
@@ -32,13 +35,15 @@ class PerThread(Generic[T]):
         return value
 
     def _add(self) -> T:
-        value = self._make()
+        here = threading.current_thread()
         with self._lock:
-            ended = [thread for thread in self._values if not thread.is_alive()]
-            gone = [self._values.pop(thread) for thread in ended]
-            self._values[threading.current_thread()] = value
-        for old in gone:
-            self._close(old)
+            ended = next((thread for thread in self._values if not thread.is_alive()), None)
+            if ended is not None:
+                value = self._values[here] = self._values.pop(ended)
+        if ended is None:
+            value = self._make()
+            with self._lock:
+                self._values[here] = value
         self._local.value = value
         return value
 

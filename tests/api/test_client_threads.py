@@ -39,7 +39,13 @@ def test_page_threads_do_not_check_each_others_connections(
     assert checks <= 2 * requests  # the thread's own connection, before and after its request
 
 
-def test_each_thread_has_its_own_value_and_ended_threads_values_are_closed() -> None:
+def run_in_thread(work: Any) -> None:
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+
+
+def test_each_live_thread_has_its_own_value_and_an_ended_threads_value_is_passed_on() -> None:
     closed: list[str] = []
     made = iter(f"v{i}" for i in range(10))
     values = PerThread(lambda: next(made), close=closed.append)
@@ -47,17 +53,54 @@ def test_each_thread_has_its_own_value_and_ended_threads_values_are_closed() -> 
     assert values.get() == "v0"  # made once per thread
 
     seen: list[str] = []
-    worker = threading.Thread(target=lambda: seen.extend([values.get(), values.get()]))
-    worker.start()
-    worker.join()
+    run_in_thread(lambda: seen.extend([values.get(), values.get()]))
     assert seen == ["v1", "v1"]
+    run_in_thread(lambda: seen.append(values.get()))
+    assert seen[-1] == "v1"  # the ended worker's value, not a new one
     assert closed == []
 
-    other = threading.Thread(target=lambda: seen.append(values.get()))
-    other.start()
-    other.join()
-    assert seen[-1] == "v2"
-    assert closed == ["v1"]  # the ended worker's value, closed when the next thread made one
+    # Two threads at once never share one: the second makes its own.
+    both = threading.Barrier(2)
+
+    def together() -> None:
+        seen.append(values.get())
+        both.wait()
+
+    pair = [threading.Thread(target=together) for _ in range(2)]
+    for thread in pair:
+        thread.start()
+    for thread in pair:
+        thread.join()
+    assert sorted(seen[-2:]) == ["v1", "v2"]
 
     values.close()
     assert sorted(closed) == ["v0", "v1", "v2"]
+
+
+def test_applies_one_after_another_keep_their_connections(
+    sim: Any, sim_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apply's workers end with each apply; the next apply's threads (in `watch`, every
+    reconcile) send through the connections the last ones opened."""
+    connects = 0
+    real = deadline._DeadlineBackend.connect_tcp
+
+    def counted(backend: deadline._DeadlineBackend, *args: Any, **kwargs: Any) -> Any:
+        nonlocal connects
+        connects += 1
+        return real(backend, *args, **kwargs)
+
+    monkeypatch.setattr(deadline._DeadlineBackend, "connect_tcp", counted)
+    settings = ClientSettings(rate_limit=None, concurrency=4)
+    with StreamingClient(sim_server.url, KEY, settings=settings) as api:
+        for round_ in range(3):  # three applies of 4 creates, each on 4 new threads
+            workers = [
+                threading.Thread(target=api.create_stream, args=({"name": f"r{round_}-{i}"},))
+                for i in range(4)
+            ]
+            for thread in workers:
+                thread.start()
+            for thread in workers:
+                thread.join()
+        assert connects == 4  # the first round's threads' connections, kept by the next rounds
+        assert len(api.list_streams()) == 12
