@@ -27,14 +27,14 @@ from reconciler.lock.lease import (
 )
 from reconciler.lock.record import default_owner
 from reconciler.manifest import load_manifests
-from reconciler.model.changes import Change, ChangeResult, Outcome, Plan, Report
+from reconciler.model.changes import ChangeResult, Outcome, Plan, Report
 from reconciler.model.desired import DesiredState
 from reconciler.model.live import LiveBroadcast, LiveState, read_live, reparse_streams
 from reconciler.model.ownership import recorded_but_not_listed
 from reconciler.plan.compute import PlanOptions, compute_plan
 from reconciler.redact import register_secrets
 from reconciler.safety.cleanup import collect_cleanup, with_cleanup
-from reconciler.safety.guards import LIVE_OPT_IN, GuardOptions, apply_guards, live_disturbance
+from reconciler.safety.guards import GuardOptions, apply_guards, live_rule
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ def apply_desired(
             workers=workers,
             on_result=on_result,
             set_name=desired.settings.set_name,
-            live_hold=live_hold,
+            live_hold=live_rule(desired),
             guard=guard,
         )
         if guard.refused:
@@ -254,12 +254,6 @@ def _read_under(held: Lock, api: StreamingAPI, live: LiveState | None, set_name:
     fresh = _masked(LiveState(streams=streams, broadcasts=broadcasts))
     confirm_complete(api, fresh, set_name)
     return fresh
-
-
-def live_hold(change: Change, live: LiveState) -> str | None:
-    """The guards' live-safety rule, as apply re-checks it at the moment of each write."""
-    why = live_disturbance(change, live)
-    return f"{why}; {LIVE_OPT_IN}" if why else None
 
 
 class _WriteGuard:

@@ -6,16 +6,17 @@ manifest files or how the plan is printed or applied.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from reconciler.model.changes import Action, Change, Plan, Resource
-from reconciler.model.desired import DesiredState
+from reconciler.model.desired import DesiredState, ResourcePolicy
 from reconciler.model.live import INGEST_FIELDS, LiveBroadcast, LiveState, LiveStream
 from reconciler.model.ownership import ownership_of
 
 LIVE_OPT_IN = "allow with policy.allow_live_changes or --allow-live-changes"
+FLAG_OPT_IN = "allow with --allow-live-changes"  # no document declares it: no policy can
 DELETIONS = (Action.DELETE, Action.ORPHAN)  # what removal from the manifests does to an object
 
 
@@ -37,7 +38,9 @@ def apply_guards(
     0. key conflicts: every change touching a stream key whose copies the ownership index could
        not settle (`Ownership.conflicts`) is held with the index's warning.
     1. live-safety: changes that would disturb a live stream are held (`Change.held` set to the
-       reason); changes that depend on a held change are held too ("waits for ...").
+       reason, naming only the opt-in that can work: `live_opt_in`); changes that depend on a
+       held change are held too ("waits for ..."). An allowed one gets a note, kept only if no
+       rule below holds it.
     2. empty kind: when the manifests declare no stream (resp. broadcast) at all, every prune of
        that kind (DELETE and ORPHAN) is held, with a note.
     3. caps: pending DELETEs per kind beyond `max_deletions` or `max_deletion_percent` of the owned
@@ -49,15 +52,13 @@ def apply_guards(
     are capped by their policy, not here.
     """
     changes = _hold_key_conflicts(plan.changes, live, desired.settings.set_name)
-    changes = _hold_live_changes(changes, desired, live, options)
-    notes = list(plan.notes)
-    notes += _live_overrides(plan.changes, desired, live, options)
+    changes, overrides = _hold_live_changes(changes, desired, live, options)
     changes = _hold_dependents(changes)
     changes, refused = _refuse_empty_kinds(changes, desired, options)
-    notes += refused
     changes, capped = _cap_deletions(changes, desired, live, options)
-    notes += capped
-    return replace(plan, changes=changes, notes=tuple(notes))
+    # Only now is it known which allowed changes go through: another rule may hold them still.
+    through = [overrides[c.id] for c in changes if c.id in overrides and c.held is None]
+    return replace(plan, changes=changes, notes=(*plan.notes, *through, *refused, *capped))
 
 
 # --- key conflicts (issue 9 item 3) ----------------------------------------------------------
@@ -171,40 +172,65 @@ def _new_status(change: Change) -> Any:
 
 def _hold_live_changes(
     changes: Iterable[Change], desired: DesiredState, live: LiveState, options: GuardOptions
-) -> tuple[Change, ...]:
-    out = []
+) -> tuple[tuple[Change, ...], dict[str, str]]:
+    """Hold the changes that would disturb a live stream, unless allowed (one look at each);
+    the allowed ones are marked `live_allowed`, and those that do disturb get a note (by id)
+    for the plan, kept if no other rule holds them: a forced change is never silent."""
+    out, notes = [], {}
     for change in changes:
         allowed = _live_allowed(change, desired, options)
         why = None if change.held else live_disturbance(change, live)
         if why and not allowed:
-            change = change.hold(f"{why}; {LIVE_OPT_IN}")
+            change = change.hold(f"{why}; {live_opt_in(change, desired)}")
         elif allowed:  # apply's re-check at the moment of the write lets it through too
             change = replace(change, live_allowed=True)
+            if why:
+                by = (
+                    "--allow-live-changes"
+                    if options.allow_live_changes
+                    else "policy.allow_live_changes"
+                )
+                notes[change.id] = (
+                    f"{change.id} goes through on air, allowed by {by}; "
+                    f"otherwise it would be held: {why}"
+                )
         out.append(change)
-    return tuple(out)
+    return tuple(out), notes
 
 
-def _live_overrides(
-    changes: Iterable[Change], desired: DesiredState, live: LiveState, options: GuardOptions
-) -> list[str]:
-    """A note for every change that disturbs a live stream and goes through by opt-in."""
-    notes = []
-    for change in changes:
-        why = None if change.held else live_disturbance(change, live)
-        if why and _live_allowed(change, desired, options):
-            by = "--allow-live-changes" if options.allow_live_changes else "its policy"
-            notes.append(f"{change.id} goes through although {why} (allowed by {by})")
-    return notes
+def live_opt_in(change: Change, desired: DesiredState) -> str:
+    """What can let `change` through while on air: the policy of the document that declares
+    its object, or the flag; for an object no document declares (pruned, a cleanup candidate)
+    only the flag."""
+    return LIVE_OPT_IN if _policy(change, desired) is not None else FLAG_OPT_IN
+
+
+def live_rule(desired: DesiredState) -> Callable[[Change, LiveState], str | None]:
+    """The live-safety rule as apply re-checks it at the moment of each write: why the change
+    would disturb a stream on air now, with what can let it through (as the plan says it)."""
+
+    def rule(change: Change, live: LiveState) -> str | None:
+        why = live_disturbance(change, live)
+        return f"{why}; {live_opt_in(change, desired)}" if why else None
+
+    return rule
 
 
 def _live_allowed(change: Change, desired: DesiredState, options: GuardOptions) -> bool:
     if options.allow_live_changes:
         return True
+    policy = _policy(change, desired)
+    return policy is not None and policy.allow_live_changes
+
+
+def _policy(change: Change, desired: DesiredState) -> ResourcePolicy | None:
+    """The policy of the document declaring the change's object; None when none does (a
+    pruned object has no policy left)."""
     if change.resource is Resource.STREAM and change.key in desired.streams:
-        return desired.streams[change.key].policy.allow_live_changes
+        return desired.streams[change.key].policy
     if change.resource is Resource.BROADCAST and change.key in desired.broadcasts:
-        return desired.broadcasts[change.key].policy.allow_live_changes
-    return False  # a pruned object has no policy left: only the flag lets it through
+        return desired.broadcasts[change.key].policy
+    return None
 
 
 def _hold_dependents(changes: tuple[Change, ...]) -> tuple[Change, ...]:
@@ -302,19 +328,40 @@ def _cap_deletions(
         if len(deletes) <= allowed:
             continue
         excess = deletes[allowed:]
-        reason = (
-            f"deletion cap: {allowed} {kind} deletion(s) per run; deleted on a later run "
-            "(raise with --max-deletions / --max-deletion-percent)"
-        )
+        reason, later = _cap_reason(kind, allowed, max_count, percent)
         changes, also = _hold_prunes(changes, excess, reason)
         notes.append(
             f"{len(excess)} {kind} deletion(s) held by the cap ({_keys(excess)}): at most "
             f"{max_count} per run and {percent:g}% of the {owned[kind]} owned {kind}s "
-            f"(= {by_percent}); they are deleted on later runs; raise with --max-deletions / "
+            f"(= {by_percent}); {later}; raise with --max-deletions / "
             "--max-deletion-percent (or max_deletions / max_deletion_percent in Settings)"
             + _along(also)
         )
     return changes, notes
+
+
+def _cap_reason(kind: Resource, allowed: int, max_count: int, percent: float) -> tuple[str, str]:
+    """A capped deletion's reason, and when the held ones go: later runs take them, unless the
+    cap allows none at all (then only raising it lets them through)."""
+    if allowed:
+        reason = (
+            f"deletion cap: {allowed} {kind} deletion(s) per run; deleted on a later run "
+            "(raise with --max-deletions / --max-deletion-percent)"
+        )
+        return reason, "they are deleted on later runs"
+    zero = [
+        f"--max-deletions (max_deletions in Settings) is {max_count}" if max_count <= 0 else "",
+        f"--max-deletion-percent (max_deletion_percent in Settings) is {percent:g}"
+        if percent <= 0
+        else "",
+    ]
+    why = [z for z in zero if z]
+    it = "it" if len(why) == 1 else "both"
+    reason = (
+        f"deletion cap: no {kind} deletion is allowed: {' and '.join(why)}; "
+        f"raise {it} to let this through"
+    )
+    return reason, "no run deletes them until the cap is raised"
 
 
 def allowed_by_percent(owned: int, percent: float) -> int:

@@ -19,13 +19,15 @@ import reconciler.apply.markers as markers_module
 import reconciler.apply.stagemarks as stagemarks_module
 from reconciler.apply.scheduler import apply_plan
 from reconciler.model.changes import Action, Change, Outcome, Plan, Resource, Stage
+from reconciler.model.desired import DesiredState, Settings
 from reconciler.model.live import LiveState
 from reconciler.model.marker import Marker, decode_entity_data, encode_entity_data
-from reconciler.pipeline import live_hold
+from reconciler.safety.guards import live_rule
 
 SET = "demo"
 N = 200
 WORKERS = 8
+live_hold = live_rule(DesiredState(Settings(SET), {}, {}))  # every broadcast here is pruned
 
 
 class Stub:

@@ -26,6 +26,7 @@ class Case:
     after: str  # the change the plan allows, since cam is idle when it is read
     reason: str  # the held reason apply prints
     flags: tuple[str, ...] = ()
+    opt_in: str = "allow with policy.allow_live_changes or --allow-live-changes"
 
 
 def cam(spec: str) -> str:
@@ -39,6 +40,7 @@ CASES = {
         SETTINGS + cam("active: true").replace("cam", "spare"),
         "stream 'cam' (id {sid}) is live; deleting it waits until it is idle",
         ("--max-deletion-percent", "100"),
+        "allow with --allow-live-changes",  # cam's document is gone: no policy can allow it
     ),
     "deactivate": Case(
         SETTINGS + cam("active: true"),
@@ -99,9 +101,7 @@ def test_an_encoder_connecting_mid_apply_holds_the_disruptive_write(
 
     assert applied.exit_code == 3, applied.output
     reason = case.reason.format(sid=sid, bid=bid)
-    assert f"{reason}; allow with policy.allow_live_changes or --allow-live-changes" in (
-        applied.output
-    )
+    assert f"{reason}; {case.opt_in}" in applied.output
     assert "1 held" in applied.output
     now = markers(api)["cam"][0]
     assert now["live"] is True

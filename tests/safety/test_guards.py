@@ -84,8 +84,9 @@ def test_policy_allow_live_changes_lets_the_change_through_with_a_note() -> None
     plan = apply_guards(Plan(changes=(region_change("studio-a", 7),)), desired, live)
     assert plan.held == ()
     assert plan.notes == (
-        "stream/studio-a/update goes through although stream 'studio-a' (id 7) is live; region "
-        "change ix1 -> dt1 waits until it is idle (allowed by its policy)",
+        "stream/studio-a/update goes through on air, allowed by policy.allow_live_changes; "
+        "otherwise it would be held: stream 'studio-a' (id 7) is live; region change ix1 -> dt1 "
+        "waits until it is idle",
     )
 
 
