@@ -29,7 +29,7 @@ from reconciler.plan.broadcasts import (
     planned_status,
     resolve_broadcasts,
 )
-from reconciler.plan.handover import link_handovers
+from reconciler.plan.handover import Whereabouts, link_handovers
 from reconciler.plan.interruption import evidence_record
 from reconciler.plan.streams import (
     StreamTarget,
@@ -79,8 +79,7 @@ def compute_plan(
         prune,
     )
     changes = _link_stream_deletes(stream_plan.changes + broadcast_plan.changes)
-    changed = {c.key for c in changes if c.resource is Resource.BROADCAST}
-    changes = link_handovers(changes, _broadcast_streams(desired, streams, targets, changed))
+    changes = link_handovers(changes, _whereabouts(desired, streams, broadcasts, targets, changes))
     changes.sort(key=lambda c: (c.stage, c.resource, c.key, c.action))
     return Plan(
         changes=tuple(changes),
@@ -100,22 +99,31 @@ def owned_stream_ids(live: LiveState, set_name: str) -> dict[str, int]:
     return {key: owned.id for key, owned in index_streams(live, set_name).owned.items()}
 
 
-def _broadcast_streams(
+def _whereabouts(
     desired: DesiredState,
     streams: Ownership,
+    index: BroadcastIndex,
     targets: Mapping[str, BroadcastTarget],
-    keys: Iterable[str],
-) -> dict[str, frozenset[str]]:
-    """The stream keys of each desired broadcast among `keys` (those with a change: the only
-    ones the handovers look up): those it declares and those it uses now."""
+    changes: Iterable[Change],
+) -> dict[str, Whereabouts]:
+    """Where each broadcast with a change is and will be (the only ones the handovers look
+    up): the stream keys it uses now, those it declares (none when pruned), its status now."""
     out = {}
-    for key in keys:
-        want = desired.broadcasts.get(key)
-        if want is None:
-            continue  # pruned: not declared, not going live
-        target = targets[key]
-        now = target.live.stream_ids if target.live is not None else ()
-        out[key] = frozenset(want.stream_keys) | {streams.key_of(i) for i in now}
+    for change in changes:
+        if change.resource is not Resource.BROADCAST or change.key in out:
+            continue
+        want = desired.broadcasts.get(change.key)
+        if want is not None:
+            now = targets[change.key].live
+            declared = frozenset(want.stream_keys)
+        else:  # pruned: the broadcast it deletes or releases
+            now = index.by_id.get(change.target_id) if change.target_id is not None else None
+            declared = frozenset()
+        if now is None:
+            out[change.key] = Whereabouts(frozenset(), declared)
+            continue
+        keys = frozenset(streams.key_of(i) for i in now.stream_ids)
+        out[change.key] = Whereabouts(keys, declared, now.status)
     return out
 
 

@@ -93,3 +93,44 @@ def test_a_show_on_another_stream_does_not_wait() -> None:
     )
     go_live = next(c for c in compute_plan(d, state).changes if c.key == "encore")
     assert "broadcast/launch/set_status" not in go_live.depends_on
+
+
+def pruned(launch_status: str, encore_status: str, encore_live: str = "pending"):  # type: ignore[no-untyped-def]
+    """launch (removed from the manifests) and encore on cam; encore declared `encore_status`."""
+    cam = stream(1, owner=marker("cam", broadcasts={"launch": 50, "encore": 51}), active=True)
+    d = desired(
+        [dstream("cam", active=True)], [dbroadcast("encore", ["cam"], status=encore_status)]
+    )
+    state = live(
+        cam,
+        broadcast(50, "launch", [1], status=launch_status),
+        broadcast(51, "encore", [1], status=encore_live),
+    )
+    return {c.id: c for c in compute_plan(d, state).changes}
+
+
+def test_a_deleted_live_show_finishes_first_when_the_next_goes_live() -> None:
+    by_id = pruned("live", "live")
+    finish = by_id["broadcast/launch/set_status"]
+    assert (finish.stage, finish.target_id, dict(finish.body)) == (
+        Stage.BROADCASTS_FINISHED,
+        50,
+        {"status": "finished", "name": "launch"},
+    )
+    assert by_id["broadcast/launch/delete"].depends_on == (finish.id,)
+    assert finish.id in by_id["broadcast/encore/set_status"].depends_on
+
+
+def test_a_deleted_show_is_only_deleted_when_nothing_goes_up_or_it_is_not_up() -> None:
+    for launch, encore in (("live", "pending"), ("pending", "live"), ("finished", "live")):
+        by_id = pruned(launch, encore)
+        assert "broadcast/launch/set_status" not in by_id, (launch, encore)
+        assert by_id["broadcast/launch/delete"].depends_on == ()
+
+
+def test_a_paused_show_going_live_waits_too() -> None:
+    """paused -> live (the end of an interruption) would make a second live show as well."""
+    by_id = pruned("live", "live", encore_live="paused")
+    assert (
+        by_id["broadcast/launch/set_status"].id in by_id["broadcast/encore/set_status"].depends_on
+    )
