@@ -393,6 +393,7 @@ class Lock:
         self._monotonic = monotonic
         self._last_progress = monotonic()
         self._asking = False  # see asking()
+        self._confirmed_at = monotonic()  # the account last said the lock is ours (see confirm)
         self._mutex = threading.Lock()
         self._released = False
         self.lost: LockLost | None = None  # set once the lock is known lost or expired
@@ -451,6 +452,16 @@ class Lock:
                 )
                 raise self.lost from None
             self.expires_at = float(expires)
+            self._confirmed_at = self._monotonic()
+
+    def confirm(self, max_age: float) -> None:
+        """`check()`, and a refresh now when the account last said the lock is ours more than
+        `max_age` seconds ago: a removed lock (`reconciler unlock`) is found before the next
+        write instead of at the next heartbeat, a third of the ttl later. For a holder that
+        writes now and then (watch); raises LockLost, or ApiError when the refresh failed."""
+        self.check()
+        if self._monotonic() - self._confirmed_at > max_age:
+            self.refresh()
 
     def check(self) -> None:
         """Raise LockLost if the lock was lost or has expired (call right before each write).
