@@ -178,6 +178,26 @@ def _streams_problem(want: DesiredBroadcast, desired: DesiredState) -> str:
     return f"uses undeclared stream(s) {', '.join(repr(s) for s in missing)}"
 
 
+def _on_inactive_streams(want: DesiredBroadcast, desired: DesiredState) -> str:
+    """A show declared on air whose every stream is declared inactive: no encoder can push to
+    it, so the broadcast would be live with nothing to show."""
+    status = want.fields.get("status")
+    inactive = [
+        skey
+        for skey in want.stream_keys
+        if (stream := desired.streams.get(skey)) is not None
+        and stream.fields.get("active") is False
+    ]
+    if status not in UP_STATUSES[1:] or not inactive or len(inactive) < len(want.stream_keys):
+        return ""
+    names = ", ".join(f"'{s}'" for s in inactive)
+    return (
+        f"broadcast '{want.key}' is declared {status} on stream(s) {names} declared "
+        "`active: false`: no encoder can push to an inactive stream; activate the stream or "
+        "declare the broadcast pending"
+    )
+
+
 def _adoption_problem(
     aid: int, index: BroadcastIndex, streams: Ownership, taken: Mapping[int, str]
 ) -> str:
@@ -213,6 +233,8 @@ def plan_broadcast_changes(
         by_stream[change.key].append(change)
     for key in sorted(desired.broadcasts):
         want, target = desired.broadcasts[key], targets[key]
+        if warning := _on_inactive_streams(want, desired):
+            out.warnings.append(warning)
         stream_deps: tuple[str, ...] = ()
         activations: tuple[str, ...] = ()
         if any(skey in by_stream for skey in want.stream_keys):  # most have no stream change
