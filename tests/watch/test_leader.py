@@ -31,6 +31,7 @@ def test_a_removed_lease_refuses_the_next_write(
         ("PATCH", f"/streaming/streams/{lease_id}")
     ]
     assert not leader.leading
+    leader.release()  # ends the heartbeat thread (its stream is gone: nothing to release)
 
 
 def test_a_lease_confirmed_moments_ago_costs_no_request(api: Any, sim: Any) -> None:
