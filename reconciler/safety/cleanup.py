@@ -80,7 +80,8 @@ def select_cleanup(
     """Select stale streams for every Cleanup policy, in declaration order.
 
     A stream is selected when it is not live, not on backup, not recording, not in a broadcast
-    that is not finished, carries no reconciler marker (of any set) and is not a lock stream, is
+    that is not finished, carries no reconciler marker nor release record (of any set) and is not
+    a lock stream, is
     not adopted by the manifests, its last activity is older than `idle_for`, and (if the policy
     says so) its `client_user_id` is not in `active_users[policy.key]` — a stream without
     `client_user_id` is never selected then — and its name matches `name_pattern`. Oldest first, at
@@ -219,8 +220,9 @@ def _candidates(
         stream_id = stream.id
         if stream_id in adopted or stream_id in in_use:
             continue
-        # Ours or another set's, a lock, or data too odd to say whose: never cleaned up.
-        if stream.marker is not None or stream.is_lock or stream.odd:
+        # Ours or another set's, released by a set (orphan: kept on purpose), a lock, or data
+        # too odd to say whose: never cleaned up.
+        if stream.marker is not None or stream.released_by or stream.is_lock or stream.odd:
             continue
         if stream.on_air or stream.recording:
             continue
