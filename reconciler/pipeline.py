@@ -33,7 +33,7 @@ from reconciler.model.live import LiveBroadcast, LiveState, read_live, reparse_s
 from reconciler.model.ownership import recorded_but_not_listed
 from reconciler.plan.compute import PlanOptions, compute_plan
 from reconciler.redact import register_secrets
-from reconciler.safety.cleanup import collect_cleanup, with_cleanup
+from reconciler.safety.cleanup import collect_cleanup, in_use_now, with_cleanup
 from reconciler.safety.guards import LIVE_OPT_IN, GuardOptions, apply_guards, live_disturbance
 
 
@@ -244,6 +244,7 @@ def apply_desired(
             set_name=desired.settings.set_name,
             live_hold=live_hold,
             guard=guard,
+            in_use=in_use_now,
         )
         if guard.refused:
             report = replace(report, stopped=guard.refused)
