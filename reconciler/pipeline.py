@@ -16,6 +16,7 @@ from pathlib import Path
 
 from reconciler.api.platformtime import local_now, platform_now
 from reconciler.api.protocol import StreamingAPI
+from reconciler.apply.livecheck import LiveHold
 from reconciler.apply.scheduler import apply_plan
 from reconciler.errors import BadResponse, ConfigError, LockLost, NotFoundError
 from reconciler.lock.lease import (
@@ -34,6 +35,7 @@ from reconciler.model.ownership import recorded_but_not_listed
 from reconciler.plan.compute import PlanOptions, compute_plan
 from reconciler.redact import register_secrets
 from reconciler.safety.cleanup import collect_cleanup, in_use_now, with_cleanup
+from reconciler.safety.dropgrace import grace_left, with_drop_grace
 from reconciler.safety.guards import GuardOptions, apply_guards, live_rule
 
 
@@ -51,6 +53,8 @@ class RunOptions:
     # This machine's clock: idle ages are judged by the platform's (its Date header); this one
     # only when the platform sent none (with a warning).
     now: Callable[[], datetime] = field(default=local_now)
+    # Seconds a stream whose encoder dropped still counts as on air (safety.dropgrace).
+    drop_grace: float = 0.0
 
 
 DEFAULT_LOCK_TTL = DEFAULT_TTL
@@ -152,7 +156,24 @@ def plan_for(
         max_deletions=options.max_deletions,
         max_deletion_percent=options.max_deletion_percent,
     )
+    if options.drop_grace > 0:  # the planner sees the stream down, the guards "still on air"
+        live = with_drop_grace(live, platform_now(api, options.now), options.drop_grace)
     return apply_guards(plan, desired, live, guards)
+
+
+def drop_grace_left(live: LiveState, api: StreamingAPI, options: RunOptions) -> float | None:
+    """Seconds until the first stream of `live` whose encoder dropped leaves the drop grace
+    (then what it held may go: watch looks again then), or None."""
+    if options.drop_grace <= 0:
+        return None
+    graced = with_drop_grace(live, platform_now(api, options.now), options.drop_grace)
+    return grace_left(graced, options.drop_grace)
+
+
+def write_time_rule(desired: DesiredState, api: StreamingAPI, options: RunOptions) -> LiveHold:
+    """The live-safety rule apply re-checks just before each write, with the run's drop grace
+    judged by the platform's clock."""
+    return live_rule(desired, options.drop_grace, lambda: platform_now(api, options.now))
 
 
 def plan_against(
@@ -242,7 +263,7 @@ def apply_desired(
             workers=workers,
             on_result=on_result,
             set_name=desired.settings.set_name,
-            live_hold=live_rule(desired),
+            live_hold=write_time_rule(desired, api, options),
             guard=guard,
             in_use=in_use_now,
         )
@@ -302,10 +323,12 @@ __all__ = [
     "apply_desired",
     "build_plan",
     "confirm_complete",
+    "drop_grace_left",
     "held_only_report",
     "load_desired",
     "plan_against",
     "plan_for",
     "read_account",
     "same_work",
+    "write_time_rule",
 ]

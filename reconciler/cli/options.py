@@ -43,9 +43,10 @@ class AccountOptions:
     allow_empty_prune: bool | None = None
     max_deletions: int | None = None
     max_deletion_percent: float | None = None
+    drop_grace: float | None = None  # None: the command's default (0; watch: 10 s)
     output: Format = Format.TEXT
 
-    def run_options(self) -> RunOptions:
+    def run_options(self, default_drop_grace: float = 0.0) -> RunOptions:
         from reconciler.pipeline import RunOptions
 
         return RunOptions(
@@ -55,7 +56,11 @@ class AccountOptions:
             allow_empty_prune=self.allow_empty_prune,
             max_deletions=self.max_deletions,
             max_deletion_percent=self.max_deletion_percent,
+            drop_grace=default_drop_grace if self.drop_grace is None else self.drop_grace,
         )
+
+
+DROP_GRACE_MAX = 3600.0  # seconds; longer is a typo (and would hold every handover for hours)
 
 
 def _gathered(names: list[str], param: str, build: Callable[[dict[str, Any]], Any]) -> Decorator:
@@ -168,6 +173,14 @@ def account_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 "--max-deletion-percent",
                 type=click.FloatRange(0, 100),
                 help="Deletions per kind and run, as a percentage of the owned objects (cap).",
+            ),
+            click.option(
+                "--drop-grace",
+                type=click.FloatRange(0, DROP_GRACE_MAX),
+                metavar="SECONDS",
+                help="A stream whose encoder dropped less than this long ago counts as on air "
+                "for the live-safety rule (a drop that short is an interruption, not the end of "
+                "the show). Default 0; watch: 10.",
             ),
             click.option(
                 "--output",

@@ -23,6 +23,7 @@ from reconciler.errors import ConfigError
 from reconciler.lock.lease import check_ttl
 from reconciler.lock.record import default_owner
 from reconciler.redact import register_secret
+from reconciler.safety.dropgrace import WATCH_DEFAULT as WATCH_DROP_GRACE
 
 ENV_TOKEN = "RECONCILER_WEBHOOK_TOKEN"
 MIN_TOKEN = 16  # characters: the URL's only protection must not be guessable
@@ -95,7 +96,7 @@ def watch(
     _configure_logs(log_format)
     with open_account(connection, click.get_current_context().obj) as account:
         setup = WatchSetup(
-            paths=paths, options=options.run_options(), host=host,
+            paths=paths, options=options.run_options(WATCH_DROP_GRACE), host=host,
             port=port, token=token, resync=resync, lock_ttl=lock_ttl,
             owner=lock_owner or default_owner(), poll=poll, workers=account.settings.concurrency,
         )  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -163,6 +164,18 @@ class LiveStream:
         """An encoder is connected to the primary or the backup ingest."""
         return self.live or self.backup_live
 
+    def down_for(self, now: datetime) -> float | None:
+        """Seconds since the primary encoder's session ended (`finished_at_primary`), while no
+        encoder is connected; None on air, with no session ended, or an unreadable time."""
+        if self.on_air or not isinstance(text := self.raw.get("finished_at_primary"), str):
+            return None
+        try:
+            ended = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        ended = ended if ended.tzinfo is not None else ended.replace(tzinfo=UTC)
+        return max(0.0, (now - ended).total_seconds())
+
     @property
     def active(self) -> bool:
         return bool(self.raw.get("active"))
@@ -235,6 +248,9 @@ class LiveVideo:
 class LiveState:
     streams: tuple[LiveStream, ...]
     broadcasts: tuple[LiveBroadcast, ...]
+    # Stream id -> seconds since its encoder dropped, for drops within the drop grace: the
+    # live-safety rule takes these streams as on air (set by reconciler.safety.dropgrace).
+    recent_drops: Mapping[int, float] = field(default_factory=dict)
 
     @classmethod
     def from_raw(cls, streams: Iterable[Json], broadcasts: Iterable[Json] = ()) -> LiveState:

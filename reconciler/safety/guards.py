@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from reconciler.model.changes import Action, Change, Plan, Resource
 from reconciler.model.desired import DesiredState, ResourcePolicy
 from reconciler.model.live import INGEST_FIELDS, LiveBroadcast, LiveState, LiveStream
 from reconciler.model.ownership import ownership_of
+from reconciler.safety.dropgrace import with_drop_grace
 
 LIVE_OPT_IN = "allow with policy.allow_live_changes or --allow-live-changes"
 FLAG_OPT_IN = "allow with --allow-live-changes"  # no document declares it: no policy can
@@ -109,7 +111,9 @@ def live_disturbance(change: Change, live: LiveState) -> str | None:
         return None
     if change.resource is Resource.STREAM:
         stream = live.stream_by_id.get(change.target_id)
-        return _stream_disturbance(change, stream) if stream and stream.on_air else None
+        return (
+            _stream_disturbance(change, stream, live) if stream and _on_air(stream, live) else None
+        )
     if change.resource is Resource.BROADCAST:
         broadcast = live.broadcast_by_id.get(change.target_id)
         if broadcast is not None and broadcast.status in ON_AIR_STATUSES:
@@ -117,8 +121,8 @@ def live_disturbance(change: Change, live: LiveState) -> str | None:
     return None
 
 
-def _stream_disturbance(change: Change, stream: LiveStream) -> str | None:
-    who = f"{_describe_stream(stream, change.key)} {_live_word(stream)}"
+def _stream_disturbance(change: Change, stream: LiveStream, live: LiveState) -> str | None:
+    who = f"{_describe_stream(stream, change.key)} {_live_word(stream, live)}"
     if change.action in HELD_ON_AIR_STREAM:
         return f"{who}; {HELD_ON_AIR_STREAM[change.action]} waits until it is idle"
     if change.action in (Action.UPDATE, Action.ADOPT):
@@ -144,7 +148,9 @@ def _describe_diff(field: str, before: Any, after: Any) -> str | None:
 
 def _broadcast_disturbance(change: Change, broadcast: LiveBroadcast, live: LiveState) -> str | None:
     """An on-air broadcast deleted, leaving live/paused, or losing a stream that is on air."""
-    on_air = [s for i in broadcast.stream_ids if (s := live.stream_by_id.get(i)) and s.on_air]
+    on_air = [
+        s for i in broadcast.stream_ids if (s := live.stream_by_id.get(i)) and _on_air(s, live)
+    ]
     verb = None
     if change.action is Action.DELETE:
         verb = "deleting it"
@@ -159,7 +165,7 @@ def _broadcast_disturbance(change: Change, broadcast: LiveBroadcast, live: LiveS
     stream = on_air[0]
     return (
         f"broadcast '{change.key}' (id {change.target_id}) shows {_describe_stream(stream)}, "
-        f"which {_live_word(stream)}; {verb} waits until the stream is idle"
+        f"which {_live_word(stream, live)}; {verb} waits until the stream is idle"
     )
 
 
@@ -205,11 +211,18 @@ def live_opt_in(change: Change, desired: DesiredState) -> str:
     return LIVE_OPT_IN if _policy(change, desired) is not None else FLAG_OPT_IN
 
 
-def live_rule(desired: DesiredState) -> Callable[[Change, LiveState], str | None]:
+def live_rule(
+    desired: DesiredState,
+    drop_grace: float = 0.0,
+    now: Callable[[], datetime] | None = None,
+) -> Callable[[Change, LiveState], str | None]:
     """The live-safety rule as apply re-checks it at the moment of each write: why the change
-    would disturb a stream on air now, with what can let it through (as the plan says it)."""
+    would disturb a stream on air now (or whose encoder dropped less than `drop_grace` seconds
+    before `now()`, the platform's time), with what can let it through (as the plan says it)."""
 
     def rule(change: Change, live: LiveState) -> str | None:
+        if drop_grace > 0 and now is not None:
+            live = with_drop_grace(live, now(), drop_grace)
         why = live_disturbance(change, live)
         return f"{why}; {live_opt_in(change, desired)}" if why else None
 
@@ -419,7 +432,15 @@ def _along(also: list[str]) -> str:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _live_word(stream: LiveStream) -> str:
+def _on_air(stream: LiveStream, live: LiveState) -> bool:
+    """An encoder is connected, or dropped within the drop grace (safety.dropgrace)."""
+    return stream.on_air or stream.id in live.recent_drops
+
+
+def _live_word(stream: LiveStream, live: LiveState) -> str:
+    if stream.id in live.recent_drops and not stream.on_air:
+        ago = live.recent_drops[stream.id]
+        return f"lost its encoder {ago:.0f} s ago (within the drop grace: maybe an interruption)"
     return "is live" if stream.live else "is live on its backup ingest"
 
 

@@ -18,10 +18,15 @@ from reconciler.errors import ReconcilerError
 from reconciler.model.changes import ChangeResult, Outcome, Plan, Report
 from reconciler.model.desired import DesiredState
 from reconciler.model.live import LiveState
-from reconciler.pipeline import RunOptions, plan_for, read_account
+from reconciler.pipeline import (
+    RunOptions,
+    drop_grace_left,
+    plan_for,
+    read_account,
+    write_time_rule,
+)
 from reconciler.render.lines import headline
 from reconciler.safety.cleanup import in_use_now
-from reconciler.safety.guards import live_rule
 from reconciler.watch.hints import Hint
 from reconciler.watch.leader import Leadership
 from reconciler.watch.manifests import ManifestSource
@@ -33,6 +38,7 @@ from reconciler.watch.slice import plan_slice
 log = logging.getLogger("reconciler.watch")
 
 MIN_BACKOFF = 1.0
+DROP_GRACE_MARGIN = 1.0  # seconds after a drop's grace ends before looking again (clock steps)
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,7 @@ class Watcher:
             plan = plan_for(desired, live, api, self._options())
             self.metrics.held.set(len(plan.held))
             report = self._apply(api, plan, live, desired)
+            self._look_again_after_drops(plan, live, api)
         except ReconcilerError as error:
             self._failed("full resync", error, scope="full")
             return
@@ -156,10 +163,18 @@ class Watcher:
                 self._resync_soon(planned.needs_full)
                 return
             report = self._apply(api, planned.plan, planned.live, desired)
+            self._look_again_after_drops(planned.plan, planned.live, api)
         except ReconcilerError as error:
             self._failed(f"reconcile of {hint}", error, scope="slice")
             return
         self._settled("slice", f"hint {hint}", planned.plan, report, reads=planned.reads)
+
+    def _look_again_after_drops(self, plan: Plan, live: LiveState, api: StreamingAPI) -> None:
+        """Changes held while an encoder's drop is within the grace may go once it is over: a
+        full resync then (no webhook comes for a stream that stays down)."""
+        left = drop_grace_left(live, api, self._options()) if plan.held else None
+        if left is not None:
+            self.full_due = min(self.full_due, time.monotonic() + left + DROP_GRACE_MARGIN)
 
     def _settled(
         self, scope: str, what: str, plan: Plan, report: Report, reads: int | None = None
@@ -199,7 +214,8 @@ class Watcher:
             on_result=self._on_result,
             set_name=desired.settings.set_name,
             guard=self._write_refusal,
-            live_hold=live_rule(desired),  # the re-checks at the write, as `apply` has them
+            # The re-checks at the write, as `apply` has them (with the drop grace).
+            live_hold=write_time_rule(desired, api, self._options()),
             in_use=in_use_now,
         )
         return replace(report, stopped=self._refused) if self._refused else report

@@ -274,3 +274,35 @@ def test_an_encoder_back_mid_apply_holds_the_leaving_show_and_the_next_waits(
     assert live_on(api, sid) == ["Launch show"]
     assert statuses(api)["Encore show"][0] == "pending"
     assert broadcast_writes(sim) == []
+
+
+def test_with_a_drop_grace_a_fresh_drop_holds_the_handover_until_it_is_over(
+    sim: Any, api: Any, tmp_path: Path
+) -> None:
+    """`--drop-grace`: an encoder that dropped moments ago may come back (an interruption):
+    the finish is held like on air, and the go-live waits; the same apply once the stream
+    stayed down for the grace hands over. Without the flag the drop ends the show at once."""
+    run, path = Invoke(sim), tmp_path / "set.yaml"
+    sid = on_air(sim, api, run, path)
+    path.write_text(STREAMS + show("launch-show", "finished") + ENCORE_LIVE)
+    sim.disconnect(sid)
+    sim.advance(5)
+    planned = run("plan", "--detailed-exitcode", "--drop-grace", "30", path)
+    assert planned.exit_code == 2, planned.output
+    assert (
+        "stream 'Studio a' (id " not in planned.stdout  # named by its key
+    )
+    finish = next(line for line in planned.stdout.splitlines() if "launch-show" in line)
+    assert finish.startswith("! held:"), planned.stdout
+    assert "lost its encoder 5 s ago (within the drop grace: maybe an interruption)" in finish
+    sim.clear_log()
+    held = run("apply", "--yes", "--drop-grace", "30", path)
+    assert held.exit_code == 3, held.output
+    assert broadcast_writes(sim) == []
+    assert live_on(api, sid) == ["Launch show"]
+
+    sim.advance(30)  # 35 s down: over the grace
+    done = run("apply", "--yes", "--drop-grace", "30", path)
+    assert done.exit_code == 0, done.output
+    assert live_on(api, sid) == ["Encore show"]
+    assert statuses(api)["Launch show"][0] == "finished"
