@@ -202,6 +202,24 @@ def _streams_problem(want: DesiredBroadcast, desired: DesiredState) -> str:
     return f"uses undeclared stream(s) {', '.join(repr(s) for s in missing)}"
 
 
+def _shows_sharing_a_stream(desired: DesiredState) -> list[str]:
+    """Streams on which several broadcasts are declared live or paused at once: both go up as
+    declared (the handover waits only for a show that leaves), two shows on one picture."""
+    up: dict[str, list[str]] = defaultdict(list)
+    for key in sorted(desired.broadcasts):
+        want = desired.broadcasts[key]
+        if want.fields.get("status") in UP_STATUSES[1:]:
+            for skey in dict.fromkeys(want.stream_keys):
+                up[skey].append(key)
+    return [
+        f"broadcasts {', '.join(repr(k) for k in keys)} are all declared live or paused on "
+        f"stream '{skey}': they show the same encoder at once; declare the one that is over "
+        "finished (the next one then waits for it)"
+        for skey, keys in sorted(up.items())
+        if len(keys) > 1
+    ]
+
+
 def _on_inactive_streams(want: DesiredBroadcast, desired: DesiredState) -> str:
     """A show declared on air whose every stream is declared inactive: no encoder can push to
     it, so the broadcast would be live with nothing to show."""
@@ -252,6 +270,7 @@ def plan_broadcast_changes(
     """`stream_changes`: the planned stream changes, for `depends_on`; `markers` the markers this
     run writes on the desired streams (`desired_markers`)."""
     out = Planned()
+    out.warnings.extend(_shows_sharing_a_stream(desired))
     by_stream: dict[str, list[Change]] = defaultdict(list)
     for change in stream_changes:
         by_stream[change.key].append(change)

@@ -544,3 +544,20 @@ def test_a_move_keeps_the_broadcast_recorded_where_it_is_until_apply_moved_it() 
     assert not [c for c in plan.changes if c.key == "a"]  # and kept where it is
     (move,) = [c for c in plan.changes if c.resource is Resource.BROADCAST]
     assert move.stream_refs == ("b",)
+
+
+def test_two_shows_declared_up_on_one_stream_are_warned() -> None:
+    d = desired(
+        [dstream("cam"), dstream("spare")],
+        [
+            dbroadcast("a-show", ["cam"], status="live"),
+            dbroadcast("b-show", ["cam", "spare"], status="paused"),
+            dbroadcast("c-show", ["spare"], status="finished"),
+        ],
+    )
+    plan = compute_plan(d, live())
+    assert [w for w in plan.warnings if "declared live or paused" in w] == [
+        "broadcasts 'a-show', 'b-show' are all declared live or paused on stream 'cam': they "
+        "show the same encoder at once; declare the one that is over finished (the next one "
+        "then waits for it)"
+    ]
