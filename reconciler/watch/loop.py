@@ -191,7 +191,9 @@ class Watcher:
         fields = {"scope": scope, "result": result, "held": len(plan.held), **counts}
         if reads is not None:
             fields["reads"] = reads
-        log.info("%s: %s (%s)", what, result, _summary(plan, report),
+        # "converged" with changes held back would read as done: the log says what is left.
+        said = "held back" if result == "converged" and plan.held else result
+        log.info("%s: %s (%s)", what, said, _summary(plan, report),
                  extra=_event("reconcile", **fields))  # fmt: skip
         return True
 
