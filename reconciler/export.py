@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.api.protocol import StreamingAPI
+from reconciler.manifest.envsubst import literal
 from reconciler.manifest.models import KEY_RE, BroadcastDoc, BroadcastSpec, StreamDoc, StreamSpec
 from reconciler.model.live import LiveBroadcast, LiveState, LiveStream, read_live
 from reconciler.model.marker import RESERVED_KEY
@@ -29,6 +30,13 @@ from reconciler.render.inert import yaml_comment, yaml_text
 _NOT_EXPORTED = frozenset({"name", "recording", "client_entity_data", "srt_passphrase", "streams"})
 STREAM_FIELDS = tuple(f for f in StreamSpec.model_fields if f not in _NOT_EXPORTED)
 BROADCAST_FIELDS = tuple(f for f in BroadcastSpec.model_fields if f not in _NOT_EXPORTED)
+
+
+class _EnvReference(str):
+    """A `${VAR}` the export writes on purpose (in place of a secret): written as is, where every
+    other string is written so that it loads back as itself (`literal`)."""
+
+    __slots__ = ()
 
 
 @dataclass
@@ -52,7 +60,8 @@ def export_manifests(live: LiveState, *, set_name: str, include_unowned: bool = 
     streams and broadcasts are written with `adopt: <id>` and a generated key (slug of the name
     plus the id), so the first apply adopts them explicitly. Never exported: the lock stream,
     streams managed by another set, `srt_passphrase` (a secret: declare it as ${VAR}), string
-    values that hold secrets (replaced by a ${VAR} reference to set before applying).
+    values that hold secrets (replaced by a ${VAR} reference to set before applying). Every other
+    string loads back as the account's text (a `${` is written `$${`).
     """
     own = ownership_of(live, set_name)
     keys: dict[int, str] = {}  # stream id -> key used in the export
@@ -201,7 +210,22 @@ def _safe(value: Any, key: str, field_name: str, comments: list[str]) -> Any:
         return value
     var = re.sub(r"[^A-Z0-9]+", "_", f"{key}_{field_name}".upper()).strip("_")
     comments.append(f"{field_name} holds a secret: set {var} in the environment before applying")
-    return f"${{{var}}}"
+    return _EnvReference(f"${{{var}}}")
+
+
+def _as_written(value: Any) -> Any:
+    """`value` as the manifest text must hold it: every string but our own references made
+    literal (`${X}` in the account is text, not a variable). Mapping keys are never
+    substituted by the loader, so they stay as they are."""
+    if isinstance(value, _EnvReference):
+        return str(value)
+    if isinstance(value, str):
+        return literal(value)
+    if isinstance(value, dict):
+        return {k: _as_written(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_written(v) for v in value]
+    return value
 
 
 def _validate(doc: _Doc, model: type[StreamDoc] | type[BroadcastDoc]) -> None:
@@ -250,8 +274,9 @@ def _render(set_name: str, docs: list[_Doc], skipped: list[str]) -> str:
     ]
     header += [f"skipped: {line}" for line in skipped]
     # Comments quote names from the account, and values are the account's: both made inert.
-    settings = yaml_text({"kind": "Settings", "name": set_name})
+    settings = yaml_text(_as_written({"kind": "Settings", "name": set_name}))
     parts = ["".join(yaml_comment(line) for line in header) + settings]
     for doc in sorted(docs, key=lambda d: d.sort):
-        parts.append("".join(yaml_comment(c) for c in doc.comments) + yaml_text(doc.value))
+        text = yaml_text(_as_written(doc.value))
+        parts.append("".join(yaml_comment(c) for c in doc.comments) + text)
     return "---\n".join(parts)
