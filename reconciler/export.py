@@ -88,7 +88,13 @@ def export_manifests(live: LiveState, *, set_name: str, include_unowned: bool = 
             key = unique_key(broadcast.name, bid, "broadcast", used_broadcast_keys)
             adopt = bid
         refs = [keys.get(i) for i in broadcast.stream_ids]
-        if not refs or None in refs or len(refs) != len(broadcast.get("stream_ids") or ()):
+        if not broadcast.get("stream_ids"):
+            skipped.append(
+                f"broadcast {bid} ({broadcast.name!r}) is not exported: it uses no stream "
+                "(a manifest's broadcast needs at least one stream)"
+            )
+            continue
+        if None in refs or len(refs) != len(broadcast.get("stream_ids") or ()):
             skipped.append(
                 f"broadcast {bid} ({broadcast.name!r}) is not exported: it uses streams "
                 "that are not in this export (manifests reference streams of their own set only)"
@@ -96,7 +102,7 @@ def export_manifests(live: LiveState, *, set_name: str, include_unowned: bool = 
             continue
         policy = _policy(key in own.protected, key in own.orphaned) if adopt is None else {}
         docs.append(_broadcast_doc(broadcast, key, [r for r in refs if r], adopt, policy))
-    return _render(set_name, docs, skipped)
+    return _render(set_name, docs, skipped, include_unowned)
 
 
 def _unowned_streams(
@@ -182,6 +188,14 @@ def _broadcast_doc(
     if policy:
         doc.value["policy"] = policy
     spec = _fields(broadcast.raw, key, BROADCAST_FIELDS, doc.comments)
+    if adopt is None and spec.get("status") == "pending":
+        # `go_live: when_on_air` is not recorded in the account: a broadcast declared live that
+        # waits for its streams looks like one declared pending.
+        doc.comments.append(
+            "status: pending as in the account. If this broadcast was declared status: live with "
+            "policy.go_live: when_on_air (not recorded in the account), it is waiting for its "
+            "streams to go on air: write both back, or it stays pending"
+        )
     spec["streams"] = refs
     doc.value["spec"] = spec
     _validate(doc, BroadcastDoc)
@@ -263,11 +277,20 @@ def _uses_reserved_key(raw: str | None) -> bool:
     return isinstance(value, dict) and RESERVED_KEY in value
 
 
-def _render(set_name: str, docs: list[_Doc], skipped: list[str]) -> str:
-    streams = sum(1 for d in docs if d.value["kind"] == "Stream")
+def _counts(docs: list[_Doc], *, adopted: bool) -> str:
+    """'N stream(s) and M broadcast(s)' among the documents with (or without) `adopt:`."""
+    kinds = [d.value["kind"] for d in docs if ("adopt" in d.value) is adopted]
+    return f"{kinds.count('Stream')} stream(s) and {kinds.count('Broadcast')} broadcast(s)"
+
+
+def _render(set_name: str, docs: list[_Doc], skipped: list[str], include_unowned: bool) -> str:
     header = [
-        f"Exported by reconciler: {streams} stream(s) and {len(docs) - streams} broadcast(s) "
-        f"of set '{set_name}'.",
+        f"Exported by reconciler: {_counts(docs, adopted=False)} of set '{set_name}'"
+        + (
+            f", and {_counts(docs, adopted=True)} outside the set (as `adopt:` documents)."
+            if include_unowned
+            else "."
+        ),
         "Server-set fields (id, token, push and playback URLs, live state, timestamps) are left "
         "out;",
         "`adopt:` documents take existing objects over explicitly on the next apply.",
