@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from reconciler.api.protocol import StreamingAPI
 from reconciler.manifest.envsubst import literal
 from reconciler.manifest.models import KEY_RE, BroadcastDoc, BroadcastSpec, StreamDoc, StreamSpec
+from reconciler.manifest.yamlload import format_loc
 from reconciler.model.live import LiveBroadcast, LiveState, LiveStream, read_live
 from reconciler.model.marker import RESERVED_KEY
 from reconciler.model.ownership import Ownership, ownership_of
@@ -43,6 +44,7 @@ class _EnvReference(str):
 class _Doc:
     value: dict[str, Any]
     comments: list[str] = field(default_factory=list)
+    variables: set[str] = field(default_factory=set)  # the ${VAR} written in place of secrets
     sort: tuple[int, str] = (0, "")
 
 
@@ -162,9 +164,9 @@ def _stream_doc(
         doc.value["adopt"] = adopt
     if policy:
         doc.value["policy"] = policy
-    spec = _fields(stream.raw, key, STREAM_FIELDS, doc.comments)
+    spec = _fields(stream.raw, doc, STREAM_FIELDS)
     if user_data:
-        spec["client_entity_data"] = dict(user_data)
+        spec["client_entity_data"] = _safe(dict(user_data), doc, ("client_entity_data",))
     if stream.get("srt_passphrase"):
         doc.comments.append(
             "srt_passphrase is set on the account and not exported (a secret); declare it as "
@@ -187,7 +189,7 @@ def _broadcast_doc(
         doc.value["adopt"] = adopt
     if policy:
         doc.value["policy"] = policy
-    spec = _fields(broadcast.raw, key, BROADCAST_FIELDS, doc.comments)
+    spec = _fields(broadcast.raw, doc, BROADCAST_FIELDS)
     if adopt is None and spec.get("status") == "pending":
         # `go_live: when_on_air` is not recorded in the account: a broadcast declared live that
         # waits for its streams looks like one declared pending.
@@ -202,28 +204,40 @@ def _broadcast_doc(
     return doc
 
 
-def _fields(
-    obj: Mapping[str, Any], key: str, names: tuple[str, ...], comments: list[str]
-) -> dict[str, Any]:
+def _fields(obj: Mapping[str, Any], doc: _Doc, names: tuple[str, ...]) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     name = obj.get("name")
-    if isinstance(name, str) and name and name != key:
-        spec["name"] = _safe(name, key, "name", comments)
+    if isinstance(name, str) and name and name != doc.value["name"]:
+        spec["name"] = _safe(name, doc, ("name",))
     for field_name in names:
         value = obj.get(field_name)
         if value is None:
             continue  # null: the server's default; leaving it out keeps it (no diff either way)
-        spec[field_name] = _safe(value, key, field_name, comments)
+        spec[field_name] = _safe(value, doc, (field_name,))
     return spec
 
 
-def _safe(value: Any, key: str, field_name: str, comments: list[str]) -> Any:
-    """A string that carries a secret (credentials in a pull URL, a token parameter) becomes a
-    ${VAR} reference: the export is printed and committed, the secret must not be."""
+def _safe(value: Any, doc: _Doc, loc: tuple[str | int, ...]) -> Any:
+    """`value` with every string that carries a secret (credentials in a URL, a token parameter),
+    nested ones too, replaced by a ${VAR} reference: the export is printed and committed, the
+    secret must not be."""
+    if isinstance(value, dict):
+        return {k: _safe(v, doc, (*loc, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_safe(v, doc, (*loc, i)) for i, v in enumerate(value)]
     if not isinstance(value, str) or redact_text(value) == value:
         return value
-    var = re.sub(r"[^A-Z0-9]+", "_", f"{key}_{field_name}".upper()).strip("_")
-    comments.append(f"{field_name} holds a secret: set {var} in the environment before applying")
+    words = "_".join(str(part) for part in (doc.value["name"], *loc))
+    var = base = re.sub(r"[^A-Z0-9]+", "_", words.upper()).strip("_")
+    if var[:1].isdigit():
+        var = base = f"_{var}"  # a variable name does not start with a digit (key `1cam`)
+    n = 2
+    while var in doc.variables:
+        var, n = f"{base}_{n}", n + 1
+    doc.variables.add(var)
+    doc.comments.append(
+        f"{format_loc(loc)} holds a secret: set {var} in the environment before applying"
+    )
     return _EnvReference(f"${{{var}}}")
 
 
