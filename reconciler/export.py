@@ -120,7 +120,7 @@ def _unowned_streams(
             skipped.append(f"{what} {stream.odd}")
             continue
         entity = stream.entity
-        if _uses_reserved_key(entity.raw):
+        if _uses_reserved_key(entity.raw) and entity.released_by is None:
             skipped.append(
                 f"{what} its own client_entity_data uses the key {RESERVED_KEY!r} that holds our "
                 "marker; adopt it by hand with a client_entity_data mapping that replaces it"

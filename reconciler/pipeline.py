@@ -33,7 +33,7 @@ from reconciler.model.live import LiveBroadcast, LiveState, read_live, reparse_s
 from reconciler.model.ownership import recorded_but_not_listed
 from reconciler.plan.compute import PlanOptions, compute_plan
 from reconciler.redact import register_secrets
-from reconciler.safety.cleanup import collect_cleanup, with_cleanup
+from reconciler.safety.cleanup import collect_cleanup, in_use_now, with_cleanup
 from reconciler.safety.guards import LIVE_OPT_IN, GuardOptions, apply_guards, live_disturbance
 
 
@@ -79,6 +79,7 @@ class ApplyRun:
     plan: Plan
     report: Report
     replanned: bool  # the plan under the lock differs from the one shown before
+    cancelled: bool = False  # on_start declined the plan under the lock: nothing was applied
 
 
 def load_desired(paths: Sequence[str | Path], options: RunOptions = RunOptions()) -> DesiredState:
@@ -186,7 +187,8 @@ def apply_desired(
     *,
     lock: LockOptions = LockOptions(),
     workers: int = 8,
-    on_start: Callable[[Plan], None] | None = None,  # the plan made under the lock
+    # The plan made under the lock and whether it differs from `shown`; False: apply nothing.
+    on_start: Callable[[Plan, bool], bool] | None = None,
     on_result: Callable[[ChangeResult], None] | None = None,
     live: LiveState | None = None,
     stop: threading.Event | None = None,
@@ -225,9 +227,11 @@ def apply_desired(
         else:
             fresh = _read_under(held, api, live, desired.settings.set_name)
         plan = plan_for(desired, fresh, api, options)
-        replanned = _signature(plan) != _signature(shown)
+        replanned = not same_work(plan, shown)
         if on_start is not None:  # also when nothing is left: why nothing of `shown` runs
-            on_start(plan)
+            with held.asking():  # on_start may ask a person to confirm a plan that changed
+                if not on_start(plan, replanned):
+                    return ApplyRun(plan, Report(results=()), replanned, cancelled=True)
         if not plan.pending:
             return ApplyRun(plan=plan, report=held_only_report(plan), replanned=replanned)
         guard = _WriteGuard(held, stop)
@@ -240,6 +244,7 @@ def apply_desired(
             set_name=desired.settings.set_name,
             live_hold=live_hold,
             guard=guard,
+            in_use=in_use_now,
         )
         if guard.refused:
             report = replace(report, stopped=guard.refused)
@@ -285,8 +290,15 @@ class _WriteGuard:
         return reason
 
 
-def _signature(plan: Plan) -> list[tuple[str, int | None, str | None]]:
-    return sorted((c.id, c.target_id, c.held) for c in plan.changes)
+def same_work(plan: Plan, other: Plan) -> bool:
+    """Whether two plans would do the same: the same changes on the same objects, with the same
+    diffs, streams and holds. What was approved is the plan shown: any of these differing under
+    the lock is a different plan (a delete it did not show, a field it did not change)."""
+    return _work(plan) == _work(other)
+
+
+def _work(plan: Plan) -> dict[str, tuple[object, ...]]:
+    return {c.id: (c.target_id, c.held, c.diffs, c.stream_refs) for c in plan.changes}
 
 
 __all__ = [
@@ -301,4 +313,5 @@ __all__ = [
     "plan_against",
     "plan_for",
     "read_account",
+    "same_work",
 ]

@@ -238,7 +238,8 @@ class StreamBook:
         stream costs one marker write per stage whatever its broadcasts do. `origin` (a change)
         is told if that write fails. Raises MarkerTooLarge at once when it would not fit.
 
-        `edit` returning None removes our marker (orphan); the user's own data stays beside it.
+        `edit` returning None removes our marker (orphan): the set's release record takes its
+        place (no Cleanup selects the stream later) and the user's own data stays beside it.
         """
         with self._stream_lock(stream_id):
             data = self._entity.get(stream_id) or _NO_ENTITY
@@ -251,8 +252,10 @@ class StreamBook:
             new = edit(current)
             if new == data.marker:
                 return False
-            text = encode_entity_data(new, data.user_data)  # too large: say so now
-            edited = self._entity[stream_id] = EntityData(new, data.user_data, None)
+            released = current.set_name if new is None else None
+            text = encode_entity_data(new, data.user_data, released)  # too large: say so now
+            edited = EntityData(new, data.user_data, None, released_by=released)
+            self._entity[stream_id] = edited
             self._encoded[stream_id] = (edited, text)
             self._index_marker(stream_id, data.marker, new)
             origins = self._origins.setdefault(stream_id, set())
@@ -330,9 +333,9 @@ class StreamBook:
                 user = self._user_now(stream_id, read)
             edited, text = self._encoded.pop(stream_id, (None, None))
             if edited is not meant or user is not meant.user_data:
-                text = encode_entity_data(meant.marker, user)
+                text = encode_entity_data(meant.marker, user, meant.released_by)
             body[ENTITY] = text or ""
-            sent = EntityData(meant.marker, user, None)
+            sent = EntityData(meant.marker, user, None, released_by=meant.released_by)
         answer = self.api.update_stream(stream_id, body)
         got: Mapping[str, Any] = answer if isinstance(answer, Mapping) else {}
         self._origins.pop(stream_id, None)

@@ -58,6 +58,7 @@ def apply_plan(
     set_name: str | None = None,
     live_hold: LiveHold | None = None,
     guard: Callable[[], str | None] | None = None,
+    in_use: LiveHold | None = None,
 ) -> Report:
     """Run every change once; a failure stops only the changes that depend on it.
 
@@ -65,13 +66,15 @@ def apply_plan(
     `on_result` is called on the calling thread, once per change, as results come in.
     `live_hold`: a change it calls disruptive (were its streams on air) is re-checked by one GET
     of each of its streams just before the write, and HELD if one is on air now, unless the
-    change is `live_allowed`.
+    change is `live_allowed`. `in_use`: a change it would forbid were a broadcast using its
+    streams (a Cleanup deletion) is re-checked the same way against the broadcasts, swept once
+    per stage, and HELD if one uses a stream now (whatever `live_allowed` says).
     `guard` is asked right before each change starts writing: a reason (the lock was lost, the
     run was interrupted) reports the change SKIPPED with it instead; the stage's own marker
     writes stop too.
     """
     run = _Run(plan, api, live, set_name or infer_set_name(plan, live), guard)
-    run.recheck = LiveRecheck(api, live, live_hold)
+    run.recheck = LiveRecheck(api, live, live_hold, in_use)
     results: dict[int, ChangeResult] = {}
 
     def finish(index: int, result: ChangeResult) -> None:

@@ -35,14 +35,18 @@ from reconciler.cli.options import (
     split_paths,
 )
 from reconciler.cli.watch_command import watch
-from reconciler.errors import ConfigError, ManifestError, ReconcilerError
+from reconciler.errors import ConfigError, ManifestError, PlanError, ReconcilerError
 from reconciler.model.changes import ChangeResult, Plan
 from reconciler.redact import redact_registered
 from reconciler.render.formats import Format, plan_json, render_plan, render_report, report_json
 from reconciler.render.inert import escape_controls, json_text, terminal_line
-from reconciler.render.lines import headline, plan_summary_line
+from reconciler.render.lines import headline
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_HELD = 0, 1, 2, 3
+REPLAN_NOTICE = (
+    "The account changed since the plan above was computed (another run or a person wrote to "
+    "it). This is the plan now:"
+)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -129,6 +133,9 @@ class ReconcilerGroup(click.Group):
                     click.echo(escape_controls(redact_registered(str(problem))), err=True)
                 count = len(error.problems)
                 click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
+            elif isinstance(error, PlanError):  # conflicts with the account: one line each
+                for conflict in error.problems:
+                    click.echo(f"error: {terminal_line(conflict)}", err=True)
             else:
                 click.echo(f"error: {terminal_line(str(error))}", err=True)
             ctx.exit(error.exit_code)
@@ -336,14 +343,21 @@ def apply(
             events.plan = shown
             if fmt is not Format.JSON:
                 _out(render_plan(shown, fmt, color=_color()))
-            if shown.pending and not yes:
-                _confirm(shown)
+            if shown.pending and not yes and not _confirm():
+                _cancelled()
             on_terminal = sys.stderr.isatty() and fmt is not Format.JSON and not events.json
             progress = Progress(enabled=on_terminal)
 
             def on_result(result: ChangeResult) -> None:
                 progress.result(result)
                 events.result(result)
+
+            def on_start(fresh: Plan, replanned: bool) -> bool:
+                progress.start(len(fresh.changes))
+                if not replanned:
+                    return True
+                _announce_replan(fresh, fmt, events)
+                return yes or not fresh.pending or _confirm(again=True)
 
             run = apply_desired(
                 desired,
@@ -352,12 +366,14 @@ def apply(
                 run_options,
                 lock=lock,
                 workers=account.settings.concurrency,
-                on_start=lambda fresh: _announce_replan(fresh, shown, fmt, progress, events),
+                on_start=on_start,
                 on_result=on_result,
                 live=live,  # the read the plan shown came from: spares the lock a sweep
                 stop=click.get_current_context().meta.get(STOP_EVENT),
             )
             progress.close()
+        if run.cancelled:
+            _cancelled()
         events.plan = run.plan
         events.finished(run.report)
         if fmt is Format.JSON:
@@ -376,20 +392,16 @@ def _note_rate(stats: ClientStats, events: RunEvents) -> None:
         click.echo(note, err=True)  # stderr: stdout stays the plan or report (JSON included)
 
 
-def _announce_replan(
-    fresh: Plan, shown: Plan, fmt: Format, progress: Progress, events: RunEvents
-) -> None:
-    progress.start(len(fresh.changes))
-    if sorted(c.id for c in fresh.changes) == sorted(c.id for c in shown.changes):
-        return
+def _announce_replan(fresh: Plan, fmt: Format, events: RunEvents) -> None:
+    """The plan under the lock is not the one shown (another run or a person wrote since):
+    the plan that will run is shown whole, in the run's format (JSON: an event; the final
+    document holds it)."""
     if events.json:
         events.replanned(fresh)
-    elif fmt is Format.TEXT:
-        click.echo(
-            "\nThe account changed since the plan above was computed; applying the fresh plan: "
-            + terminal_line(plan_summary_line(fresh)),
-            err=True,
-        )
+    if fmt is Format.JSON:
+        return
+    notice = REPLAN_NOTICE if fmt is Format.TEXT else f"**{REPLAN_NOTICE}**"
+    _out(f"\n{notice}\n\n" + render_plan(fresh, fmt, color=_color()))
 
 
 def _set_name(command: str, given: str | None, paths: tuple[str, ...]) -> str:
@@ -408,15 +420,21 @@ def stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
 
 
-def _confirm(shown: Plan) -> None:
+def _confirm(*, again: bool = False) -> bool:
+    """Ask before applying the plan just shown (True: go on); `again` for a plan that changed
+    under the lock after the first answer."""
     if not stdin_is_terminal():
         raise ConfigError(
             "refusing to apply without confirmation: stdin is not a terminal; "
             "pass --yes to apply non-interactively (for example in CI or cron)"
         )
-    if not click.confirm("\nApply these changes?", default=False, err=True):
-        click.echo("Apply cancelled; nothing was changed.", err=True)
-        _exit(EXIT_ERROR)
+    question = "Apply this new plan instead?" if again else "Apply these changes?"
+    return click.confirm(f"\n{question}", default=False, err=True)
+
+
+def _cancelled() -> NoReturn:
+    click.echo("Apply cancelled; nothing was changed.", err=True)
+    _exit(EXIT_ERROR)
 
 
 @main.command()

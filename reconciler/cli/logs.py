@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler.errors import ConfigError, ManifestError, ReconcilerError
+from reconciler.errors import ConfigError, ManifestError, PlanError, ReconcilerError
 from reconciler.model.changes import Change, ChangeResult, Outcome, Plan, Report
 from reconciler.redact import redact_value
 from reconciler.render.inert import terminal_line
@@ -152,6 +152,9 @@ class RunEvents:
         if isinstance(error, ManifestError):
             fields["problems"] = [vars(p) for p in error.problems]
             message = f"{len(error.problems)} problem(s) found"
+        elif isinstance(error, PlanError):
+            fields["conflicts"] = list(error.problems)
+            message = f"{len(error.problems)} conflict(s) between the manifests and the account"
         else:
             message = str(error)
         _error_event(message, fields)

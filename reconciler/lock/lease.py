@@ -143,6 +143,7 @@ def _acquire(
     api, set_name, nonce = ours.api, ours.set_name, ours.nonce
     deadline: float | None = None  # set after the first listing: the platform's time is known
     ambiguous = unseen = 0
+    waited_for: int | None = None  # the holder's lock stream the last wait was for
     # A listing showing a held or expired lock of the set is stale evidence: deleting an
     # "expired" lock the holder has refreshed since, or waiting for one it released, would both
     # be wrong. A released one (a trail) is never taken up again: its holder is done.
@@ -200,7 +201,17 @@ def _acquire(
         remaining = deadline - clock()
         if remaining <= 0:
             raise _held_by(set_name, holder, now)
-        log.info("set %r is locked by %r; waiting up to %.0fs", set_name, holder.owner, remaining)
+        # Said once per holder where a text run shows it (a wait of minutes must not look hung).
+        level = logging.INFO if holder.stream_id == waited_for else logging.WARNING
+        waited_for = holder.stream_id
+        log.log(
+            level,
+            "set %r is locked by %r until %s; waiting up to %.0f s for it (--lock-wait)",
+            set_name,
+            holder.owner,
+            format_time(holder.expires_at),
+            remaining,
+        )
         sleep(min(poll, remaining))
 
 
@@ -381,6 +392,8 @@ class Lock:
         self._clock = clock
         self._monotonic = monotonic
         self._last_progress = monotonic()
+        self._asking = False  # see asking()
+        self._confirmed_at = monotonic()  # the account last said the lock is ours (see confirm)
         self._mutex = threading.Lock()
         self._released = False
         self.lost: LockLost | None = None  # set once the lock is known lost or expired
@@ -398,7 +411,20 @@ class Lock:
 
     def stalled(self) -> bool:
         """No progress for longer than `stall_limit`: the heartbeat lets the lock expire."""
+        if self._asking:
+            return False
         return self._monotonic() - self._last_progress > self.stall_limit
+
+    @contextlib.contextmanager
+    def asking(self) -> Iterator[None]:
+        """While a person is asked to confirm, the run waits on them, it does not hang: the
+        heartbeat goes on refreshing, and the answer counts as progress."""
+        self._asking = True
+        try:
+            yield
+        finally:
+            self._asking = False
+            self.progress()
 
     def watching(self, api: StreamingAPI) -> StreamingAPI:
         """`api` whose every answered call counts as this run's progress."""
@@ -426,6 +452,16 @@ class Lock:
                 )
                 raise self.lost from None
             self.expires_at = float(expires)
+            self._confirmed_at = self._monotonic()
+
+    def confirm(self, max_age: float) -> None:
+        """`check()`, and a refresh now when the account last said the lock is ours more than
+        `max_age` seconds ago: a removed lock (`reconciler unlock`) is found before the next
+        write instead of at the next heartbeat, a third of the ttl later. For a holder that
+        writes now and then (watch); raises LockLost, or ApiError when the refresh failed."""
+        self.check()
+        if self._monotonic() - self._confirmed_at > max_age:
+            self.refresh()
 
     def check(self) -> None:
         """Raise LockLost if the lock was lost or has expired (call right before each write).

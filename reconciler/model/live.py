@@ -124,6 +124,11 @@ class LiveStream:
         return self.entity.user_data
 
     @property
+    def released_by(self) -> str | None:
+        """The set that released this stream (deletion policy orphan), per its release record."""
+        return self.entity.released_by
+
+    @property
     def is_lock(self) -> bool:
         """The lock stream of some set (see reconciler.lock): never a resource."""
         return LOCK_KEY in (self.entity.user_data or {}) or self.name.startswith(LOCK_KEY)

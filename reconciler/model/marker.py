@@ -1,7 +1,8 @@
 """Ownership markers: encode/decode the reserved key inside a stream's `client_entity_data`.
 
-The marker is the only record of what this manifest set owns (invariant 2). Pure functions;
-knows nothing of the API client or the planner.
+The marker is the only record of what this manifest set owns (invariant 2); a release record
+(`{"released_by": set}`) in its place says a set let the stream go (deletion policy orphan).
+Pure functions; knows nothing of the API client or the planner.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ MAX_ENTITY_DATA = 4096  # API limit of client_entity_data, in characters
 # Deeper JSON in client_entity_data is not read as anybody's (model/live.py) and not walked
 # further; the manifest refuses a deeper mapping (the mapping itself is level 1, as stored).
 MAX_ENTITY_DEPTH = 64
+# What a stream released by deletion policy orphan keeps under the reserved key instead of our
+# marker: `{"released_by": <set name>}`. Nobody owns such a stream (it is no marker), but no
+# Cleanup ever selects it: a set let it go on purpose, and a person keeps it now.
+RELEASED_BY = "released_by"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,7 @@ class EntityData:
     # (same keys, same JSON types): then the stored value is `encode_entity_data(marker,
     # user_data)`'s, and a planner can compare markers instead of encoding one (`same_entity`).
     exact: bool = False
+    released_by: str | None = None  # the set whose release record stands in for a marker
 
     def same_entity(self, marker: Marker, user_data: Mapping[str, Any] | None) -> bool:
         """Whether writing (marker, user_data) would store this very JSON value: known without
@@ -100,7 +106,22 @@ def decode_entity_data(raw: str | None) -> EntityData:
         return EntityData(marker=None, user_data=None, raw=raw)
     stored = data.pop(RESERVED_KEY, None)
     marker, exact = _marker_from(stored)
-    return EntityData(marker, data or None, raw, exact)
+    released = released_by_in(stored) if marker is None else None
+    return EntityData(marker, data or None, raw, exact, released)
+
+
+def release_record(set_name: str) -> dict[str, str]:
+    """The value left under the reserved key when `set_name` releases a stream. Always shorter
+    than the marker it replaces (which holds the set name and a key), so it fits where it did."""
+    return {RELEASED_BY: set_name}
+
+
+def released_by_in(value: Any) -> str | None:
+    """The set named by a release record (the reserved key's value), or None."""
+    if isinstance(value, dict) and value.keys() == {RELEASED_BY}:
+        name = value[RELEASED_BY]
+        return name if isinstance(name, str) else None
+    return None
 
 
 # The C scanner `json.loads` ends in: a text that is one object from its first to its last
@@ -226,14 +247,21 @@ def json_nesting(text: str) -> int:
     return deepest
 
 
-def encode_entity_data(marker: Marker | None, user_data: Mapping[str, Any] | None) -> str | None:
-    """Compact, key-sorted JSON so that equal content always gives equal text (no false diffs)."""
+def encode_entity_data(
+    marker: Marker | None, user_data: Mapping[str, Any] | None, released_by: str | None = None
+) -> str | None:
+    """Compact, key-sorted JSON so that equal content always gives equal text (no false diffs).
+    `released_by` (without a marker): the release record, left out if it would not fit."""
     value: dict[str, Any] = dict(user_data or {})
     if marker is not None:
         value[RESERVED_KEY] = marker.to_json_value()
+    elif released_by is not None:
+        value[RESERVED_KEY] = release_record(released_by)
     if not value:
         return None
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if len(text) > MAX_ENTITY_DATA and marker is None and released_by is not None:
+        return encode_entity_data(None, user_data)  # the user's keys grew since: release anyway
     if len(text) > MAX_ENTITY_DATA:
         what = f"stream '{marker.key}'" if marker else "stream"
         raise MarkerTooLarge(

@@ -37,6 +37,7 @@ class BroadcastIndex:
     orphaned: frozenset[str]  # keys flagged orphan in some marker
     by_name: Mapping[str, tuple[int, ...]]  # unclaimed broadcasts using only our streams
     warnings: tuple[str, ...]
+    streamless: Mapping[str, tuple[int, ...]]  # by name: unclaimed broadcasts using no stream
 
 
 def index_broadcasts(
@@ -61,6 +62,7 @@ def index_broadcasts(
     for bid, key in owner.items():  # lowest id first: `owner` was filled in id order
         grouped[key].append(bid)
     by_name: dict[str, list[int]] = defaultdict(list)
+    streamless: dict[str, list[int]] = defaultdict(list)
     for bid in sorted(by_id):
         if bid in owner or bid in streams.foreign_broadcasts or bid in streams.released:
             continue
@@ -69,6 +71,8 @@ def index_broadcasts(
         # set's) was made by someone else, even with the same name, and is never taken over.
         if used and all(s in streams.owned_by_id for s in used):
             by_name[str(by_id[bid].get("name"))].append(bid)
+        elif not used:
+            streamless[str(by_id[bid].get("name"))].append(bid)
     return BroadcastIndex(
         by_id=by_id,
         owner=owner,
@@ -78,6 +82,7 @@ def index_broadcasts(
         orphaned=streams.orphaned,
         by_name={k: tuple(v) for k, v in by_name.items()},
         warnings=tuple(warnings),
+        streamless={k: tuple(v) for k, v in streamless.items()},
     )
 
 
@@ -152,6 +157,8 @@ def resolve_broadcasts(
         ]
         if not found:
             targets[key] = BroadcastTarget(key, How.CREATE)
+            if warning := _streamless_namesake(key, name, index, taken):
+                warnings.append(warning)
             continue
         taken[found[0]] = key
         targets[key] = BroadcastTarget(key, How.RECOVERED, index.by_id[found[0]])
@@ -162,6 +169,23 @@ def resolve_broadcasts(
                 f"streams; adopting #{found[0]}, {others} left untouched"
             )
     return targets, problems, warnings
+
+
+def _streamless_namesake(
+    key: str, name: str, index: BroadcastIndex, taken: Mapping[int, str]
+) -> str:
+    """A broadcast about to be created whose name a broadcast using no stream has: likely this
+    set's own, whose stream was deleted by hand (the record of it went with the stream's
+    marker). Never taken by name (invariant); the user is told how to take it back."""
+    namesakes = [bid for bid in index.streamless.get(name, ()) if bid not in taken]
+    if not namesakes:
+        return ""
+    ids = ", ".join(f"#{i}" for i in namesakes)
+    return (
+        f"broadcast '{key}': creating it, while broadcast(s) {ids} named '{name}' use no stream "
+        f"(its stream deleted by hand?); if one is this set's, declare `adopt: {namesakes[0]}` "
+        "instead; they are left untouched"
+    )
 
 
 def _where(want: DesiredBroadcast) -> str:
@@ -176,6 +200,26 @@ def _streams_problem(want: DesiredBroadcast, desired: DesiredState) -> str:
         return ""
     missing = [s for s in want.stream_keys if s not in streams]
     return f"uses undeclared stream(s) {', '.join(repr(s) for s in missing)}"
+
+
+def _on_inactive_streams(want: DesiredBroadcast, desired: DesiredState) -> str:
+    """A show declared on air whose every stream is declared inactive: no encoder can push to
+    it, so the broadcast would be live with nothing to show."""
+    status = want.fields.get("status")
+    inactive = [
+        skey
+        for skey in want.stream_keys
+        if (stream := desired.streams.get(skey)) is not None
+        and stream.fields.get("active") is False
+    ]
+    if status not in UP_STATUSES[1:] or not inactive or len(inactive) < len(want.stream_keys):
+        return ""
+    names = ", ".join(f"'{s}'" for s in inactive)
+    return (
+        f"broadcast '{want.key}' is declared {status} on stream(s) {names} declared "
+        "`active: false`: no encoder can push to an inactive stream; activate the stream or "
+        "declare the broadcast pending"
+    )
 
 
 def _adoption_problem(
@@ -213,6 +257,8 @@ def plan_broadcast_changes(
         by_stream[change.key].append(change)
     for key in sorted(desired.broadcasts):
         want, target = desired.broadcasts[key], targets[key]
+        if warning := _on_inactive_streams(want, desired):
+            out.warnings.append(warning)
         stream_deps: tuple[str, ...] = ()
         activations: tuple[str, ...] = ()
         if any(skey in by_stream for skey in want.stream_keys):  # most have no stream change

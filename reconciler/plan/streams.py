@@ -15,7 +15,7 @@ from typing import Any
 from reconciler.model.changes import Action, Change, FieldDiff, Resource, Stage
 from reconciler.model.desired import DeletionPolicy, DesiredState, DesiredStream
 from reconciler.model.live import LiveState, LiveStream
-from reconciler.model.marker import RESERVED_KEY, Marker
+from reconciler.model.marker import RESERVED_KEY, Marker, release_record, released_by_in
 from reconciler.model.marker import encode_entity_data as encode
 from reconciler.model.ownership import OwnedStream, Ownership, ownership_of
 from reconciler.plan.diffing import (
@@ -122,8 +122,13 @@ def _adoption_problem(want: DesiredStream, index: Ownership, adopted: dict[int, 
             "its client_entity_data is text, not a JSON object, and adopting would overwrite it; "
             "declare client_entity_data in the manifest to replace it"
         )
-    if want.user_entity_data is None and isinstance(value, dict) and RESERVED_KEY in value:
-        # Not a marker (those were sorted out above): the user's own value under our key.
+    if (
+        want.user_entity_data is None
+        and isinstance(value, dict)
+        and RESERVED_KEY in value
+        and released_by_in(value[RESERVED_KEY]) is None
+    ):
+        # Not a marker (those were sorted out above) nor a release record: the user's own value.
         return (
             f"its client_entity_data holds a key '{RESERVED_KEY}' of its own, which our marker "
             "would overwrite; declare client_entity_data in the manifest to replace it"
@@ -332,7 +337,8 @@ def _prune(out: Planned, owned: OwnedStream) -> None:
         out.notes.append(f"stream '{key}' (id {sid}): kept: protected (removed from the manifests)")
         return
     if marker.orphan:
-        released = encode(None, owned.user_data)
+        # Our marker gives way to the set's release record: no Cleanup takes the stream later.
+        released = encode(None, owned.user_data, released_by=marker.set_name)
         out.changes.append(
             Change(
                 Resource.STREAM,
@@ -343,7 +349,10 @@ def _prune(out: Planned, owned: OwnedStream) -> None:
                 title=name,
                 diffs=(
                     FieldDiff(
-                        "remove", f"{pointer(ENTITY)}/{RESERVED_KEY}", marker.to_json_value(), None
+                        "replace",
+                        f"{pointer(ENTITY)}/{RESERVED_KEY}",
+                        marker.to_json_value(),
+                        release_record(marker.set_name),
                     ),
                 ),
                 body={"name": name, ENTITY: released or ""},

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from reconciler.model.changes import Action, Change, ChangeResult, FieldDiff, Outcome, Plan, Report
-from reconciler.model.marker import RESERVED_KEY, decode_entity_data
+from reconciler.model.marker import RESERVED_KEY, decode_entity_data, released_by_in
 from reconciler.redact import MASK, SECRET_FIELDS, redact_value
 
 CREATES = (Action.CREATE,)
@@ -29,7 +29,12 @@ SYMBOL |= {**dict.fromkeys(DELETES, "-"), **dict.fromkeys(ACTIONS, ">")}
 COLOR = {"+": "green", "~": "yellow", "-": "red", ">": "cyan", "!": "magenta"}
 ENTITY = "client_entity_data"  # a create shows its user's part; our marker is noise (in JSON)
 MARKER_PATH = f"/{ENTITY}/{RESERVED_KEY}"
-MARKER_WORDS = {"add": "written", "remove": "removed", "replace": "updated"}
+MARKER_WORDS = {
+    "add": "written",
+    "remove": "removed",
+    "replace": "updated",
+    "release": "removed, a release record left",  # an orphan (docs/planning.md)
+}
 
 
 # --- summaries ----------------------------------------------------------------------------------
@@ -131,7 +136,9 @@ def users_diffs(diffs: tuple[FieldDiff, ...]) -> tuple[list[FieldDiff], str | No
     shown: list[FieldDiff] = []
     marker_ops: list[str] = []
     for diff in diffs:
-        if diff.path == MARKER_PATH or diff.path.startswith(MARKER_PATH + "/"):
+        if diff.path == MARKER_PATH and released_by_in(diff.after) is not None:
+            marker_ops.append("release")
+        elif diff.path == MARKER_PATH or diff.path.startswith(MARKER_PATH + "/"):
             marker_ops.append("replace" if diff.path != MARKER_PATH else diff.op)
         elif diff.path == f"/{ENTITY}":  # the whole value replaced: part ours, part theirs
             before, after = _without_marker(diff.before), _without_marker(diff.after)

@@ -1,5 +1,6 @@
 """Stale stream cleanup (`Cleanup` policies, invariant 9): which unmanaged streams to delete, why,
-and which of their recordings go with them.
+and which of their recordings go with them; and, at the moment of each deletion, whether a
+broadcast that is not finished uses the stream now (`in_use_now`, apply's re-check).
 
 Selection is pure (desired + live + users + videos -> changes); the two reads it needs (active
 users, videos of the candidates) are separate functions. Knows the API only as `StreamingAPI`.
@@ -17,13 +18,14 @@ from reconciler.api.protocol import StreamingAPI
 from reconciler.errors import ReconcilerError
 from reconciler.model.changes import Action, Change, Plan, Resource, Stage
 from reconciler.model.desired import CleanupPolicy, DesiredState
-from reconciler.model.live import LiveState, LiveStream, LiveVideo
+from reconciler.model.live import LiveBroadcast, LiveState, LiveStream, LiveVideo
 from reconciler.safety.users import HttpGet, read_active_users, read_policy_users
 
 __all__ = [
     "CleanupSelection",
     "VideoReads",
     "collect_cleanup",
+    "in_use_now",
     "needs_videos",
     "plan_cleanup",
     "read_active_users",
@@ -80,13 +82,14 @@ def select_cleanup(
     """Select stale streams for every Cleanup policy, in declaration order.
 
     A stream is selected when it is not live, not on backup, not recording, not in a broadcast
-    that is not finished, carries no reconciler marker (of any set) and is not a lock stream, is
-    not adopted by the manifests, its last activity is older than `idle_for`, and (if the policy
-    says so) its `client_user_id` is not in `active_users[policy.key]` — a stream without
-    `client_user_id` is never selected then — and its name matches `name_pattern`. Oldest first, at
-    most `max_deletions` per policy. With `delete_recordings`, each selected stream's videos (from
-    `videos`) are deleted first and the stream's CLEANUP depends on them; a stream whose videos
-    were not read (missing from `videos`) is held, never deleted without its recordings.
+    that is not finished, carries no reconciler marker nor release record (of any set) and is not
+    a lock stream, is not adopted by the manifests, its last activity is older than `idle_for`,
+    and (if the policy says so) its `client_user_id` is not in `active_users[policy.key]` — a
+    stream without `client_user_id` is never selected then — and its name matches
+    `name_pattern`. Oldest first, at most `max_deletions` per policy. With `delete_recordings`,
+    each selected stream's videos (from `videos`) are deleted once the stream is (they depend on
+    its CLEANUP: a stream kept at the write keeps them); a stream whose videos were not read
+    (missing from `videos`) is held, never deleted without its recordings.
     """
     videos = videos or {}
     video_errors = video_errors or {}
@@ -219,8 +222,9 @@ def _candidates(
         stream_id = stream.id
         if stream_id in adopted or stream_id in in_use:
             continue
-        # Ours or another set's, a lock, or data too odd to say whose: never cleaned up.
-        if stream.marker is not None or stream.is_lock or stream.odd:
+        # Ours or another set's, released by a set (orphan: kept on purpose), a lock, or data
+        # too odd to say whose: never cleaned up.
+        if stream.marker is not None or stream.released_by or stream.is_lock or stream.odd:
             continue
         if stream.on_air or stream.recording:
             continue
@@ -303,37 +307,56 @@ def _changes_for(
             "deleted with it"
         )
         return [cleanup.hold(held)]
-    recordings = []
-    for video in sorted(videos[candidate.id], key=lambda v: v.id or 0):
-        video_id = video.id
-        if video_id is None:
-            continue
-        recordings.append(
-            Change(
-                resource=Resource.VIDEO,
-                key=f"#{video_id}",
-                action=Action.DELETE_RECORDING,
-                stage=Stage.CLEANUP,
-                target_id=video_id,
-                title=video.name,
-                reason=f"Cleanup '{policy.key}': recording of stream '{name}' (#{candidate.id})",
-            )
+    # The stream first, its recordings once it is gone: a stream kept at the moment of its write
+    # (on air, or a broadcast took it since the plan) keeps its recordings too. A recording
+    # whose delete fails then is reported FAILED; nothing leads a later run back to it.
+    recordings = [
+        Change(
+            resource=Resource.VIDEO,
+            key=f"#{video.id}",
+            action=Action.DELETE_RECORDING,
+            stage=Stage.CLEANUP,
+            target_id=video.id,
+            title=video.name,
+            reason=f"Cleanup '{policy.key}': recording of stream '{name}' (#{candidate.id})",
+            depends_on=(cleanup.id,),
         )
-    # Recordings first: if one fails the stream stays, and the next run finds them through it.
-    cleanup = replace(cleanup, depends_on=tuple(c.id for c in recordings))
-    return [*recordings, cleanup]
+        for video in sorted(videos[candidate.id], key=lambda v: v.id or 0)
+        if video.id is not None
+    ]
+    return [cleanup, *recordings]
 
 
-def _streams_in_unfinished_broadcasts(live: LiveState) -> set[int]:
-    """Streams shown by a broadcast that is not finished: an upcoming or running show uses them."""
-    unfinished = {b.id for b in live.broadcasts if b.get("status") != "finished"}
-    used: set[int] = set()
-    for broadcast in live.broadcasts:
-        if broadcast.id in unfinished:
-            used.update(broadcast.stream_ids)
+def in_use_now(change: Change, live: LiveState) -> str | None:
+    """Why a Cleanup deletion must not be sent now: a broadcast that is not finished uses the
+    stream (the selection's rule, judged again at the moment of the write: `live` holds the
+    stream as re-read and every broadcast as read just before). None: it may go."""
+    if change.action is not Action.CLEANUP or change.target_id is None:
+        return None
+    user = _streams_in_unfinished_broadcasts(live).get(change.target_id)
+    if user is None:
+        return None
+    stream = live.stream_by_id.get(change.target_id)
+    name = stream.name if stream is not None else change.title
+    return (
+        f"broadcast '{user.name}' (id {user.id}, {user.status or 'no status'}) uses stream "
+        f"'{name}' (id {change.target_id}); a stream used by a broadcast that is not finished "
+        "is never cleaned up"
+    )
+
+
+def _streams_in_unfinished_broadcasts(live: LiveState) -> dict[int, LiveBroadcast]:
+    """Stream id -> a broadcast that is not finished and shows it (an upcoming or running show),
+    as the broadcast lists its streams or the stream lists its broadcasts."""
+    unfinished = {b.id: b for b in live.broadcasts if b.get("status") != "finished"}
+    used: dict[int, LiveBroadcast] = {}
+    for broadcast in unfinished.values():
+        for stream_id in broadcast.stream_ids:
+            used.setdefault(stream_id, broadcast)
     for stream in live.streams:
-        if unfinished.intersection(stream.broadcast_ids):
-            used.add(stream.id)
+        for broadcast_id in stream.broadcast_ids:
+            if broadcast_id in unfinished:
+                used.setdefault(stream.id, unfinished[broadcast_id])
     return used
 
 

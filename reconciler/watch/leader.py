@@ -13,6 +13,9 @@ from reconciler.errors import ApiError, LockLost, SetLocked
 from reconciler.lock.lease import Lock, acquire_lock
 
 log = logging.getLogger("reconciler.watch")
+# A write starts only if the account said the lease is ours within this many seconds (else one
+# refresh first): a lease removed by `reconciler unlock` stops the next write, not one 40 s on.
+CONFIRM_AGE = 2.0
 
 
 class Leadership:
@@ -76,15 +79,17 @@ class Leadership:
         return self._lock.watching(api) if self._lock is not None else api
 
     def write_refusal(self) -> str | None:
-        """Why a write must not start now (we do not hold the lease, or it was lost), or None.
-        Asked right before each change starts."""
+        """Why a write must not start now (we do not hold the lease, it was lost, or it could
+        not be confirmed: see CONFIRM_AGE), or None. Asked right before each change starts."""
         lock = self._lock
         if lock is None:
             return "this replica does not hold the lease"
         try:
-            lock.check()
+            lock.confirm(CONFIRM_AGE)
         except LockLost as lost:
             return f"the lease was lost: {lost}"
+        except ApiError as error:
+            return f"the lease could not be confirmed: {error}"
         return None
 
     def release(self) -> None:

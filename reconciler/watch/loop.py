@@ -18,8 +18,9 @@ from reconciler.errors import ReconcilerError
 from reconciler.model.changes import ChangeResult, Outcome, Plan, Report
 from reconciler.model.desired import DesiredState
 from reconciler.model.live import LiveState
-from reconciler.pipeline import RunOptions, plan_for, read_account
+from reconciler.pipeline import RunOptions, live_hold, plan_for, read_account
 from reconciler.render.lines import headline
+from reconciler.safety.cleanup import in_use_now
 from reconciler.watch.hints import Hint
 from reconciler.watch.leader import Leadership
 from reconciler.watch.manifests import ManifestSource
@@ -197,6 +198,8 @@ class Watcher:
             on_result=self._on_result,
             set_name=desired.settings.set_name,
             guard=self._write_refusal,
+            live_hold=live_hold,  # the re-checks at the moment of the write, as `apply` has them
+            in_use=in_use_now,
         )
         return replace(report, stopped=self._refused) if self._refused else report
 

@@ -109,3 +109,24 @@ def test_a_stream_named_with_a_lone_surrogate_is_never_cleaned_up_nor_crashes(
     writes = [r["path"] for r in sim.requests() if r["method"] != "GET"]
     assert not [w for w in writes if w.endswith(f"/{odd}")], writes
     assert odd in {s["id"] for s in api.list_streams()}
+
+
+def test_a_stream_deleted_by_hand_names_the_broadcasts_it_leaves(
+    sim: Any, api: Any, invoke: Any, manifests: Path
+) -> None:
+    """The record of our broadcasts went with the stream's marker: the plan creates them anew
+    (never taken by name) and says which streamless namesakes are likely ours."""
+    assert invoke("apply", "--yes", manifests).exit_code == 0
+    (studio,) = [s for s in api.list_streams() if s["name"] == "Studio A"]
+    left = {b["name"]: b["id"] for b in api.list_broadcasts()}
+    api.delete_stream(studio["id"])
+    assert all(b["stream_ids"] == [] for b in api.list_broadcasts())
+    plan = invoke("plan", manifests)
+    assert plan.exit_code == 0, plan.output
+    assert "Plan: 3 to create" in plan.stdout
+    for key, name in (("encore-show", "Encore show"), ("launch-show", "Launch show")):
+        assert (
+            f"broadcast '{key}': creating it, while broadcast(s) #{left[name]} named '{name}' use "
+            f"no stream (its stream deleted by hand?); if one is this set's, declare "
+            f"`adopt: {left[name]}` instead; they are left untouched"
+        ) in plan.stdout

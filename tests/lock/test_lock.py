@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -63,7 +64,7 @@ def test_locks_of_other_sets_and_ordinary_streams_do_not_interfere(api: Any) -> 
         assert lock_record(api.get_stream(prod.stream_id)) is not None
 
 
-def test_waiting_for_the_holder_to_release(api: Any) -> None:
+def test_waiting_for_the_holder_to_release(api: Any, caplog: pytest.LogCaptureFixture) -> None:
     clock = Clock()
     holder = acquire_lock(api, "prod", owner="first", clock=clock)
 
@@ -72,8 +73,19 @@ def test_waiting_for_the_holder_to_release(api: Any) -> None:
         if len(clock.sleeps) == 2:
             holder.release()  # the first run finishes while we wait
 
-    lock = acquire_lock(api, "prod", owner="second", wait=60, poll=5, clock=clock, sleep=sleep)
+    with caplog.at_level(logging.INFO, "reconciler.lock.lease"):
+        lock = acquire_lock(api, "prod", owner="second", wait=60, poll=5, clock=clock, sleep=sleep)
     assert clock.sleeps == [5, 5]
+    waits = [(r.levelname, r.getMessage()) for r in caplog.records if "waiting" in r.getMessage()]
+    # Once where a text run shows it (warning), then quietly; the holder and its expiry named.
+    assert waits == [
+        (
+            level,
+            f"set 'prod' is locked by 'first' until 2026-05-28T20:28:40Z; waiting up to {n} s "
+            "for it (--lock-wait)",
+        )
+        for level, n in (("WARNING", 60), ("INFO", 55))
+    ]
     assert lock.owner == "second"
     assert [owner_of(s) for s in lock_streams(api, "prod")] == ["second"]
     lock.release()

@@ -35,6 +35,7 @@ def test_a_waiting_apply_that_finds_the_work_done_says_the_account_changed(
     assert events[-1]["event"] == "summary" and events[-1]["exit_code"] == 0
     out, err = text.communicate(timeout=60)
     assert text.returncode == 0, err
-    assert "The account changed since the plan above was computed" in err
+    assert "The account changed since the plan above was computed" in out
+    assert "This is the plan now:\n\nNo changes. The account matches the manifests.\n" in out
     assert sorted(stream_creates(requests_log(http))) == [f"cam-{i:02d}" for i in range(N)]
     assert lock_streams(http) == []

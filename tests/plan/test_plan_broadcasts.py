@@ -38,6 +38,29 @@ def test_create_pending_then_live_after_its_streams() -> None:
     assert [c.stage for c in plan.changes] == sorted(c.stage for c in plan.changes)
 
 
+@pytest.mark.parametrize(
+    ("cams", "status", "warned"),
+    [
+        ({"cam": False}, "live", True),
+        ({"cam": False}, "paused", True),
+        ({"cam": False}, "pending", False),
+        ({"cam": False, "spare": True}, "live", False),  # one stream can still take an encoder
+        ({"cam": None}, "live", False),  # `active` not declared: the account's
+    ],
+)
+def test_a_show_on_air_on_streams_declared_inactive_is_warned(
+    cams: dict[str, bool | None], status: str, warned: bool
+) -> None:
+    streams = [dstream(k, active=v) if v is not None else dstream(k) for k, v in cams.items()]
+    plan = compute_plan(desired(streams, [dbroadcast("show", list(cams), status=status)]), live())
+    expected = (
+        f"broadcast 'show' is declared {status} on stream(s) 'cam' declared `active: false`: no "
+        "encoder can push to an inactive stream; activate the stream or declare the broadcast "
+        "pending"
+    )
+    assert (expected in plan.warnings) is warned, plan.warnings
+
+
 def test_create_finished_or_pending_needs_no_status_change() -> None:
     d = desired([dstream("cam")], [dbroadcast("old", ["cam"], status="finished")])
     plan = compute_plan(d, live(stream(1, owner=marker("cam"))))

@@ -191,7 +191,10 @@ def test_orphan_policy_releases_the_stream_keeping_user_data() -> None:
     plan = compute_plan(desired(), state)
     orphan = only(plan, Action.ORPHAN)
     assert (orphan.target_id, orphan.stage) == (2, Stage.UPDATE_STREAMS)
-    assert orphan.body == {"name": "Old show", "client_entity_data": '{"team":"news"}'}
+    assert orphan.body == {
+        "name": "Old show",
+        "client_entity_data": '{"reconciler":{"released_by":"prod"},"team":"news"}',
+    }
 
 
 def test_policy_flags_are_written_into_the_marker() -> None:

@@ -141,3 +141,28 @@ def test_adopting_a_stream_whose_data_uses_the_reserved_key_is_refused(
     assert "holds a key 'reconciler' of its own" in run.output
     assert mutating(sim) == []
     assert api.get_stream(mine["id"])["client_entity_data"] == raw
+
+
+def test_every_adoption_conflict_is_one_error_line(
+    sim: Any, api: Any, cli: Any, write: Any
+) -> None:
+    """Several bad adopt ids: each conflict on a line of its own, as planning.md promises (they
+    were one line joined by a literal `\\n`), and listed in the JSON error event."""
+    text = api.create_stream({"name": "Lobby", "client_entity_data": "customer 42"})
+    path = write(
+        SETTINGS
+        + f"---\nkind: Stream\nname: lobby\nadopt: {text['id']}\n"
+        + "---\nkind: Stream\nname: gone\nadopt: 999999\n"
+    )
+    run = cli("plan", path)
+    assert run.exit_code == 1, run.output
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2, run.stderr
+    assert "\\n" not in run.stderr
+    assert any(f"stream 'lobby': adopt_id {text['id']}:" in line for line in errors)
+    assert any("stream 'gone': adopt_id 999999:" in line for line in errors)
+
+    as_json = cli("plan", path, "--log-format", "json")
+    (event,) = [json.loads(line) for line in as_json.stderr.splitlines() if '"error"' in line]
+    assert event["message"] == "2 conflict(s) between the manifests and the account"
+    assert sorted(event["conflicts"]) == sorted(line.removeprefix("error: ") for line in errors)

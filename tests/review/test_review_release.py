@@ -48,7 +48,11 @@ def test_an_orphaned_stream_keeps_the_users_data_and_can_be_adopted_elsewhere(
     path = write(SETTINGS + "---\nkind: Stream\nname: other\n")
     run = cli("apply", "--yes", path)
     assert run.exit_code == 0, run.output
-    assert entity(api.get_stream(cam["id"])) == {"team": "ops"}
+    # The user's keys stay as they were; the set's release record replaces our marker.
+    assert entity(api.get_stream(cam["id"])) == {
+        "team": "ops",
+        "reconciler": {"released_by": "prod"},
+    }
     converged(cli, sim, path)
     assert [m for m in mutating(sim) if str(cam["id"]) in m] == []
 
@@ -124,4 +128,69 @@ def test_a_released_broadcast_deleted_by_hand_is_forgotten(
     api.delete_broadcast(released["id"])
     assert cli("apply", "--yes", path).exit_code == 0
     assert "released_broadcasts" not in entity(owned(api, "prod")["cam"])["reconciler"]
+    converged(cli, sim, path)
+
+
+DAY = 86_400
+CLEANUP = "---\nkind: Cleanup\nname: stale\nspec: {idle_for: 7d}\n"
+PULL = (
+    "---\nkind: Stream\nname: pull1\npolicy: {deletion: orphan}\n"
+    "spec: {name: Pull 1, client_entity_data: {team: ops}}\n"
+)
+OTHER = "---\nkind: Stream\nname: other\n"
+
+
+def test_a_stream_released_by_orphan_is_never_cleaned_up_by_its_own_set(
+    sim: Any, api: Any, cli: Any, write: Any
+) -> None:
+    """Released means never touched again: the set's own Cleanup does not take the stream it
+    just let go of for a stale stranger's (and an apply that exits 0 leaves an empty plan)."""
+    path = write(SETTINGS + PULL + OTHER + CLEANUP)
+    assert cli("apply", "--yes", path).exit_code == 0
+    pull = owned(api, "prod")["pull1"]
+    sim.advance(8 * DAY)  # idle for longer than the Cleanup's idle_for
+
+    path = write(SETTINGS + OTHER + CLEANUP)
+    run = cli("apply", "--yes", path)
+    assert run.exit_code == 0, run.output
+    assert "client_entity_data.reconciler: removed, a release record left (our marker)" in (
+        run.output
+    )
+    assert f'done     ~ stream pull1 "Pull 1" (id {pull["id"]}): orphan' in run.output
+    released = api.get_stream(pull["id"])
+    assert "pull1" not in owned(api, "prod")
+    assert {k: v for k, v in entity(released).items() if k != "reconciler"} == {"team": "ops"}
+    converged(cli, sim, path)
+    assert [m for m in mutating(sim) if str(pull["id"]) in m] == []
+    assert pull["id"] in {s["id"] for s in api.list_streams()}
+
+    # Another set's Cleanup leaves it too: a set let it go on purpose, a person keeps it.
+    there = path.with_name("there.yaml")
+    there.write_text("kind: Settings\nname: other-set\n---\nkind: Stream\nname: cam\n" + CLEANUP)
+    assert cli("apply", "--yes", there).exit_code == 0
+    converged(cli, sim, there)
+    assert pull["id"] in {s["id"] for s in api.list_streams()}
+
+
+def test_a_released_stream_is_exported_and_adopted_like_any_unowned_stream(
+    sim: Any, api: Any, cli: Any, write: Any
+) -> None:
+    path = write(SETTINGS + PULL + OTHER + CLEANUP)
+    assert cli("apply", "--yes", path).exit_code == 0
+    pull = owned(api, "prod")["pull1"]
+    path = write(SETTINGS + OTHER + CLEANUP)
+    assert cli("apply", "--yes", path).exit_code == 0
+
+    exported = cli("export", "--include-unowned", path)
+    assert exported.exit_code == 0, exported.output
+    assert f"adopt: {pull['id']}" in exported.stdout
+    assert f"stream {pull['id']}" not in exported.stdout  # not listed as skipped
+
+    path = write(
+        SETTINGS + OTHER + CLEANUP + f"---\nkind: Stream\nname: pull2\nadopt: {pull['id']}\n"
+    )
+    run = cli("apply", "--yes", path)
+    assert run.exit_code == 0, run.output
+    data = entity(api.get_stream(pull["id"]))
+    assert data["team"] == "ops" and data["reconciler"] == {"set": "prod", "key": "pull2"}
     converged(cli, sim, path)

@@ -15,13 +15,14 @@ from safety_factories import (
 )
 
 from reconciler.errors import ServerError
-from reconciler.model.changes import Action, Plan, Resource, Stage
+from reconciler.model.changes import Action, Change, Plan, Resource, Stage
 from reconciler.model.desired import DesiredStream
 from reconciler.model.live import LiveVideo
 from reconciler.model.marker import LOCK_KEY
 from reconciler.safety.cleanup import (
     CleanupSelection,
     candidates_needing_videos,
+    in_use_now,
     needs_videos,
     plan_cleanup,
     read_videos,
@@ -145,19 +146,20 @@ def test_a_stream_matched_by_two_policies_is_cleaned_once() -> None:
     assert [c.reason.split(":")[0] for c in changes] == ["Cleanup 'a'"]
 
 
-def test_recordings_are_deleted_first_and_the_stream_depends_on_them() -> None:
+def test_recordings_are_deleted_after_their_stream_and_depend_on_it() -> None:
     streams = [live_stream(1, "old", finished_at_primary=OLD)]
     desired = desired_state(cleanups=[cleanup_policy(delete_recordings=True)])
     listed = [{"id": 31, "name": "Stream Record: old", "stream_id": 1}, {"id": 30}]
     videos = {1: [LiveVideo.parse(v) for v in listed]}
     changes = plan_cleanup(desired, live_state(streams), now=NOW, active_users={}, videos=videos)
     assert [c.id for c in changes] == [
+        "stream/#1/cleanup",
         "video/#30/delete_recording",
         "video/#31/delete_recording",
-        "stream/#1/cleanup",
     ]
-    assert changes[2].depends_on == ("video/#30/delete_recording", "video/#31/delete_recording")
-    assert changes[1].reason == "Cleanup 'stale': recording of stream 'old' (#1)"
+    assert changes[0].depends_on == ()
+    assert [c.depends_on for c in changes[1:]] == [("stream/#1/cleanup",)] * 2
+    assert changes[2].reason == "Cleanup 'stale': recording of stream 'old' (#1)"
     assert all(c.stage is Stage.CLEANUP and c.held is None for c in changes)
 
 
@@ -227,3 +229,24 @@ def test_naive_now_is_taken_as_utc() -> None:
     desired = desired_state(cleanups=[cleanup_policy()])
     naive = NOW.replace(tzinfo=None)
     assert selected_ids(plan_cleanup(desired, live_state(streams), now=naive, active_users={}))
+
+
+def test_in_use_at_the_write_counts_only_broadcasts_not_finished_by_either_side() -> None:
+    streams = [live_stream(1, "old", finished_at_primary=OLD)]
+    desired = desired_state(cleanups=[cleanup_policy()])
+    (cleanup,) = plan_cleanup(desired, live_state(streams), now=NOW, active_users={})
+    done = live_broadcast(7, "Last year", [1], status="finished")
+    assert in_use_now(cleanup, live_state(streams, [done])) is None
+    listed = live_broadcast(8, "Next week", [1])
+    assert in_use_now(cleanup, live_state(streams, [done, listed])) == (
+        "broadcast 'Next week' (id 8, pending) uses stream 'old' (id 1); a stream used by a "
+        "broadcast that is not finished is never cleaned up"
+    )
+    # Named only by the stream (the platform keeps both sides): in use all the same.
+    named = [live_stream(1, "old", broadcast_ids=[9])]
+    assert "broadcast 'Live' (id 9, live)" in str(
+        in_use_now(cleanup, live_state(named, [live_broadcast(9, "Live", [], status="live")]))
+    )
+    # Only a Cleanup deletion is ever held by it.
+    other = Change(Resource.STREAM, "cam", Action.DELETE, Stage.DELETE_STREAMS, target_id=1)
+    assert in_use_now(other, live_state(streams, [listed])) is None

@@ -5,6 +5,7 @@ forgeries written into the simulator as a person with API access would."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,12 @@ def test_an_entry_on_a_stream_the_broadcast_does_not_use_never_grants_its_deleti
     plan = run("plan", path)
     assert plan.exit_code == 0, plan.output
     assert "0 to delete" in plan.stdout  # was: delete broadcast town-hall "Town hall"
-    assert "broadcasts.town-hall: " in plan.stdout  # the forged entry is dropped (repair)
+    assert "client_entity_data.reconciler: updated (our marker)" in plan.stdout  # a repair:
+    as_json = json.loads(run("plan", path, "-o", "json").stdout)  # the forged entry is dropped
+    (repair,) = as_json["changes"]
+    assert [d["path"] for d in repair["diffs"]] == [
+        "/client_entity_data/reconciler/broadcasts/town-hall"
+    ]
     assert (
         f"stream 'cam' (#{cam['id']}): its marker records broadcast 'town-hall' as "
         f"#{town_hall['id']}, which does not use this stream: not counted as this set's"
