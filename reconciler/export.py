@@ -16,7 +16,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.api.protocol import StreamingAPI
+from reconciler.manifest.envsubst import literal
 from reconciler.manifest.models import KEY_RE, BroadcastDoc, BroadcastSpec, StreamDoc, StreamSpec
+from reconciler.manifest.yamlload import format_loc
 from reconciler.model.live import LiveBroadcast, LiveState, LiveStream, read_live
 from reconciler.model.marker import RESERVED_KEY
 from reconciler.model.ownership import Ownership, ownership_of
@@ -31,10 +33,18 @@ STREAM_FIELDS = tuple(f for f in StreamSpec.model_fields if f not in _NOT_EXPORT
 BROADCAST_FIELDS = tuple(f for f in BroadcastSpec.model_fields if f not in _NOT_EXPORTED)
 
 
+class _EnvReference(str):
+    """A `${VAR}` the export writes on purpose (in place of a secret): written as is, where every
+    other string is written so that it loads back as itself (`literal`)."""
+
+    __slots__ = ()
+
+
 @dataclass
 class _Doc:
     value: dict[str, Any]
     comments: list[str] = field(default_factory=list)
+    variables: set[str] = field(default_factory=set)  # the ${VAR} written in place of secrets
     sort: tuple[int, str] = (0, "")
 
 
@@ -52,7 +62,8 @@ def export_manifests(live: LiveState, *, set_name: str, include_unowned: bool = 
     streams and broadcasts are written with `adopt: <id>` and a generated key (slug of the name
     plus the id), so the first apply adopts them explicitly. Never exported: the lock stream,
     streams managed by another set, `srt_passphrase` (a secret: declare it as ${VAR}), string
-    values that hold secrets (replaced by a ${VAR} reference to set before applying).
+    values that hold secrets (replaced by a ${VAR} reference to set before applying). Every other
+    string loads back as the account's text (a `${` is written `$${`).
     """
     own = ownership_of(live, set_name)
     keys: dict[int, str] = {}  # stream id -> key used in the export
@@ -79,7 +90,13 @@ def export_manifests(live: LiveState, *, set_name: str, include_unowned: bool = 
             key = unique_key(broadcast.name, bid, "broadcast", used_broadcast_keys)
             adopt = bid
         refs = [keys.get(i) for i in broadcast.stream_ids]
-        if not refs or None in refs or len(refs) != len(broadcast.get("stream_ids") or ()):
+        if not broadcast.get("stream_ids"):
+            skipped.append(
+                f"broadcast {bid} ({broadcast.name!r}) is not exported: it uses no stream "
+                "(a manifest's broadcast needs at least one stream)"
+            )
+            continue
+        if None in refs or len(refs) != len(broadcast.get("stream_ids") or ()):
             skipped.append(
                 f"broadcast {bid} ({broadcast.name!r}) is not exported: it uses streams "
                 "that are not in this export (manifests reference streams of their own set only)"
@@ -87,7 +104,7 @@ def export_manifests(live: LiveState, *, set_name: str, include_unowned: bool = 
             continue
         policy = _policy(key in own.protected, key in own.orphaned) if adopt is None else {}
         docs.append(_broadcast_doc(broadcast, key, [r for r in refs if r], adopt, policy))
-    return _render(set_name, docs, skipped)
+    return _render(set_name, docs, skipped, include_unowned)
 
 
 def _unowned_streams(
@@ -147,9 +164,9 @@ def _stream_doc(
         doc.value["adopt"] = adopt
     if policy:
         doc.value["policy"] = policy
-    spec = _fields(stream.raw, key, STREAM_FIELDS, doc.comments)
+    spec = _fields(stream.raw, doc, STREAM_FIELDS)
     if user_data:
-        spec["client_entity_data"] = dict(user_data)
+        spec["client_entity_data"] = _safe(dict(user_data), doc, ("client_entity_data",))
     if stream.get("srt_passphrase"):
         doc.comments.append(
             "srt_passphrase is set on the account and not exported (a secret); declare it as "
@@ -172,36 +189,71 @@ def _broadcast_doc(
         doc.value["adopt"] = adopt
     if policy:
         doc.value["policy"] = policy
-    spec = _fields(broadcast.raw, key, BROADCAST_FIELDS, doc.comments)
+    spec = _fields(broadcast.raw, doc, BROADCAST_FIELDS)
+    if adopt is None and spec.get("status") == "pending":
+        # `go_live: when_on_air` is not recorded in the account: a broadcast declared live that
+        # waits for its streams looks like one declared pending.
+        doc.comments.append(
+            "status: pending as in the account. If this broadcast was declared status: live with "
+            "policy.go_live: when_on_air (not recorded in the account), it is waiting for its "
+            "streams to go on air: write both back, or it stays pending"
+        )
     spec["streams"] = refs
     doc.value["spec"] = spec
     _validate(doc, BroadcastDoc)
     return doc
 
 
-def _fields(
-    obj: Mapping[str, Any], key: str, names: tuple[str, ...], comments: list[str]
-) -> dict[str, Any]:
+def _fields(obj: Mapping[str, Any], doc: _Doc, names: tuple[str, ...]) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     name = obj.get("name")
-    if isinstance(name, str) and name and name != key:
-        spec["name"] = _safe(name, key, "name", comments)
+    if isinstance(name, str) and name and name != doc.value["name"]:
+        spec["name"] = _safe(name, doc, ("name",))
     for field_name in names:
         value = obj.get(field_name)
         if value is None:
             continue  # null: the server's default; leaving it out keeps it (no diff either way)
-        spec[field_name] = _safe(value, key, field_name, comments)
+        spec[field_name] = _safe(value, doc, (field_name,))
     return spec
 
 
-def _safe(value: Any, key: str, field_name: str, comments: list[str]) -> Any:
-    """A string that carries a secret (credentials in a pull URL, a token parameter) becomes a
-    ${VAR} reference: the export is printed and committed, the secret must not be."""
+def _safe(value: Any, doc: _Doc, loc: tuple[str | int, ...]) -> Any:
+    """`value` with every string that carries a secret (credentials in a URL, a token parameter),
+    nested ones too, replaced by a ${VAR} reference: the export is printed and committed, the
+    secret must not be."""
+    if isinstance(value, dict):
+        return {k: _safe(v, doc, (*loc, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_safe(v, doc, (*loc, i)) for i, v in enumerate(value)]
     if not isinstance(value, str) or redact_text(value) == value:
         return value
-    var = re.sub(r"[^A-Z0-9]+", "_", f"{key}_{field_name}".upper()).strip("_")
-    comments.append(f"{field_name} holds a secret: set {var} in the environment before applying")
-    return f"${{{var}}}"
+    words = "_".join(str(part) for part in (doc.value["name"], *loc))
+    var = base = re.sub(r"[^A-Z0-9]+", "_", words.upper()).strip("_")
+    if var[:1].isdigit():
+        var = base = f"_{var}"  # a variable name does not start with a digit (key `1cam`)
+    n = 2
+    while var in doc.variables:
+        var, n = f"{base}_{n}", n + 1
+    doc.variables.add(var)
+    doc.comments.append(
+        f"{format_loc(loc)} holds a secret: set {var} in the environment before applying"
+    )
+    return _EnvReference(f"${{{var}}}")
+
+
+def _as_written(value: Any) -> Any:
+    """`value` as the manifest text must hold it: every string but our own references made
+    literal (`${X}` in the account is text, not a variable). Mapping keys are never
+    substituted by the loader, so they stay as they are."""
+    if isinstance(value, _EnvReference):
+        return str(value)
+    if isinstance(value, str):
+        return literal(value)
+    if isinstance(value, dict):
+        return {k: _as_written(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_written(v) for v in value]
+    return value
 
 
 def _validate(doc: _Doc, model: type[StreamDoc] | type[BroadcastDoc]) -> None:
@@ -239,19 +291,29 @@ def _uses_reserved_key(raw: str | None) -> bool:
     return isinstance(value, dict) and RESERVED_KEY in value
 
 
-def _render(set_name: str, docs: list[_Doc], skipped: list[str]) -> str:
-    streams = sum(1 for d in docs if d.value["kind"] == "Stream")
+def _counts(docs: list[_Doc], *, adopted: bool) -> str:
+    """'N stream(s) and M broadcast(s)' among the documents with (or without) `adopt:`."""
+    kinds = [d.value["kind"] for d in docs if ("adopt" in d.value) is adopted]
+    return f"{kinds.count('Stream')} stream(s) and {kinds.count('Broadcast')} broadcast(s)"
+
+
+def _render(set_name: str, docs: list[_Doc], skipped: list[str], include_unowned: bool) -> str:
     header = [
-        f"Exported by reconciler: {streams} stream(s) and {len(docs) - streams} broadcast(s) "
-        f"of set '{set_name}'.",
+        f"Exported by reconciler: {_counts(docs, adopted=False)} of set '{set_name}'"
+        + (
+            f", and {_counts(docs, adopted=True)} outside the set (as `adopt:` documents)."
+            if include_unowned
+            else "."
+        ),
         "Server-set fields (id, token, push and playback URLs, live state, timestamps) are left "
         "out;",
         "`adopt:` documents take existing objects over explicitly on the next apply.",
     ]
     header += [f"skipped: {line}" for line in skipped]
     # Comments quote names from the account, and values are the account's: both made inert.
-    settings = yaml_text({"kind": "Settings", "name": set_name})
+    settings = yaml_text(_as_written({"kind": "Settings", "name": set_name}))
     parts = ["".join(yaml_comment(line) for line in header) + settings]
     for doc in sorted(docs, key=lambda d: d.sort):
-        parts.append("".join(yaml_comment(c) for c in doc.comments) + yaml_text(doc.value))
+        text = yaml_text(_as_written(doc.value))
+        parts.append("".join(yaml_comment(c) for c in doc.comments) + text)
     return "---\n".join(parts)

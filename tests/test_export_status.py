@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import yaml
 
 from reconciler.export import export_manifests, unique_key
+from reconciler.manifest.loader import load_manifests
 from reconciler.model.live import LiveVideo
 from reconciler.model.marker import LOCK_KEY
+from reconciler.plan.compute import compute_plan
 from reconciler.status import collect_status, region_of, render_status
 from tests.safety.safety_factories import (
     desired_state,
@@ -191,3 +194,44 @@ def test_an_unowned_stream_whose_own_json_uses_the_reserved_key_is_skipped() -> 
         "# skipped: stream 7 ('legacy') is not exported: its own client_entity_data uses the key "
         "'reconciler' that holds our marker" in text
     )
+
+
+def test_a_secret_anywhere_becomes_a_reference_the_loader_reads(tmp_path: Path) -> None:
+    live = live_state(
+        [
+            live_stream(
+                1,
+                "cam",
+                key="1cam",  # a key may start with a digit; a variable name may not
+                pull=True,
+                uri="rtmp://u:p4ssword@origin/x",
+                user_data={"backup": ["rtmp://u:s3cret@b/x", {"u-rl": "https://h/?token=t0k"}]},
+            )
+        ]
+    )
+    text = export_manifests(live, set_name="prod")
+    assert "p4ssword" not in text and "s3cret" not in text and "t0k" not in text
+    assert docs(text)[1]["spec"] == {  # type: ignore[index]
+        "name": "cam",
+        "active": False,
+        "pull": True,
+        "uri": "${_1CAM_URI}",
+        "client_entity_data": {
+            "backup": [
+                "${_1CAM_CLIENT_ENTITY_DATA_BACKUP_0}",
+                {"u-rl": "${_1CAM_CLIENT_ENTITY_DATA_BACKUP_1_U_RL}"},
+            ]
+        },
+    }
+    assert (
+        "# client_entity_data.backup[1].u-rl holds a secret: set "
+        "_1CAM_CLIENT_ENTITY_DATA_BACKUP_1_U_RL in the environment before applying\n" in text
+    )
+    (tmp_path / "e.yaml").write_text(text)
+    env = {
+        "_1CAM_URI": "rtmp://u:p4ssword@origin/x",
+        "_1CAM_CLIENT_ENTITY_DATA_BACKUP_0": "rtmp://u:s3cret@b/x",
+        "_1CAM_CLIENT_ENTITY_DATA_BACKUP_1_U_RL": "https://h/?token=t0k",
+    }
+    desired = load_manifests([tmp_path / "e.yaml"], environ=env)
+    assert compute_plan(desired, live).is_empty

@@ -26,6 +26,7 @@ from reconciler.cli.account import ConnectionOptions, open_account, rate_note
 from reconciler.cli.logs import LogFormat, RunEvents, configure_logging
 from reconciler.cli.options import (
     AccountOptions,
+    FiniteFloatRange,
     account_options,
     connection_options,
     lock_options,
@@ -303,7 +304,7 @@ def plan(
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (needed off a terminal).")
 @click.option(
     "--lock-wait",
-    type=click.FloatRange(0),
+    type=FiniteFloatRange(0),
     default=0.0,
     show_default=True,
     metavar="SECONDS",

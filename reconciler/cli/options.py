@@ -6,6 +6,7 @@ keyword arguments. Knows click; every decision lives in the library.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -61,6 +62,28 @@ class AccountOptions:
 
 
 DROP_GRACE_MAX = 3600.0  # seconds; longer is a typo (and would hold every handover for hours)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange that refuses `nan` and `inf`, for every fractional flag: click's own
+    range lets NaN through (every comparison with it is false), and it crashed what used it."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number{self._bounds()}.", param, ctx)
+        return super().convert(number, param, ctx)
+
+    def _bounds(self) -> str:
+        """As click writes them: ` in the range 0<=x<=100`, ` in the range x>=0`."""
+        low, high = ("<" if self.min_open else "<="), ("<" if self.max_open else "<=")
+        if self.min is None:
+            return "" if self.max is None else f" in the range x{high}{self.max:g}"
+        if self.max is None:
+            return f" in the range x{low.replace('<', '>')}{self.min:g}"
+        return f" in the range {self.min:g}{low}x{high}{self.max:g}"
 
 
 def _gathered(names: list[str], param: str, build: Callable[[dict[str, Any]], Any]) -> Decorator:
@@ -119,7 +142,7 @@ def _connection_flags() -> list[Decorator]:
         ),
         click.option(
             "--timeout",
-            type=click.FloatRange(0, TIMEOUT_MAX, min_open=True),
+            type=FiniteFloatRange(0, TIMEOUT_MAX, min_open=True),
             help="Seconds for a whole request (connect, send, the full answer). "
             f"Env: RECONCILER_TIMEOUT; default {_DEFAULTS.timeout:g}.",
         ),
@@ -171,12 +194,12 @@ def account_options(f: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--max-deletion-percent",
-                type=click.FloatRange(0, 100),
+                type=FiniteFloatRange(0, 100),
                 help="Deletions per kind and run, as a percentage of the owned objects (cap).",
             ),
             click.option(
                 "--drop-grace",
-                type=click.FloatRange(0, DROP_GRACE_MAX),
+                type=FiniteFloatRange(0, DROP_GRACE_MAX),
                 metavar="SECONDS",
                 help="A stream whose encoder dropped less than this long ago counts as on air "
                 "for the live-safety rule (a drop that short is an interruption, not the end of "
@@ -200,7 +223,7 @@ def lock_options(ttl_help: str, owner_help: str) -> Decorator:
     run lock, watch's lease): one range, one default, one environment variable."""
     ttl = click.option(
         "--lock-ttl",
-        type=click.FloatRange(MIN_TTL, MAX_TTL),
+        type=FiniteFloatRange(MIN_TTL, MAX_TTL),
         default=float(DEFAULT_TTL),
         show_default=True,
         metavar="SECONDS",

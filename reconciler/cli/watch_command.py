@@ -14,6 +14,7 @@ from reconciler.cli.account import open_account
 from reconciler.cli.logs import ENV_LOG, LOGGER, LogFormat, configure_logging
 from reconciler.cli.options import (
     AccountOptions,
+    FiniteFloatRange,
     account_options,
     lock_options,
     log_format_option,
@@ -42,7 +43,7 @@ MIN_TOKEN = 16  # characters: the URL's only protection must not be guessable
 )
 @click.option(
     "--resync",
-    type=click.FloatRange(1),
+    type=FiniteFloatRange(1),
     default=300.0,
     show_default=True,
     metavar="SECONDS",
@@ -60,7 +61,7 @@ MIN_TOKEN = 16  # characters: the URL's only protection must not be guessable
 )
 @click.option(
     "--poll",
-    type=click.FloatRange(0.1),
+    type=FiniteFloatRange(0.1),
     default=2.0,
     show_default=True,
     metavar="SECONDS",

@@ -27,6 +27,13 @@ class FromEnv(str):
     __slots__ = ()
 
 
+def literal(text: str) -> str:
+    """The text that `substitute` reads back as exactly `text`: every `${` is written `$${`.
+
+    A run of `$` before `{` gains one `$`, and only its last two are read as the escape."""
+    return text.replace("${", "$${")
+
+
 def substitute(
     value: Any,
     environ: Mapping[str, str],

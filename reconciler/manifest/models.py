@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from reconciler.model.marker import LOCK_KEY, RESERVED_KEY
+from reconciler.model.marker import LOCK_KEY, MAX_ENTITY_DEPTH, RESERVED_KEY, json_nesting
 
 KEY_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
 KEY_RE = re.compile(KEY_PATTERN)
@@ -147,12 +147,18 @@ class StreamSpec(_Model):
                     "rename it"
                 )
         try:
-            json.dumps(value, allow_nan=False)
+            text = json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"must be plain JSON (strings, numbers, booleans, null, lists, mappings): {exc}; "
                 "quote dates and other special values"
             ) from None
+        depth = json_nesting(text)  # as stored: the user's keys sit beside the marker
+        if depth > MAX_ENTITY_DEPTH:
+            raise ValueError(
+                f"nested {depth} levels deep (the mapping is the first); at most "
+                f"{MAX_ENTITY_DEPTH} levels are read back as managed: flatten it"
+            )
         return value
 
 

@@ -230,9 +230,7 @@ def _compose(
         builder.lost += 1
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
-        what = exc.problem or "invalid YAML"
-        context = f" ({exc.context})" if exc.context else ""
-        problems.append(Problem(path, line, "", f"YAML syntax error: {what}{context}"))
+        problems.append(Problem(path, line, "", f"YAML syntax error: {_syntax_error(exc)}"))
         return mark.line if mark is not None else None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow (control codes)
         builder.lost += 1
@@ -245,6 +243,18 @@ def _compose(
         builder.lost += 1
         problems.append(Problem(path, 0, "", f"YAML error: {exc}"))
     return None
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError) -> str:
+    """The problem, and what YAML was reading with where that starts when it is another line: an
+    unterminated quote is found at the end of the file, and opens at the context mark."""
+    what = exc.problem or "invalid YAML"
+    if not exc.context:
+        return what
+    start, found = exc.context_mark, exc.problem_mark
+    if start is None or (found is not None and found.line == start.line):
+        return f"{what} ({exc.context})"
+    return f"{what} ({exc.context} that starts at line {start.line + 1}, column {start.column + 1})"
 
 
 def _next_document(lines: list[str], failed_at: int, start: int) -> int | None:

@@ -15,13 +15,19 @@ from functools import cached_property
 from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
-from reconciler.model.marker import LOCK_KEY, EntityData, Marker, decode_entity_data
+from reconciler.model.marker import (
+    LOCK_KEY,
+    MAX_ENTITY_DEPTH,
+    EntityData,
+    Marker,
+    decode_entity_data,
+    json_nesting,
+)
 
 Json = dict[str, Any]
 ENTITY = "client_entity_data"
 # Changing one moves or cuts the encoder off (the live-safety table: reconciler.safety.guards).
 INGEST_FIELDS = ("transcoding_region", "pull", "uri", "srt_passphrase")
-MAX_ENTITY_DEPTH = 64  # deeper JSON in client_entity_data is not ours, and not walked further
 _NO_ENTITY = EntityData(marker=None, user_data=None, raw=None)
 
 
@@ -44,7 +50,10 @@ def _entity(value: Any) -> tuple[EntityData, str | None]:
     if not isinstance(value, str):
         kind = "a number" if isinstance(value, int | float) else f"a JSON {type(value).__name__}"
         return _NO_ENTITY, f"its client_entity_data is {kind}, not text"
-    if value.count("[") + value.count("{") > MAX_ENTITY_DEPTH and _too_deep(value):
+    if (
+        value.count("[") + value.count("{") > MAX_ENTITY_DEPTH
+        and json_nesting(value) > MAX_ENTITY_DEPTH
+    ):
         return (
             EntityData(marker=None, user_data=None, raw=value),
             f"its client_entity_data is nested deeper than {MAX_ENTITY_DEPTH} levels",
@@ -55,28 +64,6 @@ def _entity(value: Any) -> tuple[EntityData, str | None]:
 def marker_in(value: Any) -> Marker | None:
     """Our marker (of any set) in a `client_entity_data` value, or None."""
     return _entity(value)[0].marker
-
-
-def _too_deep(text: str) -> bool:
-    """Bracket nesting outside JSON strings, without recursion (a cheap pre-check is done)."""
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > MAX_ENTITY_DEPTH:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
 
 
 def _text_problem(value: Any) -> str | None:

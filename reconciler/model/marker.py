@@ -20,6 +20,9 @@ LOCK_KEY = (
     "reconciler-lock"  # marker of the lock stream (see reconciler.lock.lease); never a resource
 )
 MAX_ENTITY_DATA = 4096  # API limit of client_entity_data, in characters
+# Deeper JSON in client_entity_data is not read as anybody's (model/live.py) and not walked
+# further; the manifest refuses a deeper mapping (the mapping itself is level 1, as stored).
+MAX_ENTITY_DEPTH = 64
 # What a stream released by deletion policy orphan keeps under the reserved key instead of our
 # marker: `{"released_by": <set name>}`. Nobody owns such a stream (it is no marker), but no
 # Cleanup ever selects it: a set let it go on purpose, and a person keeps it now.
@@ -219,6 +222,29 @@ def _texts(value: Any) -> dict[str, str]:
 
 def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def json_nesting(text: str) -> int:
+    """The deepest bracket nesting of JSON text, outside strings, without recursion
+    (`{"a": [1]}` is 2)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def encode_entity_data(

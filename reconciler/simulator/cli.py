@@ -5,10 +5,12 @@ The project's CLI loads this group only when `reconciler simulator ...` is asked
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,6 +19,28 @@ from reconciler.simulator.core import Simulator
 from reconciler.simulator.server import DEFAULT_IDLE_TIMEOUT, start_server
 
 DEFAULT_KEY = "sim-key"
+
+
+class _FiniteRange(click.FloatRange):
+    """click's FloatRange refusing `nan` and `inf` (its range lets NaN through). The project's CLI
+    has the same type (cli/options.py FiniteFloatRange); the simulator imports none of it."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number{self._bounds()}.", param, ctx)
+        return super().convert(number, param, ctx)
+
+    def _bounds(self) -> str:
+        """As click writes them: ` in the range 0<=x<=1`, ` in the range x>0`."""
+        low, high = ("<" if self.min_open else "<="), ("<" if self.max_open else "<=")
+        if self.min is None:
+            return ""  # every flag here has a lower bound
+        if self.max is None:
+            return f" in the range x{low.replace('<', '>')}{self.min:g}"
+        return f" in the range {self.min:g}{low}x{high}{self.max:g}"
 
 
 @click.group()
@@ -67,22 +91,22 @@ def simulator() -> None:
     is_flag=True,
     help="Answer broadcast creates with an empty 200 body, as the official spec.",
 )
-@click.option("--latency-ms", default=0.0, type=click.FloatRange(0), help="Fault: added latency.")
+@click.option("--latency-ms", default=0.0, type=_FiniteRange(0), help="Fault: added latency.")
 @click.option(
     "--error-rate",
     default=0.0,
-    type=click.FloatRange(0, 1),
+    type=_FiniteRange(0, 1),
     help="Fault: share of API requests answered 5xx (no side effects).",
 )
 @click.option(
     "--rate-limit-rps",
-    type=click.FloatRange(0, min_open=True),
+    type=_FiniteRange(0, min_open=True),
     help="Fault: token-bucket rate limit; 429 with Retry-After past it.",
 )
 @click.option(
     "--drop-create-rate",
     default=0.0,
-    type=click.FloatRange(0, 1),
+    type=_FiniteRange(0, 1),
     help="Fault: share of creates that commit, then close the connection unanswered.",
 )
 @click.option("--seed", type=int, help="Seed of the fault dice (reproducible runs).")
@@ -90,7 +114,7 @@ def simulator() -> None:
     "--idle-timeout",
     default=DEFAULT_IDLE_TIMEOUT,
     show_default=True,
-    type=click.FloatRange(0, 3600, min_open=True),
+    type=_FiniteRange(0, 3600, min_open=True),
     metavar="SECONDS",
     help="Close a connection idle this long (each open connection holds a thread).",
 )

@@ -437,7 +437,7 @@ def test_yaml_syntax_error_keeps_earlier_documents_and_other_files(write: Write)
         load("a.yaml", "b.yaml")
     assert [str(p) for p in caught.value.problems] == [
         "a.yaml:7: YAML syntax error: did not find expected ',' or '}' (while parsing a flow "
-        "mapping)",
+        "mapping that starts at line 6, column 7)",
         "b.yaml:5: YAML syntax error: mapping values are not allowed in this context",
     ]
 

@@ -42,7 +42,7 @@ def test_problems_across_files_name_the_line_of_their_field(write: Write) -> Non
         "a.yaml:14: spec.recording: recording: false contradicts auto_record: true (the platform "
         "records whenever the encoder connects); drop one of them",
         "b.yaml:4: YAML syntax error: did not find expected ',' or '}' (while parsing a flow "
-        "mapping)",
+        "mapping that starts at line 3, column 7)",
         "b.yaml:12: spec.streams[2]: stream 'cam' is listed twice; remove one",
         "b.yaml:15: name: duplicate Stream 'cam' (first declared at a.yaml:4); keys are unique "
         "per kind",

@@ -33,6 +33,21 @@ def test_not_utf8_names_the_line_and_column_of_the_first_bad_byte(
     )
 
 
+def test_an_unterminated_quote_names_the_line_where_it_opens(
+    reconcile: Invoke, workdir: Path
+) -> None:
+    # pyyaml finds the problem at the end of the file; its context mark is where the quote opens
+    (workdir / "m.yaml").write_text(
+        'kind: Stream\nname: cam\nspec:\n  name: "Studio A\n  active: true\n  pull: false\n'
+    )
+    result = reconcile("validate", "m.yaml")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        "m.yaml:7: YAML syntax error: found unexpected end of stream (while scanning a quoted "
+        "scalar that starts at line 4, column 9)\n1 problem found\n"
+    )
+
+
 def test_a_character_yaml_refuses_is_named_by_line_and_column(errors: Errors) -> None:
     assert errors("kind: Stream\nname: cam\nspec:\n  name: 'bell \x07'\n") == [
         "m.yaml:7:15: U+0007 is not allowed in YAML (control characters are not allowed); remove it"
@@ -46,7 +61,7 @@ def test_documents_after_a_syntax_error_are_still_checked(errors: Errors) -> Non
         "---\nkind: Stream\nname: b\n"
     ) == [
         "m.yaml:7: YAML syntax error: did not find expected ',' or '}' (while parsing a flow "
-        "mapping)",
+        "mapping that starts at line 6, column 7)",
         "m.yaml:11: spec.activ: unknown field; did you mean 'active'?",
         "m.yaml:14: name: duplicate Stream 'b' (first declared at m.yaml:8); keys are unique "
         "per kind",
