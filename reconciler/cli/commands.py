@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import click
 
@@ -35,8 +35,14 @@ from reconciler.cli.options import (
     split_paths,
 )
 from reconciler.cli.watch_command import watch
-from reconciler.errors import ConfigError, ManifestError, PlanError, ReconcilerError
-from reconciler.model.changes import ChangeResult, Plan
+from reconciler.errors import (
+    ConfigError,
+    ManifestError,
+    PlanError,
+    ReconcilerError,
+    StoppedMidApply,
+)
+from reconciler.model.changes import ChangeResult, Plan, Report
 from reconciler.redact import redact_registered
 from reconciler.render.formats import Format, plan_json, render_plan, render_report, report_json
 from reconciler.render.inert import escape_controls, json_text, terminal_line
@@ -358,33 +364,45 @@ def apply(
                 _announce_replan(fresh, fmt, events, asking=not yes and bool(fresh.pending))
                 return yes or not fresh.pending or _confirm(again=True)
 
-            run = apply_desired(
-                desired,
-                account.api,
-                shown,
-                run_options,
-                lock=lock,
-                workers=account.settings.concurrency,
-                on_start=on_start,
-                on_result=on_result,
-                live=live,  # the read the plan shown came from: spares the lock a sweep
-                # ...unless a person approved it: the time they took, anyone may have written.
-                reread=not yes,
-                stop=click.get_current_context().meta.get(STOP_EVENT),
-            )
+            try:
+                run = apply_desired(
+                    desired,
+                    account.api,
+                    shown,
+                    run_options,
+                    lock=lock,
+                    workers=account.settings.concurrency,
+                    on_start=on_start,
+                    on_result=on_result,
+                    live=live,  # the read the plan shown came from: spares the lock a sweep
+                    # ...unless a person approved it: in that time anyone may have written.
+                    reread=not yes,
+                    stop=click.get_current_context().meta.get(STOP_EVENT),
+                )
+            except StoppedMidApply as stopped:  # what the changes in flight did, then the exit
+                progress.close()
+                _print_report(shown, cast(Report, stopped.report), fmt, events)
+                raise
             progress.close()
         if run.cancelled:
             _cancelled()
-        events.plan = run.plan
-        events.finished(run.report)
-        if fmt is Format.JSON:
-            value = report_json(run.report)
-            _out(json_text({"plan": plan_json(run.plan), **value}))
-        elif shown.pending or run.report.results:
-            click.echo("")
-            _out(render_report(run.report, fmt, color=_color()))
+        _print_report(run.plan, run.report, fmt, events, quiet=not shown.pending)
         _note_rate(account.stats(), events)
         _exit(run.report.exit_code)
+
+
+def _print_report(
+    plan: Plan, report: Report, fmt: Format, events: RunEvents, *, quiet: bool = False
+) -> None:
+    """The report of what ran (JSON: the one document, with the plan); nothing more in text
+    when nothing was pending and nothing ran (`quiet`)."""
+    events.plan = plan
+    events.finished(report)
+    if fmt is Format.JSON:
+        _out(json_text({"plan": plan_json(plan), **report_json(report)}))
+    elif not quiet or report.results:
+        click.echo("")
+        _out(render_report(report, fmt, color=_color()))
 
 
 def _note_rate(stats: ClientStats, events: RunEvents) -> None:
