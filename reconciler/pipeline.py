@@ -275,6 +275,8 @@ def apply_desired(
         )
         if guard.refused:
             report = replace(report, stopped=guard.refused)
+    if held.removed and not report.stopped:  # learnt at the release, on the way out
+        report = replace(report, lock_removed=True)
     return ApplyRun(plan=plan, report=report, replanned=replanned)
 
 

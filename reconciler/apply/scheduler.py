@@ -103,8 +103,8 @@ def apply_plan(
         for index in range(len(plan.changes)):
             if index not in results:
                 finish(index, run.skipped(index, "the run was interrupted"))
-        report = Report(results=tuple(results[i] for i in range(len(plan.changes))))
-        raise StoppedMidApply(run.interrupted, report)
+        done = tuple(results[i] for i in range(len(plan.changes)))
+        raise StoppedMidApply(run.interrupted, Report(done, stopped="the run was interrupted"))
     return Report(results=tuple(results[i] for i in range(len(plan.changes))))
 
 

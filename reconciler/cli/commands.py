@@ -567,8 +567,9 @@ def unlock(
     Only when no apply of the set is running: a live holder would then write beside another run.
     Exit 0 removed (or there was none), 1 error.
     """
+    from reconciler.api.platformtime import platform_now
     from reconciler.lock.lease import break_lock, find_locks
-    from reconciler.lock.record import format_time
+    from reconciler.lock.record import format_time, has_expired
 
     paths, connection = split_paths(connection, paths, required=False)
     set_name = _set_name("unlock", set_name, paths)
@@ -577,6 +578,7 @@ def unlock(
         if not held:
             click.echo(f"manifest set '{terminal_line(set_name)}' is not locked")
             return
+        now = platform_now(account.api).timestamp()
         for record in held:
             until = format_time(record.expires_at)
             # The owner is text from the account: anyone with API access can write it.
@@ -586,6 +588,12 @@ def unlock(
                     f"(stream id {record.stream_id})"
                 )
             )
+            if not has_expired(record.expires_at, now):
+                click.echo(
+                    "Warning: this lock has not expired: if its run is still applying, it "
+                    "goes on writing beside the next run until it notices, and then exits 1",
+                    err=True,
+                )
         if not yes:
             if not stdin_is_terminal():
                 raise ConfigError("refusing to unlock without --yes when not on a terminal")

@@ -393,6 +393,7 @@ class Lock:
         self._monotonic = monotonic
         self._last_progress = monotonic()
         self._asking = False  # see asking()
+        self.removed = False  # release found the lock stream gone (`reconciler unlock`)
         self._confirmed_at = monotonic()  # the account last said the lock is ours (see confirm)
         self._mutex = threading.Lock()
         self._released = False
@@ -499,7 +500,8 @@ class Lock:
                 try:
                     self._api.update_stream(self.stream_id, trail)
                     return
-                except NotFoundError:
+                except NotFoundError:  # removed while held: say so, the run may not be alone
+                    self.removed = True
                     return
                 except (ServerError, RateLimited, Unreachable) as exc:
                     failure = exc

@@ -135,6 +135,9 @@ class ChangeResult:
 class Report:
     results: tuple[ChangeResult, ...]
     stopped: str = ""  # why the run stopped starting changes (the lock was lost), or ""
+    # The lock was gone when the run released it (`reconciler unlock` while it ran): another
+    # run may have written beside it, unseen by the heartbeat (it looks every third of the ttl).
+    lock_removed: bool = False
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
@@ -146,7 +149,7 @@ class Report:
 
         A skipped change has a failed or held change upstream, or the run stopped early.
         """
-        if self.count(Outcome.FAILED) or self.stopped:
+        if self.count(Outcome.FAILED) or self.stopped or self.lock_removed:
             return 1
         if self.count(Outcome.HELD) or self.count(Outcome.SKIPPED):
             return 3

@@ -173,6 +173,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "results": [result_json(r) for r in report.results],
         "summary": report_summary(report),
         "exit_code": report.exit_code,
+        **({"lock_removed": True} if report.lock_removed else {}),
     }
     result: dict[str, Any] = redact_value(value)
     return result

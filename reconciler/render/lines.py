@@ -29,6 +29,10 @@ SYMBOL |= {**dict.fromkeys(DELETES, "-"), **dict.fromkeys(ACTIONS, ">")}
 COLOR = {"+": "green", "~": "yellow", "-": "red", ">": "cyan", "!": "magenta"}
 ENTITY = "client_entity_data"  # a create shows its user's part; our marker is noise (in JSON)
 MARKER_PATH = f"/{ENTITY}/{RESERVED_KEY}"
+LOCK_REMOVED = (
+    "The apply lock was removed while this run held it (reconciler unlock?): another run may "
+    "have written beside it; run plan to see where the account stands."
+)
 MARKER_WORDS = {
     "add": "written",
     "remove": "removed",
@@ -73,6 +77,8 @@ def report_summary_line(report: Report) -> str:
     )
     if report.stopped:
         return f"{line} Stopped early: {report.stopped}. The next run does the rest."
+    if report.lock_removed:
+        return f"{line} {LOCK_REMOVED}"
     if report.exit_code == 0:
         return f"{line} The account matches the manifests."
     if report.exit_code == 3:

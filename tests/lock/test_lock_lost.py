@@ -156,3 +156,53 @@ def test_a_hung_request_stops_the_refresh_so_another_run_can_take_the_set(
     )
     assert stream_creates(sim.requests()) == ["cam-00", "cam-01"]
     assert lock_streams(api) == []
+
+
+def test_a_lock_removed_and_noticed_only_at_the_release_still_exits_1(
+    sim: Any, api: Any, tmp_path: Path
+) -> None:
+    """`reconciler unlock --yes` while a short apply runs (the heartbeat comes every third of the
+    ttl, 40 s by default: it never looked): the run wrote all it had, and another run may have
+    written beside it since the removal; it exited 0 saying the account matches. The release
+    finds the lock gone: exit 1, and the report says why."""
+    invoke = Invoke(sim)
+    path = write_streams(tmp_path, 5)
+    removed: list[int] = []
+
+    class UnlockedAfterTheFirstCreate(httpx.BaseTransport):
+        def __init__(self) -> None:
+            self.inner = sim.transport()
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = self.inner.handle_request(request)
+            if not removed and request.method == "POST" and b"cam-" in request.content:
+                (lock,) = lock_streams(api)
+                api.delete_stream(int(lock["id"]))
+                removed.append(int(lock["id"]))
+            return response
+
+    invoke.transport = UnlockedAfterTheFirstCreate()
+    result = invoke("apply", "--yes", "--concurrency", "1", path)
+    assert removed
+    assert result.exit_code == 1, result.output
+    assert result.stdout.endswith(
+        "Apply: 5 done, 0 failed, 0 skipped, 0 held. The apply lock was removed while this run "
+        "held it (reconciler unlock?): another run may have written beside it; run plan to see "
+        "where the account stands.\n"
+    )
+    after = invoke("plan", "--detailed-exitcode", path)
+    assert after.exit_code == 0, after.output
+
+
+def test_unlock_of_a_lock_that_has_not_expired_warns(sim: Any, api: Any, tmp_path: Path) -> None:
+    invoke = Invoke(sim)
+    path = write_streams(tmp_path, 1)
+    holder = acquire_lock(api, SET, owner="a running apply")
+    result = invoke("unlock", "--yes", path)
+    assert result.exit_code == 0, result.output
+    assert (
+        "Warning: this lock has not expired: if its run is still applying, it goes on writing "
+        "beside the next run until it notices, and then exits 1"
+    ) in result.stderr
+    assert f"removed 1 lock of '{SET}'" in result.stdout
+    holder.stop_heartbeat()
