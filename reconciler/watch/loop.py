@@ -126,6 +126,10 @@ class Watcher:
             leading = self.leadership.ensure(desired.settings.set_name)
         except ReconcilerError as error:
             self._failed("taking the lease", error)  # counted as no reconcile
+            # The lease may have been lost on the way (then released): say so, and a later
+            # take starts with a full resync like any new leader.
+            self._was_leading = self.leadership.leading
+            self.metrics.leader.set(1 if self._was_leading else 0)
             return False
         if leading and not self._was_leading:
             self.full_due = 0.0  # a new leader trusts nothing it has not read

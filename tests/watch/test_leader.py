@@ -4,13 +4,21 @@ beside a manual apply that had taken the freed lock)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from reconciler.api.client import ClientSettings, StreamingClient
+from reconciler.api.transport import ClientStats
 from reconciler.lock.lease import break_lock
+from reconciler.simulator import Faults
 from reconciler.watch import leader as leader_module
 from reconciler.watch.leader import Leadership
+from reconciler.watch.loop import WatchConfig, Watcher
+from reconciler.watch.metrics import WatchMetrics
+from reconciler.watch.queue import HintQueue
+from tests.conftest import API_KEY
 
 
 def test_a_removed_lease_refuses_the_next_write(
@@ -42,3 +50,35 @@ def test_a_lease_confirmed_moments_ago_costs_no_request(api: Any, sim: Any) -> N
         assert leader.write_refusal() is None
     assert sim.requests() == []
     leader.release()
+
+
+def test_a_lease_lost_while_the_api_fails_is_not_reported_as_leading(
+    sim: Any, api: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease expired or was removed and the API fails as watch tries to take it again:
+    /readyz said follower, /metrics still said `reconciler_watch_leader 1.0`."""
+    path = tmp_path / "set.yaml"
+    path.write_text("kind: Settings\nname: prod\n---\nkind: Stream\nname: cam\n")
+    client = StreamingClient(
+        "http://simulator.invalid",
+        API_KEY,
+        transport=sim.transport(),
+        settings=ClientSettings(rate_limit=None, retries=0, backoff_base=0.0),
+    )
+    try:
+        metrics = WatchMetrics(ClientStats)
+        leader = Leadership(client, "test", 60.0, retry=0.0)
+        watcher = Watcher(client, WatchConfig(paths=[str(path)]), leader, HintQueue(16), metrics)
+        watcher.step()  # takes the lease, runs the full resync
+        assert "reconciler_watch_leader 1.0" in metrics.render().decode()
+        monkeypatch.setattr(leader_module, "CONFIRM_AGE", 0.0)
+        break_lock(api, "prod")
+        assert leader.write_refusal() is not None  # found lost
+        sim.set_faults(Faults(error_rate=1.0))  # and the API is down as it tries again
+        watcher.step()
+        assert "reconciler_watch_leader 0.0" in metrics.render().decode()
+        assert watcher.degraded is not None and "taking the lease" in watcher.degraded
+    finally:
+        sim.set_faults(Faults())
+        leader.release()
+        client.close()
