@@ -109,8 +109,8 @@ def apply_plan(
 
 
 UNKNOWN_AFTER_SIGNAL = (
-    "the outcome is unknown (no answer) and the run was interrupted before looking it up; "
-    "the next run finds it or creates it"
+    "the outcome is unknown: the run was interrupted before it was known; the next run finds "
+    "what was written"
 )
 
 
@@ -132,7 +132,7 @@ class _Stage:
         self.results = results
         self.finish = finish
         self.done: queue.SimpleQueue[tuple[int, ChangeResult | Sought]] = queue.SimpleQueue()
-        self.running = 0
+        self.in_flight: set[int] = set()  # submitted, no outcome back yet
         self.blocked: dict[int, int] = {}  # index -> its dependencies in this stage still open
         self.dependents: dict[int, list[int]] = defaultdict(list)
         self.lookup: StageLookup  # set by run_all, before any change starts
@@ -159,31 +159,22 @@ class _Stage:
             elif (skipped := self._start(index)) is not None:
                 self._settle(index, skipped)
         lost: dict[int, Sought] = {}
-        while True:
-            while self.running:
-                try:
+        try:
+            while True:
+                while self.in_flight:
                     index, outcome = self.done.get()
-                except KeyboardInterrupt as interrupt:
-                    # A signal: the changes in flight finish (those not started skip
-                    # themselves: the guard says stopped) and are reported; a second one
-                    # leaves at once.
-                    if self.run.interrupted is not None:
-                        raise
-                    self.run.interrupted = interrupt
-                    continue
-                self.running -= 1
-                if isinstance(outcome, Sought):
-                    lost[index] = outcome
-                else:
-                    self._settle(index, outcome)
-            if not lost:
-                break
-            if self.run.interrupted is not None:  # no lookup after a signal: the next run's
-                for index in lost:
-                    self._settle(index, self.run.failed(index, UNKNOWN_AFTER_SIGNAL))
-                break
-            self._look_up(lost)  # only now: every lost create of this round is known
-            lost = {}
+                    self.in_flight.discard(index)
+                    if isinstance(outcome, Sought):
+                        lost[index] = outcome
+                    else:
+                        self._settle(index, outcome)
+                if not lost:
+                    break
+                self._look_up(lost)  # only now: every lost create of this round is known
+                lost = {}
+        except KeyboardInterrupt as interrupt:  # wherever the signal finds this thread
+            self._wind_down(interrupt, lost)
+            return
         # Never started: a dependency on a later stage, or a cycle.
         for index in indexes:
             if index not in self.results:
@@ -207,6 +198,30 @@ class _Stage:
         self._submit(index, partial(work, index))
         return None
 
+    def _wind_down(self, interrupt: KeyboardInterrupt, lost: Mapping[int, Sought]) -> None:
+        """A signal (Ctrl-C, SIGTERM): the pool's threads finish the changes they hold (those
+        not started skip themselves: the guard says stopped), and what came back is reported;
+        nothing new starts (apply_plan skips the rest). A second signal leaves at once."""
+        self.run.interrupted = interrupt
+        self.pool.close()  # every task run: every outcome is in the queue now
+        for index in lost:
+            if index not in self.results:
+                self.finish(index, self.run.failed(index, UNKNOWN_AFTER_SIGNAL))
+        while True:
+            try:
+                index, outcome = self.done.get_nowait()
+            except queue.Empty:
+                break
+            self.in_flight.discard(index)
+            if isinstance(outcome, Sought):  # no lookup after a signal: the next run's
+                outcome = self.run.failed(index, UNKNOWN_AFTER_SIGNAL)
+            if index not in self.results:
+                self.finish(index, outcome)
+        for index in sorted(self.in_flight):  # taken off the queue as the signal came
+            if index not in self.results:
+                self.finish(index, self.run.failed(index, UNKNOWN_AFTER_SIGNAL))
+        self.in_flight.clear()
+
     def _settle(self, index: int, result: ChangeResult) -> None:
         """Record a result and start the dependents it unblocks (a loop: chains can be long)."""
         todo = [(index, result)]
@@ -222,7 +237,7 @@ class _Stage:
                         todo.append((dependent, skipped))
 
     def _submit(self, index: int, work: Callable[[], ChangeResult | Sought]) -> None:
-        self.running += 1
+        self.in_flight.add(index)
         self.pool.submit(partial(self._work, index, work))
 
     def _work(self, index: int, work: Callable[[], ChangeResult | Sought]) -> None:
