@@ -194,3 +194,41 @@ def test_a_released_stream_is_exported_and_adopted_like_any_unowned_stream(
     data = entity(api.get_stream(pull["id"]))
     assert data["team"] == "ops" and data["reconciler"] == {"set": "prod", "key": "pull2"}
     converged(cli, sim, path)
+
+
+BARE = (
+    "---\nkind: Stream\nname: bare\npolicy: {deletion: orphan}\nspec: {name: Bare}\n"
+    "---\nkind: Broadcast\nname: bare-show\npolicy: {deletion: orphan}\n"
+    "spec: {name: Bare show, streams: [bare]}\n"
+)
+
+
+def test_a_released_stream_with_no_data_of_its_own_is_exported_with_its_broadcast(
+    sim: Any, api: Any, cli: Any, write: Any
+) -> None:
+    """Released with nothing of the user's beside the release record (client_entity_data is
+    exactly `{"reconciler":{"released_by":"prod"}}`): exported as an `adopt:` document like any
+    unowned stream, and its broadcast with it; applying the export adopts both, converged."""
+    path = write(SETTINGS + OTHER + BARE)
+    assert cli("apply", "--yes", path).exit_code == 0
+    bare = owned(api, "prod")["bare"]
+    (show,) = api.list_broadcasts()
+    path = write(SETTINGS + OTHER)
+    released = cli("apply", "--yes", "--allow-empty-prune", path)
+    assert released.exit_code == 0, released.output
+    assert api.get_stream(bare["id"])["client_entity_data"] == (
+        '{"reconciler":{"released_by":"prod"}}'
+    )
+
+    exported = cli("export", "--include-unowned", path)
+    assert exported.exit_code == 0, exported.output
+    assert "is not exported" not in exported.output
+    assert f"adopt: {bare['id']}" in exported.stdout
+    assert f"adopt: {show['id']}" in exported.stdout
+
+    path = write(exported.stdout)
+    run = cli("apply", "--yes", path)
+    assert run.exit_code == 0, run.output
+    assert entity(api.get_stream(bare["id"]))["reconciler"]["set"] == "prod"
+    assert set(marker_broadcasts(owned(api, "prod")[f"bare-{bare['id']}"]).values()) == {show["id"]}
+    converged(cli, sim, path)
