@@ -53,6 +53,9 @@ class Stage(IntEnum):
     START_RECORDING = 70
     DEACTIVATE_STREAMS = 100
     DELETE_BROADCASTS = 110
+    # A stream released by deletion policy orphan: its marker is the only ownership record of
+    # the broadcasts it records, so it goes once they are deleted or released.
+    RELEASE_STREAMS = 115
     DELETE_STREAMS = 120
     CLEANUP = 130
 
