@@ -45,6 +45,17 @@ class ManifestError(ReconcilerError):
         super().__init__("\n".join(str(p) for p in self.listed))
 
 
+class StoppedMidApply(KeyboardInterrupt):
+    """A signal (Ctrl-C, SIGTERM, SIGHUP) stopped apply once the changes in flight had finished:
+    `report` (a `model.changes.Report`) says what each change did, those never started skipped.
+    `signum` is the signal's."""
+
+    def __init__(self, interrupt: KeyboardInterrupt, report: object) -> None:
+        super().__init__(*interrupt.args)
+        self.report = report
+        self.signum: int = getattr(interrupt, "signum", 2)  # SIGINT unless the handler said
+
+
 class ConfigError(ReconcilerError):
     """Missing credentials, bad flags, unreadable files outside the manifests."""
 

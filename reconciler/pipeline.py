@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from reconciler.api.platformtime import local_now, platform_now
-from reconciler.api.protocol import StreamingAPI
+from reconciler.api.protocol import Json, StreamingAPI
 from reconciler.apply.livecheck import LiveHold
 from reconciler.apply.scheduler import apply_plan
 from reconciler.errors import BadResponse, ConfigError, LockLost, NotFoundError
@@ -220,6 +220,7 @@ def apply_desired(
     on_result: Callable[[ChangeResult], None] | None = None,
     live: LiveState | None = None,
     stop: threading.Event | None = None,
+    reread: bool = False,
 ) -> ApplyRun:
     """Take the set's lock, read and plan again (another run may have changed the account since
     `shown` was computed), apply, release. A plan with nothing pending takes no lock at all.
@@ -233,7 +234,9 @@ def apply_desired(
     itself when the lock proves no apply of the set wrote since it was read
     (`Lock.unchanged_since_read`: the lock's confirmation read only the listing's end);
     otherwise on the streams of the sweep that confirmed the lock (`Lock.streams`, complete and
-    taken after the lock was ours) and the broadcasts swept again. Writes by people are not
+    taken after the lock was ours) and the broadcasts swept again; always so with `reread`
+    (a person took time to approve `shown`: whatever was written meanwhile, by anyone, is in
+    the plan that runs, and differs from `shown` if it matters). Writes by people are not
     what the second read guards against (they can come a second later): each disruptive write
     re-reads its stream right before it is sent, and a create looks its kind up first.
     """
@@ -250,10 +253,13 @@ def apply_desired(
         streams=[s.raw for s in live.streams] if live is not None else None,
     ) as held:
         api = held.watching(api)  # its answers are the progress that keeps the lock refreshed
-        if live is not None and held.unchanged_since_read:
+        if live is not None and held.unchanged_since_read and not reread:
             fresh = live  # read, masked and confirmed complete before the lock
         else:
-            fresh = _read_under(held, api, live, desired.settings.set_name)
+            # The lock's listing is the plan's with its end brought up to date when no apply
+            # wrote since: a person's edits in between need a sweep of their own.
+            listing = api.list_streams() if held.unchanged_since_read else held.streams
+            fresh = _read_under(listing, api, live, desired.settings.set_name)
         plan = plan_for(desired, fresh, api, options)
         replanned = not same_work(plan, shown)
         if on_start is not None:  # also when nothing is left: why nothing of `shown` runs
@@ -279,10 +285,12 @@ def apply_desired(
     return ApplyRun(plan=plan, report=report, replanned=replanned)
 
 
-def _read_under(held: Lock, api: StreamingAPI, live: LiveState | None, set_name: str) -> LiveState:
-    """The account read again under the lock: the streams of the listing that confirmed it,
-    the broadcasts swept anew."""
-    streams = reparse_streams(held.streams, live.streams if live is not None else ())
+def _read_under(
+    listing: Sequence[Json], api: StreamingAPI, live: LiveState | None, set_name: str
+) -> LiveState:
+    """The account read again under the lock: the streams of `listing` (taken once the lock was
+    ours), the broadcasts swept anew."""
+    streams = reparse_streams(listing, live.streams if live is not None else ())
     broadcasts = tuple(map(LiveBroadcast.parse, api.list_broadcasts()))
     fresh = _masked(LiveState(streams=streams, broadcasts=broadcasts))
     confirm_complete(api, fresh, set_name)

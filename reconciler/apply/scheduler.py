@@ -33,7 +33,7 @@ from reconciler.apply.lookup import (
 from reconciler.apply.markers import Json, StreamBook, infer_set_name
 from reconciler.apply.stagemarks import StageMarks
 from reconciler.apply.workers import Workers
-from reconciler.errors import AmbiguousCreate, ReconcilerError
+from reconciler.errors import AmbiguousCreate, ReconcilerError, StoppedMidApply
 from reconciler.model.changes import Action, Change, ChangeResult, Outcome, Plan, Report, Resource
 from reconciler.model.live import LiveState
 from reconciler.model.ownership import ownership_of
@@ -94,9 +94,24 @@ def apply_plan(
         for stage in sorted(by_stage):
             marks.begin(stage, by_stage[stage])
             _Stage(run, pool, results, finish).run_all(by_stage[stage], marks)
+            if run.interrupted is not None:
+                break
             marks.after_stage(stage, results, fail)
-        marks.after_stage(None, results, fail)
+        else:
+            marks.after_stage(None, results, fail)
+    if run.interrupted is not None:
+        for index in range(len(plan.changes)):
+            if index not in results:
+                finish(index, run.skipped(index, "the run was interrupted"))
+        report = Report(results=tuple(results[i] for i in range(len(plan.changes))))
+        raise StoppedMidApply(run.interrupted, report)
     return Report(results=tuple(results[i] for i in range(len(plan.changes))))
+
+
+UNKNOWN_AFTER_SIGNAL = (
+    "the outcome is unknown (no answer) and the run was interrupted before looking it up; "
+    "the next run finds it or creates it"
+)
 
 
 class _Stage:
@@ -146,13 +161,26 @@ class _Stage:
         lost: dict[int, Sought] = {}
         while True:
             while self.running:
-                index, outcome = self.done.get()
+                try:
+                    index, outcome = self.done.get()
+                except KeyboardInterrupt as interrupt:
+                    # A signal: the changes in flight finish (those not started skip
+                    # themselves: the guard says stopped) and are reported; a second one
+                    # leaves at once.
+                    if self.run.interrupted is not None:
+                        raise
+                    self.run.interrupted = interrupt
+                    continue
                 self.running -= 1
                 if isinstance(outcome, Sought):
                     lost[index] = outcome
                 else:
                     self._settle(index, outcome)
             if not lost:
+                break
+            if self.run.interrupted is not None:  # no lookup after a signal: the next run's
+                for index in lost:
+                    self._settle(index, self.run.failed(index, UNKNOWN_AFTER_SIGNAL))
                 break
             self._look_up(lost)  # only now: every lost create of this round is known
             lost = {}
@@ -227,6 +255,7 @@ class _Run:
         self.plan = plan
         self.api = api
         self.guard = guard
+        self.interrupted: KeyboardInterrupt | None = None  # a signal arrived (see run_all)
         self.recheck = LiveRecheck(api, live, None)
         self.book = StreamBook(api, live, set_name)
         self.marks: StageMarks | None = None  # set by apply_plan once its pool exists

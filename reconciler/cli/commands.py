@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import click
 
@@ -35,18 +35,21 @@ from reconciler.cli.options import (
     split_paths,
 )
 from reconciler.cli.watch_command import watch
-from reconciler.errors import ConfigError, ManifestError, PlanError, ReconcilerError
-from reconciler.model.changes import ChangeResult, Plan
+from reconciler.errors import (
+    ConfigError,
+    ManifestError,
+    PlanError,
+    ReconcilerError,
+    StoppedMidApply,
+)
+from reconciler.model.changes import ChangeResult, Plan, Report
 from reconciler.redact import redact_registered
 from reconciler.render.formats import Format, plan_json, render_plan, render_report, report_json
 from reconciler.render.inert import escape_controls, json_text, terminal_line
 from reconciler.render.lines import headline
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_HELD = 0, 1, 2, 3
-REPLAN_NOTICE = (
-    "The account changed since the plan above was computed (another run or a person wrote to "
-    "it). This is the plan now:"
-)
+REPLAN_NOTICE = "The account changed since the plan above was computed. This is the plan now:"
 
 
 class Interrupted(KeyboardInterrupt):
@@ -343,6 +346,8 @@ def apply(
             events.plan = shown
             if fmt is not Format.JSON:
                 _out(render_plan(shown, fmt, color=_color()))
+            elif shown.pending and not yes:  # what the question is about; stdout stays JSON
+                click.echo(render_plan(shown, Format.TEXT, color=_color()), err=True)
             if shown.pending and not yes and not _confirm():
                 _cancelled()
             on_terminal = sys.stderr.isatty() and fmt is not Format.JSON and not events.json
@@ -356,34 +361,48 @@ def apply(
                 progress.start(len(fresh.changes))
                 if not replanned:
                     return True
-                _announce_replan(fresh, fmt, events)
+                _announce_replan(fresh, fmt, events, asking=not yes and bool(fresh.pending))
                 return yes or not fresh.pending or _confirm(again=True)
 
-            run = apply_desired(
-                desired,
-                account.api,
-                shown,
-                run_options,
-                lock=lock,
-                workers=account.settings.concurrency,
-                on_start=on_start,
-                on_result=on_result,
-                live=live,  # the read the plan shown came from: spares the lock a sweep
-                stop=click.get_current_context().meta.get(STOP_EVENT),
-            )
+            try:
+                run = apply_desired(
+                    desired,
+                    account.api,
+                    shown,
+                    run_options,
+                    lock=lock,
+                    workers=account.settings.concurrency,
+                    on_start=on_start,
+                    on_result=on_result,
+                    live=live,  # the read the plan shown came from: spares the lock a sweep
+                    # ...unless a person approved it: in that time anyone may have written.
+                    reread=not yes,
+                    stop=click.get_current_context().meta.get(STOP_EVENT),
+                )
+            except StoppedMidApply as stopped:  # what the changes in flight did, then the exit
+                progress.close()
+                _print_report(shown, cast(Report, stopped.report), fmt, events)
+                raise
             progress.close()
         if run.cancelled:
             _cancelled()
-        events.plan = run.plan
-        events.finished(run.report)
-        if fmt is Format.JSON:
-            value = report_json(run.report)
-            _out(json_text({"plan": plan_json(run.plan), **value}))
-        elif shown.pending or run.report.results:
-            click.echo("")
-            _out(render_report(run.report, fmt, color=_color()))
+        _print_report(run.plan, run.report, fmt, events, quiet=not shown.pending)
         _note_rate(account.stats(), events)
         _exit(run.report.exit_code)
+
+
+def _print_report(
+    plan: Plan, report: Report, fmt: Format, events: RunEvents, *, quiet: bool = False
+) -> None:
+    """The report of what ran (JSON: the one document, with the plan); nothing more in text
+    when nothing was pending and nothing ran (`quiet`)."""
+    events.plan = plan
+    events.finished(report)
+    if fmt is Format.JSON:
+        _out(json_text({"plan": plan_json(plan), **report_json(report)}))
+    elif not quiet or report.results:
+        click.echo("")
+        _out(render_report(report, fmt, color=_color()))
 
 
 def _note_rate(stats: ClientStats, events: RunEvents) -> None:
@@ -392,13 +411,16 @@ def _note_rate(stats: ClientStats, events: RunEvents) -> None:
         click.echo(note, err=True)  # stderr: stdout stays the plan or report (JSON included)
 
 
-def _announce_replan(fresh: Plan, fmt: Format, events: RunEvents) -> None:
-    """The plan under the lock is not the one shown (another run or a person wrote since):
+def _announce_replan(fresh: Plan, fmt: Format, events: RunEvents, *, asking: bool) -> None:
+    """The plan under the lock is not the one shown (someone wrote to the account since):
     the plan that will run is shown whole, in the run's format (JSON: an event; the final
     document holds it)."""
     if events.json:
         events.replanned(fresh)
-    if fmt is Format.JSON:
+    if fmt is Format.JSON:  # the question, if any, is asked on stderr about the text plan
+        if asking:
+            text = render_plan(fresh, Format.TEXT, color=_color())
+            click.echo(f"\n{REPLAN_NOTICE}\n\n{text}", err=True)
         return
     notice = REPLAN_NOTICE if fmt is Format.TEXT else f"**{REPLAN_NOTICE}**"
     _out(f"\n{notice}\n\n" + render_plan(fresh, fmt, color=_color()))
@@ -429,7 +451,14 @@ def _confirm(*, again: bool = False) -> bool:
             "pass --yes to apply non-interactively (for example in CI or cron)"
         )
     question = "Apply this new plan instead?" if again else "Apply these changes?"
-    return click.confirm(f"\n{question}", default=False, err=True)
+    try:
+        return click.confirm(f"\n{question}", default=False, err=True)
+    except click.Abort as abort:
+        # click turns a signal at the prompt into Abort ("Aborted!", exit 1): it stops the run
+        # as anywhere else (exit 130 for Ctrl-C); stdin closed (EOF) is a no.
+        if isinstance(abort.__context__, KeyboardInterrupt):
+            raise abort.__context__ from None
+        return False
 
 
 def _cancelled() -> NoReturn:

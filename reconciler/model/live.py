@@ -238,6 +238,7 @@ class LiveState:
     # Stream id -> seconds since its encoder dropped, for drops within the drop grace: the
     # live-safety rule takes these streams as on air (set by reconciler.safety.dropgrace).
     recent_drops: Mapping[int, float] = field(default_factory=dict)
+    drop_grace: float = 0.0  # the grace those drops are within, in seconds
 
     @classmethod
     def from_raw(cls, streams: Iterable[Json], broadcasts: Iterable[Json] = ()) -> LiveState:

@@ -28,7 +28,7 @@ def with_drop_grace(live: LiveState, now: datetime, grace: float) -> LiveState:
         for stream in live.streams
         if (ago := stream.down_for(now)) is not None and ago < grace
     }
-    return replace(live, recent_drops=drops) if drops else live
+    return replace(live, recent_drops=drops, drop_grace=grace) if drops else live
 
 
 def grace_left(live: LiveState, grace: float) -> float | None:

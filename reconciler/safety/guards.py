@@ -124,7 +124,7 @@ def live_disturbance(change: Change, live: LiveState) -> str | None:
 def _stream_disturbance(change: Change, stream: LiveStream, live: LiveState) -> str | None:
     who = f"{_describe_stream(stream, change.key)} {_live_word(stream, live)}"
     if change.action in HELD_ON_AIR_STREAM:
-        return f"{who}; {HELD_ON_AIR_STREAM[change.action]} waits until it is idle"
+        return f"{who}; {HELD_ON_AIR_STREAM[change.action]} waits {_until(stream, live, 'it')}"
     if change.action in (Action.UPDATE, Action.ADOPT):
         cuts = [
             cut
@@ -132,7 +132,7 @@ def _stream_disturbance(change: Change, stream: LiveStream, live: LiveState) -> 
             if (cut := _describe_diff(d.path.lstrip("/"), d.before, d.after))
         ]
         if cuts:
-            return f"{who}; {', '.join(cuts)} waits until it is idle"
+            return f"{who}; {', '.join(cuts)} waits {_until(stream, live, 'it')}"
     return None
 
 
@@ -165,7 +165,7 @@ def _broadcast_disturbance(change: Change, broadcast: LiveBroadcast, live: LiveS
     stream = on_air[0]
     return (
         f"broadcast '{change.key}' (id {change.target_id}) shows {_describe_stream(stream)}, "
-        f"which {_live_word(stream, live)}; {verb} waits until the stream is idle"
+        f"which {_live_word(stream, live)}; {verb} waits {_until(stream, live, 'the stream')}"
     )
 
 
@@ -442,6 +442,12 @@ def _live_word(stream: LiveStream, live: LiveState) -> str:
         ago = live.recent_drops[stream.id]
         return f"lost its encoder {ago:.0f} s ago (within the drop grace: maybe an interruption)"
     return "is live" if stream.live else "is live on its backup ingest"
+
+
+def _until(stream: LiveStream, live: LiveState, subject: str) -> str:
+    if stream.id in live.recent_drops and not stream.on_air:
+        return f"until {subject} has stayed down {live.drop_grace:g} s (--drop-grace)"
+    return f"until {subject} is idle"
 
 
 def _describe_stream(stream: LiveStream, key: str | None = None) -> str:

@@ -136,3 +136,28 @@ def test_a_plan_that_changed_is_shown_whole_in_markdown_and_json(
     ]
     (dvr,) = (c["diffs"] for c in changes if c["key"] == "studio-a")
     assert dvr == [{"op": "replace", "path": "/dvr_duration", "before": 3600, "after": 3800}]
+
+
+def test_a_hand_edit_while_a_person_reads_the_plan_is_in_the_plan_asked_again(
+    sim: Any, api: Any, invoke: Any, applied: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No other apply ran, so the lock alone would say nothing changed: an approved run still
+    reads the account again (the person took their time), and the plan it would run shows
+    the hand edit it reverts."""
+    (launch,) = [b for b in api.list_broadcasts() if b["name"] == "Launch show"]
+    asked = []
+
+    def terminal() -> bool:
+        if not asked:
+            api.update_broadcast(launch["id"], {"pending_message": "Hand msg"})
+        asked.append(True)
+        return True
+
+    monkeypatch.setattr(cli, "stdin_is_terminal", terminal)
+    run = invoke("apply", applied, input="y\ny\n")
+    assert run.exit_code == 0, run.output
+    now = run.stdout.split("This is the plan now:")[1]
+    assert 'pending_message: "Hand msg" -> "Please wait ..."' in now
+    assert "Apply this new plan instead?" in run.stderr
+    assert api.get_broadcast(launch["id"])["pending_message"] == "Please wait ..."
+    assert invoke("plan", "--detailed-exitcode", applied).exit_code == 0

@@ -138,6 +138,12 @@ def test_a_signal_mid_apply_releases_the_lock_and_starts_no_change(
     # before the handler ran (under a 100 ms request, one more per worker at most).
     assert len(stream_creates(log[signalled_at:])) <= 2 * WORKERS, (out, err)
     assert len(stream_creates(log)) < N
+    # The report tells what was written: every create sent is a `done` line (the changes in
+    # flight finished before the exit), the others `skipped` (it printed no report at all).
+    sent = len(stream_creates(log))
+    assert out.count("\ndone     + stream cam-") == sent, out
+    assert out.count("\nskipped  + stream cam-") == N - sent, out
+    assert f"Apply: {sent} done, 0 failed, {N - sent} skipped, 0 held." in out
 
     # The next run does the rest and finds no lock in its way.
     proc = run_apply(http, path)
@@ -182,6 +188,10 @@ def test_a_signal_with_json_logs_ends_on_the_summary_with_its_exit_code(
     assert events[-1]["event"] == "summary" and events[-1]["exit_code"] == 143, events[-1]
     stopped = [e for e in events if e.get("event") == "error"]
     assert [e["exit_code"] for e in stopped] == [143]
+    sent = len(stream_creates(requests_log(http)))
+    assert (events[-1]["done"], events[-1]["skipped"]) == (sent, N - sent), events[-1]
+    done = [e for e in events if e.get("event") == "change.done"]
+    assert len(done) == sent  # as many as were written, each reported
     assert stopped[0]["message"].startswith("interrupted by SIGTERM: no change started after it")
     http.put("/_simulator/faults", json={"latency_ms": 0})
     assert lock_streams(http) == []
