@@ -126,7 +126,7 @@ def _unowned_streams(
                 "marker; adopt it by hand with a client_entity_data mapping that replaces it"
             )
             continue
-        if entity.raw and entity.user_data is None:
+        if entity.not_an_object:
             skipped.append(
                 f"{what} its client_entity_data is not a JSON object, so the ownership marker "
                 "cannot be stored beside it"

@@ -34,7 +34,7 @@ from reconciler.model.live import LiveBroadcast, LiveState, read_live, reparse_s
 from reconciler.model.ownership import recorded_but_not_listed
 from reconciler.plan.compute import PlanOptions, compute_plan
 from reconciler.redact import register_secrets
-from reconciler.safety.cleanup import collect_cleanup, in_use_now, with_cleanup
+from reconciler.safety.cleanup import cleanup_recheck, collect_cleanup, with_cleanup
 from reconciler.safety.dropgrace import grace_left, with_drop_grace
 from reconciler.safety.guards import GuardOptions, apply_guards, live_rule
 
@@ -176,6 +176,13 @@ def write_time_rule(desired: DesiredState, api: StreamingAPI, options: RunOption
     return live_rule(desired, options.drop_grace, lambda: platform_now(api, options.now))
 
 
+def cleanup_write_rule(desired: DesiredState, api: StreamingAPI, options: RunOptions) -> LiveHold:
+    """The Cleanup's selection as apply judges it again just before each deletion: the stream
+    still idle for longer than its policy's `idle_for` by the platform's clock (the clock the
+    plan judged it by), and no broadcast that is not finished using it."""
+    return cleanup_recheck(desired, lambda: platform_now(api, options.now))
+
+
 def plan_against(
     desired: DesiredState, api: StreamingAPI, options: RunOptions = RunOptions()
 ) -> tuple[LiveState, Plan]:
@@ -271,7 +278,7 @@ def apply_desired(
             set_name=desired.settings.set_name,
             live_hold=write_time_rule(desired, api, options),
             guard=guard,
-            in_use=in_use_now,
+            in_use=cleanup_write_rule(desired, api, options),
         )
         if guard.refused:
             report = replace(report, stopped=guard.refused)
@@ -332,6 +339,7 @@ __all__ = [
     "RunOptions",
     "apply_desired",
     "build_plan",
+    "cleanup_write_rule",
     "confirm_complete",
     "drop_grace_left",
     "held_only_report",

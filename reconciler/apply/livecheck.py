@@ -2,7 +2,7 @@
 re-reads each of them (one GET) just before its request, and is held if one is on air now
 (invariant 5); a change that a broadcast using its stream would forbid (a Cleanup deletion) is
 also held when a broadcast uses the stream now, the broadcasts swept once per stage. The rules
-are the safety layer's (`live_disturbance`, the cleanup's `in_use_now`), handed in as `LiveHold`.
+are the safety layer's (`live_disturbance`, `cleanup_recheck`), handed in as `LiveHold`.
 The streams read are handed back: the change's marker write merges beside them (no second GET).
 
 Knows the API only through `StreamingAPI`; knows nothing of scheduling or of the safety modules.

@@ -280,12 +280,13 @@ class _Run:
         self.broadcast_names = {b.id: str(b.get("name") or "") for b in live.broadcasts}
         self.created: dict[tuple[Resource, str], int] = {}
         self.deps = _dependencies(plan)
-        # Streams this plan deletes: no point writing their markers on the way down.
+        # Streams this plan deletes or releases (the release record replaces the whole marker):
+        # no point writing their markers on the way down.
         self.doomed = {
             c.target_id
             for c in plan.changes
             if c.resource is Resource.STREAM
-            and c.action in (Action.DELETE, Action.CLEANUP)
+            and c.action in (Action.DELETE, Action.CLEANUP, Action.ORPHAN)
             and c.held is None
             and c.target_id is not None
         }
@@ -387,7 +388,9 @@ class _Run:
             self.book.forget_broadcast(change.key, target, skip=self.doomed, origin=index)
             return target
         if action is Action.ORPHAN:
-            self.book.forget_broadcast(change.key, target, skip=set(), release=True, origin=index)
+            self.book.forget_broadcast(
+                change.key, target, skip=self.doomed, release=True, origin=index
+            )
             return target
         body = dict(change.body)
         stream_ids = self._stream_ids(change) if change.stream_refs else None

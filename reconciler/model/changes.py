@@ -53,6 +53,9 @@ class Stage(IntEnum):
     START_RECORDING = 70
     DEACTIVATE_STREAMS = 100
     DELETE_BROADCASTS = 110
+    # A stream released by deletion policy orphan: its marker is the only ownership record of
+    # the broadcasts it records, so it goes once they are deleted or released.
+    RELEASE_STREAMS = 115
     DELETE_STREAMS = 120
     CLEANUP = 130
 
@@ -95,6 +98,9 @@ class Change:
     # otherwise apply re-checks a disruptive change at the moment of its write (invariant 5)
     live_allowed: bool = False
     depends_on: tuple[str, ...] = ()  # ids of changes that must be done first
+    # A Cleanup deletion: the key of the policy that selected the stream (its rule is judged
+    # again on the stream as re-read at the moment of the write).
+    selected_by: str = ""
 
     @property
     def id(self) -> str:

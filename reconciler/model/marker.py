@@ -81,6 +81,14 @@ class EntityData:
     # user_data)`'s, and a planner can compare markers instead of encoding one (`same_entity`).
     exact: bool = False
     released_by: str | None = None  # the set whose release record stands in for a marker
+    # The stored text is one JSON object (`{}`, a release record alone: `user_data` is None
+    # all the same); False for empty or absent text, and for text that is not one.
+    is_object: bool = False
+
+    @property
+    def not_an_object(self) -> bool:
+        """Text is stored and it is not one JSON object: no marker can sit beside it."""
+        return bool(self.raw) and not self.is_object
 
     def same_entity(self, marker: Marker, user_data: Mapping[str, Any] | None) -> bool:
         """Whether writing (marker, user_data) would store this very JSON value: known without
@@ -107,7 +115,7 @@ def decode_entity_data(raw: str | None) -> EntityData:
     stored = data.pop(RESERVED_KEY, None)
     marker, exact = _marker_from(stored)
     released = released_by_in(stored) if marker is None else None
-    return EntityData(marker, data or None, raw, exact, released)
+    return EntityData(marker, data or None, raw, exact, released, is_object=True)
 
 
 def release_record(set_name: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from operator import attrgetter
 from typing import Any
 
 from reconciler.errors import PlanError
-from reconciler.model.changes import Action, Change, Plan, Resource
+from reconciler.model.changes import Change, Plan, Resource
 from reconciler.model.desired import DeletionPolicy, DesiredState
 from reconciler.model.live import LiveState, LiveStream
 from reconciler.model.marker import Marker, encode_entity_data
@@ -29,7 +29,7 @@ from reconciler.plan.broadcasts import (
     planned_status,
     resolve_broadcasts,
 )
-from reconciler.plan.handover import Whereabouts, link_handovers
+from reconciler.plan.handover import PRUNES, Whereabouts, link_handovers
 from reconciler.plan.interruption import evidence_record
 from reconciler.plan.streams import (
     StreamTarget,
@@ -78,7 +78,7 @@ def compute_plan(
         markers,
         prune,
     )
-    changes = _link_stream_deletes(stream_plan.changes + broadcast_plan.changes)
+    changes = _link_stream_prunes(stream_plan.changes + broadcast_plan.changes)
     changes = link_handovers(changes, _whereabouts(desired, streams, broadcasts, targets, changes))
     changes.sort(key=lambda c: (c.stage, c.resource, c.key, c.action))
     return Plan(
@@ -127,19 +127,20 @@ def _whereabouts(
     return out
 
 
-def _link_stream_deletes(changes: list[Change]) -> list[Change]:
-    """A pruned stream is deleted only after the broadcasts its marker records are deleted: if
-    such a delete is held or fails, the stream (the broadcast's only ownership record) stays."""
+def _link_stream_prunes(changes: list[Change]) -> list[Change]:
+    """A pruned stream is deleted or released only after the prunes (delete or release) of the
+    broadcasts its marker records: its marker is their only ownership record, so if such a
+    prune is held or fails, the stream stays ours with it (a later run does both in order)."""
     recorded_by: dict[str, list[str]] = defaultdict(list)
     for change in changes:
-        if change.resource is Resource.BROADCAST and change.action is Action.DELETE:
+        if change.resource is Resource.BROADCAST and change.action in PRUNES:
             for skey in change.stream_refs:
                 recorded_by[skey].append(change.id)
     out = []
     for change in changes:
         if (
             change.resource is Resource.STREAM
-            and change.action is Action.DELETE
+            and change.action in PRUNES
             and recorded_by.get(change.key)
         ):
             change = replace(change, depends_on=(*change.depends_on, *recorded_by[change.key]))

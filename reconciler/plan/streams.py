@@ -344,7 +344,7 @@ def _prune(out: Planned, owned: OwnedStream) -> None:
                 Resource.STREAM,
                 key,
                 Action.ORPHAN,
-                Stage.UPDATE_STREAMS,
+                Stage.RELEASE_STREAMS,
                 target_id=sid,
                 title=name,
                 diffs=(

@@ -1,6 +1,7 @@
 """Stale stream cleanup (`Cleanup` policies, invariant 9): which unmanaged streams to delete, why,
-and which of their recordings go with them; and, at the moment of each deletion, whether a
-broadcast that is not finished uses the stream now (`in_use_now`, apply's re-check).
+and which of their recordings go with them; and, at the moment of each deletion, whether the
+stream is still stale by its policy's rule and no broadcast that is not finished uses it now
+(`cleanup_recheck`, apply's re-check: `stream_use` answers for the plan and the write alike).
 
 Selection is pure (desired + live + users + videos -> changes); the two reads it needs (active
 users, videos of the candidates) are separate functions. Knows the API only as `StreamingAPI`.
@@ -9,7 +10,7 @@ users, videos of the candidates) are separate functions. Knows the API only as `
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +24,9 @@ from reconciler.safety.users import HttpGet, read_active_users, read_policy_user
 
 __all__ = [
     "CleanupSelection",
+    "StreamUse",
     "VideoReads",
+    "cleanup_recheck",
     "collect_cleanup",
     "in_use_now",
     "needs_videos",
@@ -31,6 +34,7 @@ __all__ = [
     "read_active_users",
     "read_videos",
     "select_cleanup",
+    "stream_use",
     "with_cleanup",
 ]
 
@@ -226,20 +230,17 @@ def _candidates(
         # too odd to say whose: never cleaned up.
         if stream.marker is not None or stream.released_by or stream.is_lock or stream.odd:
             continue
-        if stream.on_air or stream.recording:
-            continue
         name = stream.name
         if policy.name_pattern is not None and not fnmatch.fnmatchcase(name, policy.name_pattern):
             continue
-        activity = last_activity(stream)
-        if activity is None:
+        use = stream_use(stream, policy, now)
+        if use.busy is not None:
+            continue
+        if use.last is None:
             undated.append(stream_id)
             continue
-        moment, what = activity
-        idle = now - moment
-        if idle <= policy.idle_for:
-            continue
-        reasons = [f"idle {_span(idle)} ({what} {moment.date().isoformat()})"]
+        moment, what = use.last
+        reasons = [f"idle {_span(use.idle)} ({what} {moment.date().isoformat()})"]
         if users is not None:
             user = stream.client_user_id
             if user is None:
@@ -262,6 +263,38 @@ def _candidates(
             f"session time and are never selected ({_ids(undated)})"
         )
     return found, notes
+
+
+@dataclass(frozen=True)
+class StreamUse:
+    """How a stream stands against a policy's idle rule at one moment."""
+
+    busy: str | None  # why it is in use (on air, recording, used within idle_for); None: idle
+    last: tuple[datetime, str] | None  # its last activity and what it was; None: no readable time
+    idle: timedelta = timedelta(0)  # since `last`
+
+
+def stream_use(stream: LiveStream, policy: CleanupPolicy, now: datetime) -> StreamUse:
+    """Whether the stream itself is in use for `policy` at `now` (the platform's time): an
+    encoder on air, a recording running, or its last session (else its creation) no longer ago
+    than `idle_for`. The one rule of the selection and of apply's re-check at the write."""
+    last = last_activity(stream)
+    if stream.on_air:
+        return StreamUse("an encoder is on air", last)
+    if stream.recording:
+        return StreamUse("it is recording", last)
+    if last is None:
+        return StreamUse(None, None)
+    moment, what = last
+    idle = max(_aware(now) - moment, timedelta(0))
+    if idle > policy.idle_for:
+        return StreamUse(None, last, idle)
+    when = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    busy = (
+        f"{what} {when} ({_span(idle)} ago); Cleanup '{policy.key}' takes only streams idle for "
+        f"more than {_duration(policy.idle_for)}"
+    )
+    return StreamUse(busy, last, idle)
 
 
 def last_activity(stream: LiveStream) -> tuple[datetime, str] | None:
@@ -297,6 +330,7 @@ def _changes_for(
         target_id=candidate.id,
         title=name,
         reason=reason,
+        selected_by=policy.key,
     )
     if not policy.delete_recordings:
         return [cleanup]
@@ -325,6 +359,32 @@ def _changes_for(
         if video.id is not None
     ]
     return [cleanup, *recordings]
+
+
+def cleanup_recheck(
+    desired: DesiredState, now: Callable[[], datetime]
+) -> Callable[[Change, LiveState], str | None]:
+    """The selection judged again at the moment of a Cleanup deletion (apply's `in_use` rule):
+    why the stream must be kept now, given `live` (the stream as re-read just before the write,
+    every broadcast as read just before) and `now()` (the platform's time): used since the plan
+    (on air, recording, a session within its policy's `idle_for`: `stream_use`, as the plan
+    judged it), or a broadcast that is not finished uses it (`in_use_now`). None: it may go."""
+    policies = {policy.key: policy for policy in desired.cleanups}
+
+    def rule(change: Change, live: LiveState) -> str | None:
+        if change.action is not Action.CLEANUP or change.target_id is None:
+            return None
+        stream = live.stream_by_id.get(change.target_id)
+        policy = policies.get(change.selected_by)
+        if stream is not None and policy is not None:
+            use = stream_use(stream, policy, now())
+            if use.busy is not None:
+                return f"used since the plan: {use.busy}"
+            if use.last is None:
+                return "no created_at or session time can be read now, so its idle age is unknown"
+        return in_use_now(change, live)
+
+    return rule
 
 
 def in_use_now(change: Change, live: LiveState) -> str | None:
@@ -374,10 +434,23 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _span(delta: timedelta) -> str:
+    """An age in its largest unit: `40d`, `5h`, `12m`, `20s`."""
     if delta >= timedelta(days=1):
         return f"{delta.days}d"
-    hours = int(delta.total_seconds() // 3600)
-    return f"{hours}h" if hours else f"{int(delta.total_seconds() // 60)}m"
+    seconds = int(delta.total_seconds())
+    if seconds >= 3600:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 60}m" if seconds >= 60 else f"{seconds}s"
+
+
+def _duration(delta: timedelta) -> str:
+    """A policy's `idle_for` exactly, as a manifest writes it: `30d`, `1d12h`, `90s`."""
+    seconds, out = int(delta.total_seconds()), ""
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            out += f"{seconds // size}{unit}"
+            seconds %= size
+    return out or "0s"
 
 
 def _ids(ids: Iterable[int]) -> str:

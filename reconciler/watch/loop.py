@@ -20,13 +20,13 @@ from reconciler.model.desired import DesiredState
 from reconciler.model.live import LiveState
 from reconciler.pipeline import (
     RunOptions,
+    cleanup_write_rule,
     drop_grace_left,
     plan_for,
     read_account,
     write_time_rule,
 )
 from reconciler.render.lines import headline
-from reconciler.safety.cleanup import in_use_now
 from reconciler.watch.hints import Hint
 from reconciler.watch.leader import Leadership
 from reconciler.watch.manifests import ManifestSource
@@ -222,7 +222,7 @@ class Watcher:
             guard=self._write_refusal,
             # The re-checks at the write, as `apply` has them (with the drop grace).
             live_hold=write_time_rule(desired, api, self._options()),
-            in_use=in_use_now,
+            in_use=cleanup_write_rule(desired, api, self._options()),
         )
         return replace(report, stopped=self._refused) if self._refused else report
 

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 
 def test_export_then_plan_is_a_no_op(invoke: Any, manifests: Path, tmp_path: Path) -> None:
     assert invoke("apply", "--yes", manifests).exit_code == 0
@@ -76,4 +78,30 @@ def test_a_broadcast_waiting_to_go_live_is_exported_as_pending_with_a_note(
         "policy.go_live: when_on_air (not recorded in the account), it is waiting for its "
         "streams to go on air: write both back, or it stays pending\n"
         "kind: Broadcast\nname: launch-show\nspec:\n  name: Launch show\n  status: pending\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("stored", "exported"),
+    [
+        ("{}", True),  # an empty object: our marker fits beside nothing
+        (' { "reconciler" : { "released_by" : "gone" } } ', True),  # a release record alone
+        ('{"team": "ops"}', True),
+        ("plain text", False),
+        ("[1, 2]", False),
+    ],
+)
+def test_an_unowned_stream_is_exported_unless_its_data_is_not_a_json_object(
+    api: Any, invoke: Any, stored: str, exported: bool
+) -> None:
+    sid = api.create_stream({"name": "Lobby cam", "client_entity_data": stored})["id"]
+    result = invoke("export", "--set-name", "tutorial", "--include-unowned")
+    assert result.exit_code == 0, result.output
+    skipped = (
+        f"# skipped: stream {sid} ('Lobby cam') is not exported: its client_entity_data is not "
+        "a JSON object, so the ownership marker cannot be stored beside it\n"
+    )
+    assert (f"adopt: {sid}\n" in result.stdout, skipped in result.stdout) == (
+        exported,
+        not exported,
     )

@@ -255,6 +255,22 @@ def test_prune_deletes_broadcasts_before_their_streams() -> None:
     assert plan.changes[1].depends_on == ("broadcast/show/delete",)
 
 
+@pytest.mark.parametrize("show_orphan", [False, True])
+def test_a_stream_is_released_after_the_prunes_of_the_broadcasts_it_records(
+    show_orphan: bool,
+) -> None:
+    """Its marker is their only ownership record: the release waits for their delete or release
+    (a later stage, so the dependency can be met), and a held one holds it."""
+    flags = {"orphan_broadcasts": frozenset({"show"})} if show_orphan else {}
+    cam = stream(1, owner=marker("cam", broadcasts={"show": 50}, orphan=True, **flags))
+    plan = compute_plan(desired(), live(cam, broadcast(50, "show", [1])))
+    how = "orphan" if show_orphan else "delete"
+    assert summary(plan) == [("broadcast", "show", how, 50), ("stream", "cam", "orphan", 1)]
+    release = plan.changes[1]
+    assert release.depends_on == (f"broadcast/show/{how}",)
+    assert plan.changes[0].stage < release.stage is Stage.RELEASE_STREAMS
+
+
 def test_dropped_broadcast_stays_in_the_markers_until_apply_forgets_it() -> None:
     cam = stream(1, owner=marker("cam", broadcasts={"show": 50}), dvr_enabled=True)
     plan = compute_plan(desired([dstream("cam")]), live(cam, broadcast(50, "show", [1])))

@@ -190,7 +190,7 @@ def test_orphan_policy_releases_the_stream_keeping_user_data() -> None:
     state = live(stream(2, "Old show", owner=marker("old", orphan=True), user={"team": "news"}))
     plan = compute_plan(desired(), state)
     orphan = only(plan, Action.ORPHAN)
-    assert (orphan.target_id, orphan.stage) == (2, Stage.UPDATE_STREAMS)
+    assert (orphan.target_id, orphan.stage) == (2, Stage.RELEASE_STREAMS)
     assert orphan.body == {
         "name": "Old show",
         "client_entity_data": '{"reconciler":{"released_by":"prod"},"team":"news"}',

@@ -194,3 +194,85 @@ def test_a_released_stream_is_exported_and_adopted_like_any_unowned_stream(
     data = entity(api.get_stream(pull["id"]))
     assert data["team"] == "ops" and data["reconciler"] == {"set": "prod", "key": "pull2"}
     converged(cli, sim, path)
+
+
+BARE = (
+    "---\nkind: Stream\nname: bare\npolicy: {deletion: orphan}\nspec: {name: Bare}\n"
+    "---\nkind: Broadcast\nname: bare-show\npolicy: {deletion: orphan}\n"
+    "spec: {name: Bare show, streams: [bare]}\n"
+)
+
+
+def test_a_released_stream_with_no_data_of_its_own_is_exported_with_its_broadcast(
+    sim: Any, api: Any, cli: Any, write: Any
+) -> None:
+    """Released with nothing of the user's beside the release record (client_entity_data is
+    exactly `{"reconciler":{"released_by":"prod"}}`): exported as an `adopt:` document like any
+    unowned stream, and its broadcast with it; applying the export adopts both, converged."""
+    path = write(SETTINGS + OTHER + BARE)
+    assert cli("apply", "--yes", path).exit_code == 0
+    bare = owned(api, "prod")["bare"]
+    (show,) = api.list_broadcasts()
+    path = write(SETTINGS + OTHER)
+    released = cli("apply", "--yes", "--allow-empty-prune", path)
+    assert released.exit_code == 0, released.output
+    assert api.get_stream(bare["id"])["client_entity_data"] == (
+        '{"reconciler":{"released_by":"prod"}}'
+    )
+
+    exported = cli("export", "--include-unowned", path)
+    assert exported.exit_code == 0, exported.output
+    assert "is not exported" not in exported.output
+    assert f"adopt: {bare['id']}" in exported.stdout
+    assert f"adopt: {show['id']}" in exported.stdout
+
+    path = write(exported.stdout)
+    run = cli("apply", "--yes", path)
+    assert run.exit_code == 0, run.output
+    assert entity(api.get_stream(bare["id"]))["reconciler"]["set"] == "prod"
+    assert set(marker_broadcasts(owned(api, "prod")[f"bare-{bare['id']}"]).values()) == {show["id"]}
+    converged(cli, sim, path)
+
+
+POP = (
+    "---\nkind: Stream\nname: pop\npolicy: {deletion: orphan}\n"
+    "spec: {name: Popup, active: true}\n"
+    "---\nkind: Broadcast\nname: pop-show\nspec: {name: Popup show, status: live, streams: [pop]}\n"
+)
+KEPT_SHOW = "---\nkind: Broadcast\nname: other-show\nspec: {name: Other, streams: [other]}\n"
+
+
+def test_a_stream_is_released_only_after_the_broadcasts_it_records_are_deleted(
+    sim: Any, api: Any, cli: Any, write: Any
+) -> None:
+    """Releasing a stream drops the only record of its broadcasts: while the delete of its live
+    show is held (the encoder is on air), the release waits for it; once the show is over, one
+    run deletes the show, then releases the stream, and the plan after it is empty."""
+    path = write(SETTINGS + OTHER + KEPT_SHOW + POP)
+    assert cli("apply", "--yes", path).exit_code == 0
+    pop = owned(api, "prod")["pop"]
+    show = next(b for b in api.list_broadcasts() if b["name"] == "Popup show")
+    sim.connect(pop["id"])
+
+    path = write(SETTINGS + OTHER + KEPT_SHOW)
+    held = cli("apply", "--yes", path)
+    assert held.exit_code == 3, held.output
+    assert f'held     - broadcast pop-show "Popup show" (id {show["id"]}): delete' in held.output
+    assert (
+        f'held     ~ stream pop "Popup" (id {pop["id"]}): orphan: waits for '
+        "broadcast/pop-show/delete, which is held: "
+    ) in held.output
+    assert marker_broadcasts(owned(api, "prod")["pop"]) == {"pop-show": show["id"]}
+
+    sim.disconnect(pop["id"])
+    sim.clear_log()
+    run = cli("apply", "--yes", path)
+    assert run.exit_code == 0, run.output
+    writes = mutating(sim)
+    assert writes.index(f"DELETE /streaming/broadcasts/{show['id']}") < writes.index(
+        f"PATCH /streaming/streams/{pop['id']}"
+    )
+    assert writes.count(f"PATCH /streaming/streams/{pop['id']}") == 1  # the release alone
+    assert show["id"] not in {b["id"] for b in api.list_broadcasts()}
+    assert entity(api.get_stream(pop["id"])) == {"reconciler": {"released_by": "prod"}}
+    converged(cli, sim, path)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from safety_factories import (
@@ -22,6 +23,7 @@ from reconciler.model.marker import LOCK_KEY
 from reconciler.safety.cleanup import (
     CleanupSelection,
     candidates_needing_videos,
+    cleanup_recheck,
     in_use_now,
     needs_videos,
     plan_cleanup,
@@ -250,3 +252,40 @@ def test_in_use_at_the_write_counts_only_broadcasts_not_finished_by_either_side(
     # Only a Cleanup deletion is ever held by it.
     other = Change(Resource.STREAM, "cam", Action.DELETE, Stage.DELETE_STREAMS, target_id=1)
     assert in_use_now(other, live_state(streams, [listed])) is None
+
+
+def test_the_write_judges_the_selecting_policys_idle_rule_as_the_plan_did() -> None:
+    """One rule (`stream_use`) at the plan and at the write: a stream selected by a 30-day
+    policy is kept at the write once a session ended within 30 days of the platform's time then,
+    whatever other policies (a 1-day one declared after it) would say."""
+    streams = [live_stream(1, "old", finished_at_primary=OLD)]
+    desired = desired_state(cleanups=[cleanup_policy(), cleanup_policy("quick", idle_days=1.5)])
+    (cleanup,) = plan_cleanup(desired, live_state(streams), now=NOW, active_users={})
+    assert cleanup.selected_by == "stale"
+    recheck = cleanup_recheck(desired, lambda: NOW)
+    assert recheck(cleanup, live_state(streams)) is None  # as planned: it may go
+
+    used = [live_stream(1, "old", started_at_primary=OLD, finished_at_primary=RECENT)]
+    assert recheck(cleanup, live_state(used)) == (
+        "used since the plan: last session ended 2026-11-20 08:00:00 UTC (5d ago); Cleanup "
+        "'stale' takes only streams idle for more than 30d"
+    )
+    later = cleanup_recheck(desired, lambda: NOW + timedelta(days=31))
+    assert later(cleanup, live_state(used)) is None  # stale again by then
+    on_air = [live_stream(1, "old", finished_at_primary=OLD, backup_live=True)]
+    assert recheck(cleanup, live_state(on_air)) == "used since the plan: an encoder is on air"
+    hour_ago = [live_stream(1, "old", started_at_backup="2026-11-25T11:00:00+00:00")]
+    assert recheck(replace(cleanup, selected_by="quick"), live_state(hour_ago)) == (
+        "used since the plan: last backup session started 2026-11-25 11:00:00 UTC (1h ago); "
+        "Cleanup 'quick' takes only streams idle for more than 1d12h"
+    )
+
+
+def test_the_write_still_holds_a_stream_a_broadcast_uses() -> None:
+    streams = [live_stream(1, "old", finished_at_primary=OLD)]
+    desired = desired_state(cleanups=[cleanup_policy()])
+    (cleanup,) = plan_cleanup(desired, live_state(streams), now=NOW, active_users={})
+    show = live_broadcast(8, "Next week", [1])
+    assert cleanup_recheck(desired, lambda: NOW)(cleanup, live_state(streams, [show])) == (
+        in_use_now(cleanup, live_state(streams, [show]))
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +254,81 @@ def test_a_failed_read_of_the_broadcasts_deletes_nothing(
     assert down.refused == 1  # one sweep for the stage, not one try per stream
     assert {sid, other} <= {s["id"] for s in api.list_streams()}
     assert [v["id"] for v in api.list_videos(stream_id=sid)] == [video]
+
+
+def a_short_session(sim: Any, api: Any, sid: int) -> Callable[[], None]:
+    """Someone connects an encoder, records 20 s of it and disconnects: idle again, not stale."""
+
+    def session() -> None:
+        sim.connect(sid)
+        api.start_recording(sid)
+        sim.advance(20)
+        api.stop_recording(sid)
+        sim.disconnect(sid)
+
+    return session
+
+
+@pytest.mark.parametrize("moment", ["at the prompt", "mid-apply"])
+def test_a_stream_used_since_the_plan_is_kept_with_its_recordings(
+    moment: str, sim: Any, api: Any, tmp_path: Path
+) -> None:
+    """Idle at the write, but used since the plan: the Cleanup's own rule (idle for longer than
+    `idle_for`, by the platform's clock) is judged again on the stream as re-read just before
+    its DELETE, so the stream, its old recording and the new one all stay."""
+    run = Invoke(sim)
+    path = tmp_path / "set.yaml"
+    path.write_text(WITH_RECORDINGS)
+    sid, video = stale_user_stream(sim, api, "olduser-w", recorded=True)
+    sim.advance(40 * DAY)
+    shown = run("plan", "--detailed-exitcode", path)
+    assert shown.exit_code == 2, shown.output
+    assert f"- stream #{sid}" in shown.output and "idle 40d (last session ended " in shown.output
+
+    when = at_the_prompt if moment == "at the prompt" else about({sid, video or 0})
+    run.transport = Hooked(sim, Once(when, a_short_session(sim, api, sid)))
+    applied = run("apply", "--yes", path)
+
+    assert applied.exit_code == 3, applied.output
+    ended = api.get_stream(sid)["finished_at_primary"]
+    held = re.search(
+        rf'held     - stream #{sid} "olduser-w" \(id {sid}\): cleanup: in use when re-read just '
+        r"before the write: used since the plan: last session ended (.+) \((\d+)s ago\); "
+        r"Cleanup 'stale' takes only streams idle for more than 30d\n",
+        applied.output,
+    )
+    assert held is not None, applied.output
+    assert held.group(1) == f"{datetime.fromisoformat(ended):%Y-%m-%d %H:%M:%S} UTC"
+    assert int(held.group(2)) <= 1
+    assert f"(id {video}): delete recording: stream/#{sid}/cleanup is held" in applied.output
+    recordings = api.list_videos(stream_id=sid)
+    assert len(recordings) == 2 and video in {v["id"] for v in recordings}
+    assert sid in {s["id"] for s in api.list_streams()}
+    assert not [r for r in sim.requests() if r["method"] == "DELETE" and "/videos/" in r["path"]]
+
+    sim.advance(40 * DAY)  # stale again: the stream goes, then both recordings
+    run.transport = sim.transport()
+    again = run("apply", "--yes", path)
+    assert again.exit_code == 0, again.output
+    assert sid not in {s["id"] for s in api.list_streams()}
+    assert api.list_videos(stream_id=sid) == []
+
+
+def test_allowing_live_changes_never_lets_a_cleanup_take_a_stream_gone_on_air(
+    sim: Any, api: Any, tmp_path: Path
+) -> None:
+    """`--allow-live-changes` lets a change disturb a declared show; a Cleanup never selects a
+    stream on air, and a stream that went on air since the plan is not stale any more."""
+    run = Invoke(sim)
+    path = tmp_path / "set.yaml"
+    path.write_text(MANIFESTS)
+    sid, _ = stale_user_stream(sim, api, "olduser-10", recorded=False)
+    sim.advance(40 * DAY)
+    run.transport = Hooked(sim, Once(at_the_prompt, lambda: sim.connect(sid)))
+    applied = run("apply", "--yes", "--allow-live-changes", path)
+    assert applied.exit_code == 3, applied.output
+    assert (
+        f'held     - stream #{sid} "olduser-10" (id {sid}): cleanup: in use when re-read just '
+        "before the write: used since the plan: an encoder is on air\n"
+    ) in applied.output
+    assert sid in {s["id"] for s in api.list_streams()}
