@@ -97,10 +97,18 @@ def select_cleanup(
     """
     videos = videos or {}
     video_errors = video_errors or {}
-    chosen, notes = _choose(desired, live, now, active_users)
+    chosen, notes, capped = _choose(desired, live, now, active_users)
     changes: list[Change] = []
     for policy, candidate in chosen:
         changes += _changes_for(policy, candidate, videos, video_errors)
+    for policy, candidate in capped:  # held, as a prune beyond its cap: exit 3, not "matches"
+        (cleanup, *_) = _changes_for(replace(policy, delete_recordings=False), candidate, {}, {})
+        changes.append(
+            cleanup.hold(
+                f"cleanup cap: Cleanup '{policy.key}' deletes at most {policy.max_deletions} "
+                "stream(s) per run (max_deletions), the oldest first; this one on a later run"
+            )
+        )
     return CleanupSelection(changes=tuple(changes), notes=tuple(notes))
 
 
@@ -126,7 +134,7 @@ def candidates_needing_videos(
     active_users: Mapping[str, frozenset[int]],
 ) -> tuple[int, ...]:
     """Ids of the streams that will be selected by a policy with `delete_recordings`."""
-    chosen, _ = _choose(desired, live, now, active_users)
+    chosen, _, _ = _choose(desired, live, now, active_users)
     return tuple(candidate.id for policy, candidate in chosen if policy.delete_recordings)
 
 
@@ -178,10 +186,13 @@ def _choose(
     live: LiveState,
     now: datetime,
     active_users: Mapping[str, frozenset[int]],
-) -> tuple[list[tuple[CleanupPolicy, _Candidate]], list[str]]:
-    """Candidates of every policy in declaration order, oldest first, capped; a stream selected
-    by an earlier policy is not selected again."""
+) -> tuple[
+    list[tuple[CleanupPolicy, _Candidate]], list[str], list[tuple[CleanupPolicy, _Candidate]]
+]:
+    """Candidates of every policy in declaration order, oldest first, capped (the ones beyond
+    the cap last); a stream selected by an earlier policy is not selected again."""
     chosen: list[tuple[CleanupPolicy, _Candidate]] = []
+    capped: list[tuple[CleanupPolicy, _Candidate]] = []
     notes: list[str] = []
     taken: set[int] = set()
     for policy in desired.cleanups:
@@ -197,9 +208,10 @@ def _choose(
                 f"max_deletions is {policy.max_deletions}; the oldest go first, the rest on later "
                 f"runs ({_ids(c.id for c in rest)})"
             )
-        taken.update(c.id for c in kept)
+            capped += [(policy, c) for c in rest]
+        taken.update(c.id for c in candidates)
         chosen += [(policy, c) for c in kept]
-    return chosen, notes
+    return chosen, notes, capped
 
 
 def _candidates(

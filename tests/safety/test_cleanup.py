@@ -132,7 +132,16 @@ def test_cap_takes_the_oldest_first_and_notes_the_rest() -> None:
     ]
     desired = desired_state(cleanups=[cleanup_policy(max_deletions=10)])
     selection = select_cleanup(desired, live_state(streams), now=NOW, active_users={})
-    assert selected_ids(selection.changes) == list(range(1, 11))
+    pending = [c for c in selection.changes if c.held is None]
+    assert selected_ids(pending) == list(range(1, 11))
+    # Beyond the cap: held like a prune beyond its cap (apply exits 3, never "matches" with
+    # deletions left for the next plan).
+    held = [c for c in selection.changes if c.held is not None]
+    assert selected_ids(held) == [11, 12]
+    assert held[0].held == (
+        "cleanup cap: Cleanup 'stale' deletes at most 10 stream(s) per run (max_deletions), the "
+        "oldest first; this one on a later run"
+    )
     assert selection.notes == (
         "Cleanup 'stale': 2 more stale stream(s) match but max_deletions is 10; the oldest go "
         "first, the rest on later runs (#11, #12)",

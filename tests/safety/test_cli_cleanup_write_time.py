@@ -332,3 +332,26 @@ def test_allowing_live_changes_never_lets_a_cleanup_take_a_stream_gone_on_air(
         "before the write: used since the plan: an encoder is on air\n"
     ) in applied.output
     assert sid in {s["id"] for s in api.list_streams()}
+
+
+def test_streams_beyond_the_cap_are_held_so_apply_never_says_it_matches(
+    sim: Any, api: Any, tmp_path: Path
+) -> None:
+    """150 stale streams and `max_deletions: 100` exited 0 ("The account matches") with 48
+    deletions in the next plan (DESIGN invariant 3: an apply that exits 0 leaves an empty plan).
+    Beyond its cap a Cleanup holds, like a prune beyond its cap: exit 3, the next run goes on."""
+    run = Invoke(sim)
+    path = tmp_path / "set.yaml"
+    path.write_text(MANIFESTS + "  max_deletions: 2\n")
+    for i in range(3):
+        stale_user_stream(sim, api, f"olduser-{i}", recorded=False)
+    sim.advance(40 * DAY)
+    first = run("apply", "--yes", path)
+    assert first.exit_code == 3, first.output
+    assert first.output.count("done     - stream #") == 2
+    assert "held     - stream #" in first.output and "cleanup cap: Cleanup" in first.output
+    assert "Held changes wait for a later run." in first.stdout
+    second = run("apply", "--yes", path)
+    assert second.exit_code == 0, second.output
+    assert run("plan", "--detailed-exitcode", path).exit_code == 0
+    assert not [s for s in api.list_streams() if s["name"].startswith("olduser-")]
