@@ -109,15 +109,24 @@ def test_an_encoder_connecting_after_the_plan_keeps_the_stream_and_its_recording
     assert api.list_videos(stream_id=sid) == []
 
 
+def stale_set(
+    sim: Any, api: Any, tmp_path: Path, manifests: str, name: str, *, recorded: bool
+) -> tuple[Invoke, Path, tuple[int, int | None]]:
+    """The CLI, the manifests written, one stale user stream 40 days idle: (run, path, ids)."""
+    path = tmp_path / "set.yaml"
+    path.write_text(manifests)
+    ids = stale_user_stream(sim, api, name, recorded=recorded)
+    sim.advance(40 * DAY)
+    return Invoke(sim), path, ids
+
+
 def test_a_recording_deleted_only_after_its_stream_is_gone(
     sim: Any, api: Any, tmp_path: Path
 ) -> None:
     """The stream's DELETE is answered before any of its recordings is deleted."""
-    run = Invoke(sim)
-    path = tmp_path / "set.yaml"
-    path.write_text(WITH_RECORDINGS)
-    sid, video = stale_user_stream(sim, api, "olduser-9", recorded=True)
-    sim.advance(40 * DAY)
+    run, path, (sid, video) = stale_set(
+        sim, api, tmp_path, WITH_RECORDINGS, "olduser-9", recorded=True
+    )
     sim.clear_log()
     applied = run("apply", "--yes", path)
     assert applied.exit_code == 0, applied.output
@@ -208,11 +217,7 @@ def test_allowing_live_changes_never_lets_a_cleanup_take_a_stream_in_use(
     sim: Any, api: Any, tmp_path: Path
 ) -> None:
     """`--allow-live-changes` is about encoders on air, not about shows scheduled on a stream."""
-    run = Invoke(sim)
-    path = tmp_path / "set.yaml"
-    path.write_text(MANIFESTS)
-    sid, _ = stale_user_stream(sim, api, "olduser-10", recorded=False)
-    sim.advance(40 * DAY)
+    run, path, (sid, _) = stale_set(sim, api, tmp_path, MANIFESTS, "olduser-10", recorded=False)
     run.transport = Hooked(sim, Once(at_the_prompt, pending_broadcast_on(sim, sid)))
     applied = run("apply", "--yes", "--allow-live-changes", path)
     assert applied.exit_code == 3, applied.output
@@ -276,11 +281,9 @@ def test_a_stream_used_since_the_plan_is_kept_with_its_recordings(
     """Idle at the write, but used since the plan: the Cleanup's own rule (idle for longer than
     `idle_for`, by the platform's clock) is judged again on the stream as re-read just before
     its DELETE, so the stream, its old recording and the new one all stay."""
-    run = Invoke(sim)
-    path = tmp_path / "set.yaml"
-    path.write_text(WITH_RECORDINGS)
-    sid, video = stale_user_stream(sim, api, "olduser-w", recorded=True)
-    sim.advance(40 * DAY)
+    run, path, (sid, video) = stale_set(
+        sim, api, tmp_path, WITH_RECORDINGS, "olduser-w", recorded=True
+    )
     shown = run("plan", "--detailed-exitcode", path)
     assert shown.exit_code == 2, shown.output
     assert f"- stream #{sid}" in shown.output and "idle 40d (last session ended " in shown.output
@@ -319,11 +322,7 @@ def test_allowing_live_changes_never_lets_a_cleanup_take_a_stream_gone_on_air(
 ) -> None:
     """`--allow-live-changes` lets a change disturb a declared show; a Cleanup never selects a
     stream on air, and a stream that went on air since the plan is not stale any more."""
-    run = Invoke(sim)
-    path = tmp_path / "set.yaml"
-    path.write_text(MANIFESTS)
-    sid, _ = stale_user_stream(sim, api, "olduser-10", recorded=False)
-    sim.advance(40 * DAY)
+    run, path, (sid, _) = stale_set(sim, api, tmp_path, MANIFESTS, "olduser-10", recorded=False)
     run.transport = Hooked(sim, Once(at_the_prompt, lambda: sim.connect(sid)))
     applied = run("apply", "--yes", "--allow-live-changes", path)
     assert applied.exit_code == 3, applied.output
