@@ -38,6 +38,7 @@ from reconciler.watch.slice import plan_slice
 log = logging.getLogger("reconciler.watch")
 
 MIN_BACKOFF = 1.0
+LEASE_FAILURE = "taking the lease"
 DROP_GRACE_MARGIN = 1.0  # seconds after a drop's grace ends before looking again (clock steps)
 
 
@@ -125,7 +126,7 @@ class Watcher:
         try:
             leading = self.leadership.ensure(desired.settings.set_name)
         except ReconcilerError as error:
-            self._failed("taking the lease", error)  # counted as no reconcile
+            self._failed(LEASE_FAILURE, error)  # counted as no reconcile
             # The lease may have been lost on the way (then released): say so, and a later
             # take starts with a full resync like any new leader.
             self._was_leading = self.leadership.leading
@@ -133,6 +134,8 @@ class Watcher:
             return False
         if leading and not self._was_leading:
             self.full_due = 0.0  # a new leader trusts nothing it has not read
+        if not leading and self.degraded is not None and self.degraded.startswith(LEASE_FAILURE):
+            self.degraded = None  # the account answered: a follower that follows is healthy
         self._was_leading = leading
         self.metrics.leader.set(1 if leading else 0)
         return leading

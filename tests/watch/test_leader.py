@@ -78,6 +78,13 @@ def test_a_lease_lost_while_the_api_fails_is_not_reported_as_leading(
         watcher.step()
         assert "reconciler_watch_leader 0.0" in metrics.render().decode()
         assert watcher.degraded is not None and "taking the lease" in watcher.degraded
+        sim.set_faults(Faults())  # the API is back; another replica leads meanwhile
+        other = Leadership(api, "other", 60.0)
+        assert other.ensure("prod")
+        watcher.step()
+        assert watcher.degraded is None  # a follower that can read is healthy
+        assert "reconciler_watch_leader 0.0" in metrics.render().decode()
+        other.release()
     finally:
         sim.set_faults(Faults())
         leader.release()
