@@ -58,9 +58,11 @@ class Leadership:
         try:
             lock = acquire_lock(self.api, set_name, owner=self.owner, ttl=self.ttl, wait=0)
         except SetLocked as held:
-            if self.holder != str(held):
-                log.info("following: %s", held)
-            self.holder = str(held)
+            # Who leads, as a follower says it (SetLocked's advice is for `apply`).
+            holder = f"{held.owner!r} leads set {held.set_name!r} (its lease runs to {held.until})"
+            if self.holder != holder:
+                log.info("following: %s", holder)
+            self.holder = holder
             return False
         lock.progress()  # taking it was progress: the stall clock starts now
         lock.start_heartbeat()

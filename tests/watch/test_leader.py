@@ -83,6 +83,9 @@ def test_a_lease_lost_while_the_api_fails_is_not_reported_as_leading(
         assert other.ensure("prod")
         watcher.step()
         assert watcher.degraded is None  # a follower that can read is healthy
+        assert leader.holder is not None
+        assert leader.holder.startswith("'other' leads set 'prod' (its lease runs to ")
+        assert "--lock-wait" not in leader.holder  # apply's advice, not a follower's
         assert "reconciler_watch_leader 0.0" in metrics.render().decode()
         other.release()
     finally:
