@@ -167,7 +167,7 @@ def drop_grace_left(live: LiveState, api: StreamingAPI, options: RunOptions) -> 
     if options.drop_grace <= 0:
         return None
     graced = with_drop_grace(live, platform_now(api, options.now), options.drop_grace)
-    return grace_left(graced, options.drop_grace)
+    return grace_left(graced)
 
 
 def write_time_rule(desired: DesiredState, api: StreamingAPI, options: RunOptions) -> LiveHold:

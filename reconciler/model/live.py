@@ -66,6 +66,18 @@ def marker_in(value: Any) -> Marker | None:
     return _entity(value)[0].marker
 
 
+def platform_time(value: Any) -> datetime | None:
+    """A time as the platform writes it (ISO 8601; UTC when it names no zone), or None when it
+    is missing or unreadable: the one reading of `started_at_*`, `finished_at_*`, `created_at`."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _text_problem(value: Any) -> str | None:
     """Why a listed name cannot be printed (a lone surrogate is not valid UTF-8), or None."""
     if not isinstance(value, str) or value.isascii():
@@ -154,14 +166,8 @@ class LiveStream:
     def down_for(self, now: datetime) -> float | None:
         """Seconds since the primary encoder's session ended (`finished_at_primary`), while no
         encoder is connected; None on air, with no session ended, or an unreadable time."""
-        if self.on_air or not isinstance(text := self.raw.get("finished_at_primary"), str):
-            return None
-        try:
-            ended = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-        ended = ended if ended.tzinfo is not None else ended.replace(tzinfo=UTC)
-        return max(0.0, (now - ended).total_seconds())
+        ended = None if self.on_air else platform_time(self.raw.get("finished_at_primary"))
+        return None if ended is None else max(0.0, (now - ended).total_seconds())
 
     @property
     def active(self) -> bool:

@@ -10,9 +10,7 @@ Pure; knows nothing of the API client, guards or output.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from reconciler.model.live import LiveStream
+from reconciler.model.live import LiveStream, platform_time
 
 INGEST_EVENTS = ("started_at_primary", "started_at_backup", "finished_at_primary")
 ON_AIR_MARK = " on air"  # suffix of a record taken while the stream was on air
@@ -33,7 +31,7 @@ def last_ingest_event(stream: LiveStream | None) -> str:
     stamps = [
         (moment, text)
         for name in INGEST_EVENTS
-        if isinstance(text := stream.get(name), str) and (moment := _moment(text)) is not None
+        if isinstance(text := stream.get(name), str) and (moment := platform_time(text)) is not None
     ]
     return max(stamps)[1] if stamps else ""
 
@@ -50,7 +48,7 @@ def dropped_since(stream: LiveStream, record: str | None) -> bool:
         return False
     if not record:
         return True
-    before, after = _moment(record), _moment(last)
+    before, after = platform_time(record), platform_time(last)
     return before is not None and after is not None and after > before
 
 
@@ -62,11 +60,3 @@ def never_on_air_since(stream: LiveStream, record: str | None) -> bool:
     if record is None:
         return not last_ingest_event(stream)
     return not dropped_since(stream, record)
-
-
-def _moment(text: str) -> datetime | None:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

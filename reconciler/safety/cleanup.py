@@ -13,13 +13,12 @@ import fnmatch
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from reconciler.api.protocol import StreamingAPI
 from reconciler.errors import ReconcilerError
 from reconciler.model.changes import Action, Change, Plan, Resource, Stage
 from reconciler.model.desired import CleanupPolicy, DesiredState
-from reconciler.model.live import LiveBroadcast, LiveState, LiveStream, LiveVideo
+from reconciler.model.live import LiveBroadcast, LiveState, LiveStream, LiveVideo, platform_time
 from reconciler.safety.users import HttpGet, read_active_users, read_policy_users
 
 __all__ = [
@@ -317,12 +316,12 @@ def last_activity(stream: LiveStream) -> tuple[datetime, str] | None:
         ("started_at_primary", "last session started"),
         ("started_at_backup", "last backup session started"),
     ):
-        moment = _parse_time(stream.get(field))
+        moment = platform_time(stream.get(field))
         if moment is not None:
             sessions.append((moment, what))
     if sessions:
         return max(sessions, key=lambda s: s[0])
-    created = _parse_time(stream.get("created_at"))
+    created = platform_time(stream.get("created_at"))
     return (created, "never used, created") if created is not None else None
 
 
@@ -430,15 +429,6 @@ def _streams_in_unfinished_broadcasts(live: LiveState) -> dict[int, LiveBroadcas
             if broadcast_id in unfinished:
                 used.setdefault(stream.id, unfinished[broadcast_id])
     return used
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return _aware(datetime.fromisoformat(value))
-    except ValueError:
-        return None
 
 
 def _aware(moment: datetime) -> datetime:

@@ -31,9 +31,9 @@ def with_drop_grace(live: LiveState, now: datetime, grace: float) -> LiveState:
     return replace(live, recent_drops=drops, drop_grace=grace) if drops else live
 
 
-def grace_left(live: LiveState, grace: float) -> float | None:
+def grace_left(live: LiveState) -> float | None:
     """Seconds until the first noted drop leaves the grace (when a held change may go), or
     None when no stream is in its grace."""
     if not live.recent_drops:
         return None
-    return max(0.0, grace - max(live.recent_drops.values()))
+    return max(0.0, live.drop_grace - max(live.recent_drops.values()))
