@@ -14,7 +14,7 @@ from typing import Any
 
 from reconciler.model.changes import Action, Change, FieldDiff, Resource, Stage
 from reconciler.model.desired import DeletionPolicy, DesiredState, DesiredStream
-from reconciler.model.live import LiveState, LiveStream
+from reconciler.model.live import ENTITY, LiveState, LiveStream
 from reconciler.model.marker import RESERVED_KEY, Marker, release_record, released_by_in
 from reconciler.model.marker import encode_entity_data as encode
 from reconciler.model.ownership import OwnedStream, Ownership, ownership_of
@@ -27,7 +27,6 @@ from reconciler.plan.diffing import (
     pointer,
 )
 
-ENTITY = "client_entity_data"
 REGION = "transcoding_region"  # the tutorial's field, gone from the current API
 
 

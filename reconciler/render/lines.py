@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from reconciler.model.changes import Action, Change, ChangeResult, FieldDiff, Outcome, Plan, Report
+from reconciler.model.live import ENTITY  # a create shows its user's part; our marker: JSON
 from reconciler.model.marker import RESERVED_KEY, decode_entity_data, released_by_in
 from reconciler.redact import MASK, SECRET_FIELDS, redact_value
 
@@ -27,7 +28,6 @@ ACTIONS = (
 SYMBOL = {**dict.fromkeys(CREATES, "+"), **dict.fromkeys(UPDATES, "~")}
 SYMBOL |= {**dict.fromkeys(DELETES, "-"), **dict.fromkeys(ACTIONS, ">")}
 COLOR = {"+": "green", "~": "yellow", "-": "red", ">": "cyan", "!": "magenta"}
-ENTITY = "client_entity_data"  # a create shows its user's part; our marker is noise (in JSON)
 MARKER_PATH = f"/{ENTITY}/{RESERVED_KEY}"
 LOCK_REMOVED = (
     "The apply lock was removed while this run held it (reconciler unlock?): another run may "
